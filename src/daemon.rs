@@ -1,0 +1,440 @@
+//! Supervisor: the intake loop (IMAP → pipeline → store → mark) and the
+//! outbox loop, cancellation, bounded drain, sd_notify READY/WATCHDOG.
+//!
+//! I/O: IMAP, SMTP (through the outbox), the store. One bad message is
+//! recorded and skipped; it never stops the daemon. A lost connection is
+//! retried with capped exponential backoff and jitter.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, error, info, warn};
+
+use crate::config::Config;
+use crate::open::{self, OpenError};
+use crate::outbox::{self, Outbox, OutboxError};
+use crate::pipeline::Pipeline;
+use crate::source::imap::{self, ImapError, Session, Wake};
+use crate::store::{IngestPolicy, IngestResult, SharedStore, SourceRef, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot load team keys: {0}")]
+    Keys(#[from] OpenError),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    Imap(#[from] ImapError),
+}
+
+/// What a run did (for `run --once` and tests).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Summary {
+    pub fetched: usize,
+    pub new_reports: usize,
+    pub followups: usize,
+    pub quarantined: usize,
+    pub ignored: usize,
+    pub known: usize,
+    pub acks_sent: usize,
+}
+
+impl Summary {
+    fn add(&mut self, result: &IngestResult) {
+        match result {
+            IngestResult::Known => self.known += 1,
+            IngestResult::Quarantined { .. } => self.quarantined += 1,
+            IngestResult::Ignored { .. } | IngestResult::Duplicate { .. } => self.ignored += 1,
+            IngestResult::NewReport { .. } => self.new_reports += 1,
+            IngestResult::FollowUp { .. } => self.followups += 1,
+        }
+    }
+}
+
+/// Shared state of a running daemon.
+pub struct Context {
+    pub config: Arc<Config>,
+    pub store: SharedStore,
+    pub pipeline: Arc<Pipeline>,
+    pub policy: IngestPolicy,
+}
+
+impl Context {
+    /// Open the store and build the pipeline.
+    ///
+    /// # Errors
+    /// The store cannot be opened or the team keys cannot be loaded.
+    pub fn new(config: Config, send_acks: bool) -> Result<Context, DaemonError> {
+        let store = Store::open(&config.database)?;
+        let pipeline = Pipeline::from_config(&config)?;
+        let policy = Pipeline::policy(&config, send_acks);
+        Ok(Context {
+            config: Arc::new(config),
+            store: SharedStore::new(store),
+            pipeline: Arc::new(pipeline),
+            policy,
+        })
+    }
+
+    /// Run one message through the whole pipeline and commit it.
+    ///
+    /// # Errors
+    /// Store errors only (the message is then not committed and will be retried).
+    pub async fn process(&self, raw: Vec<u8>, source: SourceRef) -> Result<IngestResult, StoreError> {
+        let headers = crate::parse::parse_headers(&raw, &self.pipeline.parse_limits).ok();
+        if let Some(mid) = headers.as_ref().and_then(|h| h.message_id.clone()) {
+            let own = self.store.run(move |s| s.is_own_message_id(&mid)).await?;
+            if own {
+                // NOTE: our own reply copy: nothing to store, just move the cursor past it.
+                if let SourceRef::Imap { mailbox, uidvalidity, uid } = source {
+                    self.store
+                        .run(move |s| s.advance_cursor(&mailbox, uidvalidity, uid))
+                        .await?;
+                }
+                return Ok(IngestResult::Known);
+            }
+        }
+        let sender_certs = match headers.and_then(|h| h.from_address) {
+            Some(address) => {
+                let armored = self.store.run(move |s| s.reporter_key(&address)).await?;
+                armored
+                    .and_then(|a| open::parse_cert(a.as_bytes()).ok())
+                    .into_iter()
+                    .collect()
+            }
+            None => Vec::new(),
+        };
+        let pipeline = self.pipeline.clone();
+        let prepared = tokio::task::spawn_blocking(move || pipeline.prepare(raw, source, Utc::now(), &sender_certs))
+            .await
+            .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
+        let prepared = Arc::new(prepared);
+        let policy = self.policy.clone();
+        let result = self.store.run(move |s| s.ingest(&prepared, &policy)).await?;
+        match &result {
+            IngestResult::NewReport { tracking_id, ack, .. } => {
+                info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
+            }
+            IngestResult::FollowUp { tracking_id, .. } => info!(tracking_id = %tracking_id, "follow-up stored"),
+            IngestResult::Quarantined { message_row } => warn!(message = message_row, "message quarantined"),
+            IngestResult::Ignored { message_row } => info!(message = message_row, "message ignored (not a report)"),
+            IngestResult::Duplicate { message_row, .. } => info!(message = message_row, "duplicate delivery stored"),
+            IngestResult::Known => debug!("message already stored"),
+        }
+        Ok(result)
+    }
+}
+
+/// Liveness of the loops, for the systemd watchdog.
+#[derive(Default)]
+struct Progress {
+    intake: AtomicI64,
+    outbox: AtomicI64,
+}
+
+impl Progress {
+    fn touch(slot: &AtomicI64) {
+        slot.store(Utc::now().timestamp(), Ordering::Relaxed);
+    }
+}
+
+/// Options for [`run`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunOptions {
+    /// One intake pass and one outbox pass, then return.
+    pub once: bool,
+}
+
+/// Run the daemon until `shutdown` resolves (or one pass with `once`).
+///
+/// # Errors
+/// Start-up failures (store, keys, templates, SMTP setup). Runtime network
+/// errors are retried, never returned.
+pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Output = ()>) -> Result<Summary, DaemonError> {
+    let ctx = Arc::new(Context::new(config, true)?);
+    let team_keys = Arc::new(open::TeamKeys::load(
+        &ctx.config.openpgp.team_keys,
+        ctx.config.openpgp.passphrase.as_ref().map(|s| s.expose()),
+    )?);
+    let outbox = Arc::new(Outbox::new(ctx.config.clone(), team_keys)?);
+
+    if options.once {
+        let mut summary = Summary::default();
+        let mut session = imap::connect(&ctx.config.imap).await?;
+        intake_pass(&ctx, &mut session, &mut summary, &CancellationToken::new(), None).await?;
+        imap::logout(session, ctx.config.imap.timeout).await;
+        let pass = outbox.run_once(&ctx.store, Utc::now()).await?;
+        summary.acks_sent = pass.sent;
+        info!(?summary, "single pass done");
+        return Ok(summary);
+    }
+
+    let cancel = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let wake_outbox = Arc::new(Notify::new());
+    let progress = Arc::new(Progress::default());
+    Progress::touch(&progress.intake);
+    Progress::touch(&progress.outbox);
+
+    tracker.spawn(intake_loop(ctx.clone(), cancel.clone(), wake_outbox.clone(), progress.clone()));
+    tracker.spawn(outbox_loop(ctx.clone(), outbox, cancel.clone(), wake_outbox.clone(), progress.clone()));
+    tracker.spawn(watchdog_loop(ctx.config.clone(), cancel.clone(), progress.clone()));
+    tracker.close();
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    info!(mailbox = %ctx.config.imap.mailbox, "daemon started");
+
+    shutdown.await;
+    info!("shutting down: finishing the message in hand");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    cancel.cancel();
+    if tokio::time::timeout(Duration::from_secs(20), tracker.wait()).await.is_err() {
+        warn!("tasks did not stop within 20s; exiting anyway (committed work is safe)");
+    }
+    info!("stopped");
+    Ok(Summary::default())
+}
+
+async fn intake_loop(ctx: Arc<Context>, cancel: CancellationToken, wake_outbox: Arc<Notify>, progress: Arc<Progress>) {
+    let mut failures: u32 = 0;
+    while !cancel.is_cancelled() {
+        Progress::touch(&progress.intake);
+        let result = session_loop(&ctx, &cancel, &wake_outbox, &progress).await;
+        match result {
+            Ok(()) => failures = 0,
+            Err(e) => {
+                failures += 1;
+                let delay = outbox::backoff(Duration::from_secs(1), Duration::from_secs(300), failures.min(12));
+                error!(error = %e, retry_in_secs = delay.as_secs_f32(), "IMAP session failed; reconnecting");
+                let text = e.to_string();
+                let _ = ctx.store.run(move |s| s.set_state("last_error", &text)).await;
+                tokio::select! {
+                    _ = tokio::time::sleep(delay) => {}
+                    _ = cancel.cancelled() => {}
+                }
+            }
+        }
+    }
+}
+
+/// One connection's life: select, catch up, then IDLE (or poll) until it breaks.
+async fn session_loop(
+    ctx: &Context,
+    cancel: &CancellationToken,
+    wake_outbox: &Notify,
+    progress: &Progress,
+) -> Result<(), DaemonError> {
+    let config = &ctx.config.imap;
+    let mut session = imap::connect(config).await?;
+    let use_idle = config.idle && imap::supports_idle(&mut session, config.timeout).await?;
+    info!(idle = use_idle, "IMAP connected");
+    let mut summary = Summary::default();
+    loop {
+        Progress::touch(&progress.intake);
+        intake_pass(ctx, &mut session, &mut summary, cancel, Some(wake_outbox)).await?;
+        if cancel.is_cancelled() {
+            imap::logout(session, config.timeout).await;
+            return Ok(());
+        }
+        if use_idle {
+            let (s, wake) = imap::idle(session, config.poll_interval, config.timeout, cancel).await?;
+            session = s;
+            debug!(?wake, "IDLE ended");
+            if wake == Wake::Cancelled {
+                imap::logout(session, config.timeout).await;
+                return Ok(());
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(config.poll_interval) => {}
+                _ = cancel.cancelled() => {
+                    imap::logout(session, config.timeout).await;
+                    return Ok(());
+                }
+            }
+            // NOTE: a NOOP keeps the connection honest; a dead one fails here and reconnects.
+            tokio::time::timeout(config.timeout, session.noop())
+                .await
+                .map_err(|_| ImapError::Timeout {
+                    operation: "NOOP",
+                    seconds: config.timeout.as_secs(),
+                })?
+                .map_err(|e| ImapError::Protocol {
+                    operation: "NOOP",
+                    reason: e.to_string(),
+                })?;
+        }
+    }
+}
+
+/// Catch up with the mailbox: re-mark committed-but-unmarked messages, then
+/// fetch, process, commit and mark everything past the cursor.
+async fn intake_pass(
+    ctx: &Context,
+    session: &mut Session,
+    summary: &mut Summary,
+    cancel: &CancellationToken,
+    wake_outbox: Option<&Notify>,
+) -> Result<(), DaemonError> {
+    let config = &ctx.config.imap;
+    let mailbox = config.mailbox.clone();
+    let selected = imap::select(session, &mailbox, config.timeout).await?;
+    let uidvalidity = selected.uidvalidity;
+    let mb = mailbox.clone();
+    let cursor = ctx.store.run(move |s| s.cursor(&mb)).await?;
+    let mut last_uid = match cursor {
+        Some((v, uid)) if v == uidvalidity => uid,
+        Some((old, _)) => {
+            warn!(old, new = uidvalidity, "UIDVALIDITY changed; re-reading the mailbox (stored messages are recognised by content)");
+            let mb = mailbox.clone();
+            ctx.store
+                .run(move |s| {
+                    s.reset_cursor(&mb, uidvalidity)?;
+                    s.forget_stale_marks(&mb, uidvalidity)
+                })
+                .await?;
+            0
+        }
+        None => 0,
+    };
+
+    // Messages committed before a crash but never marked on the server.
+    let mb = mailbox.clone();
+    let unmarked = ctx.store.run(move |s| s.unmarked(&mb, uidvalidity)).await?;
+    if !unmarked.is_empty() {
+        mark_rows(ctx, session, &unmarked).await?;
+    }
+
+    loop {
+        if cancel.is_cancelled() {
+            break;
+        }
+        let uids = imap::uids_after(session, last_uid, config.fetch_batch as usize, config.timeout).await?;
+        if uids.is_empty() {
+            break;
+        }
+        let fetched = imap::fetch(session, &uids, config.timeout).await?;
+        let mut committed: Vec<(i64, u32, String)> = Vec::new();
+        let mut known_uids: Vec<u32> = Vec::new();
+        for message in fetched {
+            summary.fetched += 1;
+            let uid = message.uid;
+            let source = SourceRef::Imap {
+                mailbox: mailbox.clone(),
+                uidvalidity,
+                uid,
+            };
+            let result = ctx.process(message.raw, source).await?;
+            summary.add(&result);
+            match result.message_row() {
+                Some(row) => {
+                    let status = if matches!(result, IngestResult::Quarantined { .. }) { "quarantined" } else { "ok" };
+                    committed.push((row, uid, status.to_string()));
+                }
+                None => known_uids.push(uid),
+            }
+            last_uid = last_uid.max(uid);
+            if cancel.is_cancelled() {
+                break;
+            }
+        }
+        // Rule 1: marks only after the commit above.
+        if !known_uids.is_empty() {
+            imap::mark(session, &known_uids, config, None).await?;
+        }
+        mark_rows(ctx, session, &committed).await?;
+        if let Some(notify) = wake_outbox {
+            notify.notify_one();
+        }
+        // UIDs the server listed but did not return (expunged meanwhile) are skipped.
+        if let Some(max) = uids.iter().max() {
+            if *max > last_uid {
+                last_uid = *max;
+                let mb = mailbox.clone();
+                ctx.store.run(move |s| s.advance_cursor(&mb, uidvalidity, last_uid)).await?;
+            }
+        }
+    }
+    let now = crate::store::ts(Utc::now());
+    ctx.store
+        .run(move |s| {
+            s.set_state("last_poll", &now)?;
+            s.set_state("last_error", "")
+        })
+        .await?;
+    Ok(())
+}
+
+async fn mark_rows(ctx: &Context, session: &mut Session, rows: &[(i64, u32, String)]) -> Result<(), DaemonError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let config = &ctx.config.imap;
+    let (quarantined, normal): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, _, status)| status == "quarantined");
+    let normal_uids: Vec<u32> = normal.iter().map(|r| r.1).collect();
+    imap::mark(session, &normal_uids, config, None).await?;
+    let quarantine_uids: Vec<u32> = quarantined.iter().map(|r| r.1).collect();
+    imap::mark(session, &quarantine_uids, config, config.quarantine_folder.as_deref()).await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    ctx.store.run(move |s| s.mark_done(&ids)).await?;
+    Ok(())
+}
+
+async fn outbox_loop(
+    ctx: Arc<Context>,
+    outbox: Arc<Outbox>,
+    cancel: CancellationToken,
+    wake: Arc<Notify>,
+    progress: Arc<Progress>,
+) {
+    while !cancel.is_cancelled() {
+        Progress::touch(&progress.outbox);
+        match outbox.run_once(&ctx.store, Utc::now()).await {
+            Ok(pass) if pass != outbox::Pass::default() => info!(?pass, "outbox pass"),
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "outbox pass failed"),
+        }
+        let next = ctx.store.run(|s| s.next_outbox_due()).await.ok().flatten();
+        let wait = next
+            .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
+            .unwrap_or(Duration::from_secs(30))
+            .clamp(Duration::from_millis(200), Duration::from_secs(30));
+        tokio::select! {
+            _ = wake.notified() => {}
+            _ = tokio::time::sleep(wait) => {}
+            _ = cancel.cancelled() => {}
+        }
+    }
+}
+
+/// Ping the systemd watchdog only while both loops make progress.
+async fn watchdog_loop(config: Arc<Config>, cancel: CancellationToken, progress: Arc<Progress>) {
+    let mut usec = 0u64;
+    if !sd_notify::watchdog_enabled(false, &mut usec) || usec == 0 {
+        return;
+    }
+    let interval = Duration::from_micros(usec / 2);
+    // A loop is stuck when it has not come round for this long.
+    let stale = (config.imap.poll_interval + config.imap.timeout * 6).as_secs() as i64;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = cancel.cancelled() => return,
+        }
+        let now = Utc::now().timestamp();
+        let intake_age = now - progress.intake.load(Ordering::Relaxed);
+        let outbox_age = now - progress.outbox.load(Ordering::Relaxed);
+        if intake_age <= stale && outbox_age <= stale {
+            let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
+        } else {
+            warn!(intake_age, outbox_age, "a loop made no progress; withholding the watchdog ping");
+        }
+    }
+}

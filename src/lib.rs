@@ -1,0 +1,45 @@
+//! hexon-triage runs a company's `security@` mailbox.
+//!
+//! ```text
+//! IMAP INBOX ──UID FETCH since cursor, IDLE──▶ open (OpenPGP) ──▶ parse ──▶ triage
+//!   ──▶ store: ONE transaction (raw bytes + message + report + audit + outbox row + cursor)
+//!   ──▶ IMAP mark ($Triaged / move) only after the commit
+//! outbox worker ──render template──▶ seal (encrypt/sign) ──▶ SMTP ──▶ mark sent ──▶ APPEND copy
+//! CLI ──▶ the same SQLite file (WAL) while the daemon runs
+//! ```
+//!
+//! | module | owns | I/O |
+//! |---|---|---|
+//! | [`config`] | TOML → validated [`config::Config`], secrets from files | file |
+//! | [`daemon`] | supervisor: intake + outbox loops, cancellation, sd_notify | yes |
+//! | [`source::imap`] | TLS/STARTTLS connect, UIDVALIDITY, fetch, IDLE, mark, APPEND | network |
+//! | [`open`] | OpenPGP: decrypt, verify, key discovery, seal replies | CPU only |
+//! | [`parse`] | raw bytes → [`parse::Inbound`] | none |
+//! | [`loopguard`] | RFC 3834: may we reply? is it mail at all? | none |
+//! | [`threading`] | tracking ids and Message-IDs a mail refers to | none |
+//! | [`triage`] | scope, out-of-scope class, completeness, severity, duplicates, credit | none |
+//! | [`sla`] | business-day calendar (time zone, work days, holidays) | none |
+//! | [`pipeline`] | open → parse → triage → [`store::Prepared`] | none |
+//! | [`store`] | migrations, the ingest transaction, outbox, audit chain, queries | SQLite |
+//! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
+//! | [`cli`] | the command line | via the above |
+//!
+//! Rules: nothing is lost (commit before touching IMAP, quarantine instead of
+//! dropping), exactly one ack (outbox row written with the report, Message-ID
+//! fixed then), no cleartext leak (encrypted reports get encrypted acks or a
+//! neutral notice), hostile input is normal input, follow-ups bind to their
+//! reporter only.
+
+pub mod cli;
+pub mod config;
+pub mod daemon;
+pub mod loopguard;
+pub mod open;
+pub mod outbox;
+pub mod parse;
+pub mod pipeline;
+pub mod sla;
+pub mod source;
+pub mod store;
+pub mod threading;
+pub mod triage;

@@ -1,0 +1,52 @@
+//! Binary entry point: parse the command line, set up logging, run, and map
+//! the outcome to an exit code.
+
+use clap::Parser;
+use hexon_triage::cli::{self, exit, Cli, ExitError};
+use tracing_subscriber::EnvFilter;
+
+fn init_tracing(json: bool) {
+    let filter = EnvFilter::try_from_env("HEXON_TRIAGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    // NOTE: under systemd, journald adds its own timestamps.
+    let journald = std::env::var_os("JOURNAL_STREAM").is_some();
+    if json {
+        builder.json().flatten_event(true).init();
+    } else if journald {
+        builder.without_time().with_ansi(false).init();
+    } else {
+        builder.init();
+    }
+}
+
+/// `log.format = "json"` in the config switches to JSON lines; read it
+/// leniently here so a broken config is still reported by the command itself.
+fn wants_json_logs(cli: &Cli) -> bool {
+    std::fs::read_to_string(&cli.config)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .and_then(|t| t.get("log")?.get("format")?.as_str().map(|f| f == "json"))
+        .unwrap_or(false)
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_tracing(wants_json_logs(&cli));
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("hexon-triage: cannot start runtime: {e}");
+            std::process::exit(exit::FAILURE);
+        }
+    };
+    let code = match runtime.block_on(cli::dispatch(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.downcast_ref::<ExitError>().map(|x| x.code).unwrap_or(exit::FAILURE);
+            eprintln!("hexon-triage: {e:#}");
+            code
+        }
+    };
+    drop(runtime);
+    std::process::exit(code);
+}

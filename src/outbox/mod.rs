@@ -1,0 +1,307 @@
+//! The outbox worker: render → seal → SMTP → mark sent → APPEND a copy.
+//!
+//! I/O: SMTP (send), IMAP (copies), the store. Rule 2 lives here: a row's
+//! bytes are fixed before the first attempt and every retry sends them
+//! unchanged; rule 3 too: an ack to an encrypted report is encrypted to the
+//! reporter, or is a neutral notice; a sealing error never falls back to
+//! cleartext.
+
+pub mod compose;
+pub mod render;
+pub mod smtp;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tracing::{info, warn};
+
+use crate::config::Config;
+use crate::open::{self, TeamKeys};
+use crate::source::imap;
+use crate::store::{AckFacts, OutboxItem, SharedStore, StoreError};
+use compose::{Body, Envelope};
+use render::{Site, Templates};
+use smtp::{SendError, SmtpSender};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OutboxError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Render(#[from] render::RenderError),
+    #[error("cannot seal reply: {0}")]
+    Seal(String),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Imap(#[from] imap::ImapError),
+}
+
+/// Counts from one pass.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub copied: usize,
+}
+
+pub struct Outbox {
+    config: Arc<Config>,
+    templates: Arc<Templates>,
+    team_keys: Arc<TeamKeys>,
+    sender: SmtpSender,
+    site: Site,
+}
+
+impl Outbox {
+    /// # Errors
+    /// Templates that do not load or an unusable SMTP setup.
+    pub fn new(config: Arc<Config>, team_keys: Arc<TeamKeys>) -> Result<Outbox, OutboxError> {
+        let templates = Arc::new(Templates::load(&config.ack.template_dir)?);
+        let sender = SmtpSender::new(&config.smtp)?;
+        let site = Site {
+            policy_url: config.ack.policy_url.clone(),
+            security_txt_url: config.ack.security_txt_url.clone(),
+            from_address: config.smtp.from_address.clone(),
+            time_zone: config.calendar.time_zone_name().to_string(),
+        };
+        Ok(Outbox {
+            config,
+            templates,
+            team_keys,
+            sender,
+            site,
+        })
+    }
+
+    /// Send every due row once; then file copies of sent replies.
+    ///
+    /// # Errors
+    /// Store errors only; SMTP/IMAP problems are recorded on the rows.
+    pub async fn run_once(&self, store: &SharedStore, now: DateTime<Utc>) -> Result<Pass, StoreError> {
+        let mut pass = Pass::default();
+        loop {
+            let items = store.run(move |s| s.due_outbox(now, 100)).await?;
+            if items.is_empty() {
+                break;
+            }
+            let mut progressed = false;
+            for item in items {
+                match self.send_one(store, &item).await? {
+                    Outcome::Sent => {
+                        pass.sent += 1;
+                        progressed = true;
+                    }
+                    Outcome::Retry => pass.retried += 1,
+                    Outcome::Failed => {
+                        pass.failed += 1;
+                        progressed = true;
+                    }
+                }
+            }
+            if !progressed {
+                break;
+            }
+        }
+        match self.append_copies(store).await {
+            Ok(n) => pass.copied = n,
+            Err(e) => warn!(error = %e, "cannot file reply copies yet; will retry"),
+        }
+        Ok(pass)
+    }
+
+    async fn send_one(&self, store: &SharedStore, item: &OutboxItem) -> Result<Outcome, StoreError> {
+        let id = item.id;
+        let bytes = match &item.rendered {
+            Some(bytes) => bytes.clone(),
+            None => {
+                let facts = match item.report_id {
+                    Some(rid) => Some(store.run(move |s| s.ack_facts(rid)).await?),
+                    None => None,
+                };
+                let built = {
+                    let this = self.builder();
+                    let item = item.clone();
+                    tokio::task::spawn_blocking(move || this.build(&item, facts.as_ref(), Utc::now()))
+                        .await
+                        .unwrap_or_else(|e| Err(OutboxError::Seal(format!("build task failed: {e}"))))
+                };
+                match built {
+                    Ok(bytes) => {
+                        let b = bytes.clone();
+                        store.run(move |s| s.outbox_sending(id, &b)).await?;
+                        bytes
+                    }
+                    Err(e) => {
+                        // NOTE: fail closed: a reply that cannot be built/sealed is never sent in clear.
+                        let reason = e.to_string();
+                        warn!(outbox = id, error = %reason, "cannot build reply; marked failed");
+                        store.run(move |s| s.outbox_failed(id, &reason, Utc::now())).await?;
+                        return Ok(Outcome::Failed);
+                    }
+                }
+            }
+        };
+        match self.sender.send(&item.recipient, &bytes).await {
+            Ok(()) => {
+                store.run(move |s| s.outbox_sent(id, Utc::now())).await?;
+                info!(outbox = id, kind = %item.kind, "reply sent");
+                Ok(Outcome::Sent)
+            }
+            Err(e) if e.is_permanent() || item.attempts + 1 >= self.config.ack.max_attempts => {
+                let reason = e.to_string();
+                warn!(outbox = id, error = %reason, "reply failed permanently");
+                store.run(move |s| s.outbox_failed(id, &reason, Utc::now())).await?;
+                Ok(Outcome::Failed)
+            }
+            Err(e) => {
+                let delay = backoff(self.config.ack.retry_base, self.config.ack.retry_max, item.attempts);
+                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                let reason = e.to_string();
+                warn!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
+                store.run(move |s| s.outbox_retry(id, &reason, next)).await?;
+                Ok(Outcome::Retry)
+            }
+        }
+    }
+
+    fn builder(&self) -> Builder {
+        Builder {
+            config: self.config.clone(),
+            templates: self.templates.clone(),
+            team_keys: self.team_keys.clone(),
+            site: self.site.clone(),
+        }
+    }
+
+    /// APPEND copies of sent replies into the team's mailbox.
+    async fn append_copies(&self, store: &SharedStore) -> Result<usize, OutboxError> {
+        let pending = store.run(|s| s.pending_copies(200)).await?;
+        if pending.is_empty() {
+            return Ok(0);
+        }
+        let imap_config = &self.config.imap;
+        let mut session = imap::connect(imap_config).await?;
+        let flags = format!("(\\Seen {})", imap_config.keyword);
+        let mut done = 0;
+        for (id, folder, bytes) in pending {
+            imap::append(&mut session, &folder, &flags, &bytes, imap_config.timeout).await?;
+            store.run(move |s| s.outbox_appended(id, Utc::now())).await?;
+            done += 1;
+        }
+        imap::logout(session, imap_config.timeout).await;
+        Ok(done)
+    }
+}
+
+enum Outcome {
+    Sent,
+    Retry,
+    Failed,
+}
+
+/// Capped exponential backoff with ±25% jitter.
+pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
+    let exp = base.saturating_mul(1u32 << attempts.min(16));
+    let capped = exp.min(max);
+    let jitter = 0.75 + fastrand::f64() * 0.5;
+    capped.mul_f64(jitter).max(Duration::from_millis(100))
+}
+
+/// The CPU side of a reply: render, compose, seal. Runs on the blocking pool.
+struct Builder {
+    config: Arc<Config>,
+    templates: Arc<Templates>,
+    team_keys: Arc<TeamKeys>,
+    site: Site,
+}
+
+impl Builder {
+    fn build(&self, item: &OutboxItem, facts: Option<&AckFacts>, now: DateTime<Utc>) -> Result<Vec<u8>, OutboxError> {
+        let facts = facts.ok_or_else(|| OutboxError::Seal("reply has no report".into()))?;
+        let calendar = &self.config.calendar;
+        let team_public = self.team_keys.public_certs();
+        let (rendered, body) = match item.kind.as_str() {
+            "alert" => {
+                let rendered = self.templates.render("alert.txt.j2", facts, &self.site, calendar)?;
+                let body = if team_public.is_empty() {
+                    Body::Plain(compose::text_entity(&rendered.body))
+                } else {
+                    let inner = compose::protected_entity(&rendered.body, &rendered.subject);
+                    Body::Sealed(
+                        open::seal_pgp_mime(&inner, &team_public, &self.team_keys)
+                            .map_err(|e| OutboxError::Seal(e.reason()))?,
+                    )
+                };
+                (rendered, body)
+            }
+            _ if facts.encrypted => {
+                let reporter_cert = facts
+                    .reporter_key
+                    .as_deref()
+                    .and_then(|armored| open::parse_cert(armored.as_bytes()).ok())
+                    .filter(|cert| open::usable_for_encryption(cert, now));
+                match reporter_cert {
+                    Some(cert) if !self.team_keys.is_empty() => {
+                        let rendered = self.templates.render("ack.txt.j2", facts, &self.site, calendar)?;
+                        let inner = compose::protected_entity(&rendered.body, &rendered.subject);
+                        let mut recipients = vec![cert];
+                        recipients.extend(team_public);
+                        let sealed = open::seal_pgp_mime(&inner, &recipients, &self.team_keys)
+                            .map_err(|e| OutboxError::Seal(e.reason()))?;
+                        (rendered, Body::Sealed(sealed))
+                    }
+                    _ => {
+                        let rendered = self.templates.render("ack-neutral.txt.j2", facts, &self.site, calendar)?;
+                        let body = self.maybe_signed(&rendered.body)?;
+                        (rendered, body)
+                    }
+                }
+            }
+            _ => {
+                let rendered = self.templates.render("ack.txt.j2", facts, &self.site, calendar)?;
+                let body = self.maybe_signed(&rendered.body)?;
+                (rendered, body)
+            }
+        };
+        let envelope = Envelope {
+            from: &self.config.smtp.from,
+            reply_to: self.config.smtp.reply_to.as_deref(),
+            to: &item.recipient,
+            subject: &rendered.subject,
+            message_id: &item.message_id,
+            in_reply_to: item.in_reply_to.as_deref(),
+            references: &item.references,
+            tracking_id: Some(&facts.tracking_id),
+            date: now,
+        };
+        Ok(compose::compose(&envelope, body))
+    }
+
+    fn maybe_signed(&self, text: &str) -> Result<Body, OutboxError> {
+        let entity = compose::text_entity(text);
+        if self.config.openpgp.sign_plain_acks && !self.team_keys.is_empty() {
+            let sealed = open::sign_pgp_mime(&entity, &self.team_keys).map_err(|e| OutboxError::Seal(e.reason()))?;
+            Ok(Body::Sealed(sealed))
+        } else {
+            Ok(Body::Plain(entity))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        let base = Duration::from_secs(5);
+        let max = Duration::from_secs(60);
+        assert!(backoff(base, max, 0) <= Duration::from_secs_f64(6.25));
+        assert!(backoff(base, max, 10) <= Duration::from_secs(75));
+        assert!(backoff(base, max, 10) >= Duration::from_secs(45));
+        assert!(backoff(base, max, 200) <= Duration::from_secs(75));
+    }
+}

@@ -1,0 +1,215 @@
+//! The pure pipeline: raw bytes → open → parse → triage → [`Prepared`].
+//!
+//! CPU only, no I/O: the caller supplies the reporter's pinned key (read from
+//! the store) and commits the result with `Store::ingest`. Every failure
+//! becomes a quarantine with a reason; nothing here panics or drops a message.
+
+use chrono::{DateTime, Utc};
+use sequoia_openpgp::Cert;
+
+use crate::config::Config;
+use crate::loopguard::{self, Verdict};
+use crate::open::{self, OpenError, OpenLimits, TeamKeys};
+use crate::parse::{self, Attachment, ParseLimits};
+use crate::sla::BusinessCalendar;
+use crate::store::{sha256_hex, IngestPolicy, Prepared, PreparedKind, PreparedMail, SourceRef};
+use crate::threading;
+use crate::triage::{self, ReportText, TriageConfig};
+
+/// Everything the pure pipeline needs, built once from the config.
+pub struct Pipeline {
+    pub parse_limits: ParseLimits,
+    pub open_limits: OpenLimits,
+    pub team_keys: TeamKeys,
+    pub triage: TriageConfig,
+    pub calendar: BusinessCalendar,
+    pub own_address: String,
+    pub message_id_domain: String,
+    pub tracking_prefix: String,
+    pub ack_business_days: u32,
+    pub assessment_business_days: u32,
+}
+
+impl Pipeline {
+    /// # Errors
+    /// The team keys cannot be loaded.
+    pub fn from_config(config: &Config) -> Result<Pipeline, OpenError> {
+        let team_keys = TeamKeys::load(
+            &config.openpgp.team_keys,
+            config.openpgp.passphrase.as_ref().map(|s| s.expose()),
+        )?;
+        Ok(Pipeline {
+            parse_limits: ParseLimits {
+                max_message_bytes: config.limits.max_message_bytes,
+                max_attachments: config.limits.max_attachments,
+                max_mime_depth: config.limits.max_mime_depth,
+                max_text_bytes: 1024 * 1024,
+            },
+            open_limits: OpenLimits {
+                max_decrypted_bytes: config.limits.max_decrypted_bytes,
+                max_armored_blocks: 16,
+            },
+            team_keys,
+            triage: config.triage.clone(),
+            calendar: config.calendar.clone(),
+            own_address: config.smtp.from_address.clone(),
+            message_id_domain: config.ack.message_id_domain.clone(),
+            tracking_prefix: config.ack.tracking_prefix.clone(),
+            ack_business_days: config.ack.ack_business_days,
+            assessment_business_days: config.ack.assessment_business_days,
+        })
+    }
+
+    /// The settings of the ingest transaction for a source.
+    pub fn policy(config: &Config, send_acks: bool) -> IngestPolicy {
+        IngestPolicy {
+            tracking_prefix: config.ack.tracking_prefix.clone(),
+            message_id_domain: config.ack.message_id_domain.clone(),
+            copy_folder: config.ack.copy_folder.clone(),
+            team_address: config.ack.team_address.clone(),
+            per_sender_per_hour: config.rate_limits.per_sender_per_hour,
+            global_per_hour: config.rate_limits.global_per_hour,
+            send_acks,
+        }
+    }
+
+    /// The sender's address, if the headers can be read (to look up a pinned key).
+    pub fn sender_of(&self, raw: &[u8]) -> Option<String> {
+        parse::parse_headers(raw, &self.parse_limits).ok()?.from_address
+    }
+
+    /// Open, parse and classify one message. Never fails: problems become a quarantine.
+    pub fn prepare(&self, raw: Vec<u8>, source: SourceRef, now: DateTime<Utc>, sender_certs: &[Cert]) -> Prepared {
+        let sha256 = sha256_hex(&raw);
+        let kind = self.classify_raw(&raw, now, sender_certs);
+        Prepared {
+            raw,
+            sha256,
+            source,
+            received_at: now,
+            kind,
+        }
+    }
+
+    fn classify_raw(&self, raw: &[u8], now: DateTime<Utc>, sender_certs: &[Cert]) -> PreparedKind {
+        let headers = match parse::parse_headers(raw, &self.parse_limits) {
+            Ok(h) => h,
+            Err(e) => {
+                return PreparedKind::Quarantine {
+                    reason: e.to_string(),
+                    message_id: None,
+                    from_address: None,
+                }
+            }
+        };
+        let quarantine = |reason: String| PreparedKind::Quarantine {
+            reason,
+            message_id: headers.message_id.clone(),
+            from_address: headers.from_address.clone(),
+        };
+        let verdict = loopguard::check(&headers, &self.own_address, &self.message_id_domain);
+        if let Verdict::Ignore(reason) = verdict {
+            return PreparedKind::Ignore { reason, headers };
+        }
+        let opened = match open::open(raw, &self.team_keys, sender_certs, &self.open_limits) {
+            Ok(o) => o,
+            Err(e) => return quarantine(e.reason()),
+        };
+        let full = match parse::parse(raw, &self.parse_limits) {
+            Ok(p) => p,
+            Err(e) => return quarantine(e.to_string()),
+        };
+        let (mut text, mut attachments) = if opened.encrypted && opened.entity.as_slice() != raw {
+            match parse::parse_entity(&opened.entity, &self.parse_limits) {
+                Ok(c) => c,
+                Err(e) => return quarantine(format!("decrypted content: {e}")),
+            }
+        } else {
+            (full.text.clone(), full.attachments.clone())
+        };
+        if let Some(inline) = &opened.inline_text {
+            text = inline.clone();
+        }
+        for (name, bytes) in &opened.decrypted_attachments {
+            attachments.push(Attachment {
+                filename: parse::sanitize_filename(name),
+                content_type: "application/octet-stream".into(),
+                size: bytes.len(),
+                sha256: sha256_hex(bytes),
+            });
+            if let Ok(s) = std::str::from_utf8(bytes) {
+                if text.len() + s.len() <= self.parse_limits.max_text_bytes {
+                    text.push_str("\n\n");
+                    text.push_str(s);
+                }
+            }
+        }
+        if attachments.len() > self.parse_limits.max_attachments {
+            return quarantine(format!(
+                "cannot parse: {} attachments, limit is {}",
+                attachments.len(),
+                self.parse_limits.max_attachments
+            ));
+        }
+        let subject = opened
+            .protected_subject
+            .as_deref()
+            .map(|s| parse::clean_line(s, 998))
+            .unwrap_or_else(|| headers.subject.clone());
+        let attachment_names: Vec<String> = attachments.iter().filter_map(|a| a.filename.clone()).collect();
+        let report_text = ReportText {
+            subject: &subject,
+            body: &text,
+            attachment_names: &attachment_names,
+        };
+        let classification = triage::classify(&report_text, &self.triage);
+        let fingerprint = triage::fingerprint(&report_text, &classification);
+        let credit = triage::parse_credit(&text);
+        let mut refs = threading::refs_of(&headers, &self.tracking_prefix);
+        for id in threading::tracking_ids_in(&subject, &self.tracking_prefix) {
+            if !refs.tracking_ids.contains(&id) {
+                refs.tracking_ids.push(id);
+            }
+        }
+        let normalized: String = text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let (signature, signer_fingerprint) = match &opened.signature {
+            open::SignatureStatus::Good { fingerprint } => ("good".to_string(), Some(fingerprint.clone())),
+            open::SignatureStatus::Bad { fingerprint, .. } => ("bad".to_string(), fingerprint.clone()),
+            other => (other.as_str().to_string(), None),
+        };
+        let discovered_keys = opened
+            .discovered_keys
+            .iter()
+            .map(|k| {
+                (
+                    k.fingerprint.clone(),
+                    k.addresses.clone(),
+                    k.armored.clone(),
+                    format!("{:?}", k.source).to_lowercase(),
+                )
+            })
+            .collect();
+        let mut headers = headers;
+        if opened.encrypted {
+            // NOTE: the stored/visible subject of an encrypted report must not be plaintext.
+            headers.subject = subject.clone();
+        }
+        PreparedKind::Mail(Box::new(PreparedMail {
+            headers,
+            text,
+            attachments,
+            encrypted: opened.encrypted,
+            signature,
+            signer_fingerprint,
+            discovered_keys,
+            classification,
+            fingerprint,
+            body_sha256: sha256_hex(normalized.as_bytes()),
+            credit,
+            verdict,
+            refs,
+            ack_due: self.calendar.add_business_days(now, self.ack_business_days),
+            assessment_due: self.calendar.add_business_days(now, self.assessment_business_days),
+        }))
+    }
+}

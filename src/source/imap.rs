@@ -1,0 +1,361 @@
+//! IMAP client side: connect (implicit TLS or STARTTLS, never a silent
+//! downgrade), SELECT with UIDVALIDITY, UID FETCH since a cursor, IDLE,
+//! keyword/move marking, APPEND.
+//!
+//! I/O: network only, every call bounded by the configured timeout. It never
+//! decides anything about a message; the daemon does.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_imap::extensions::idle::IdleResponse;
+use futures::TryStreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{ImapConfig, MarkMode, TlsMode};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImapError {
+    #[error("cannot connect to IMAP server {host}:{port}: {source}")]
+    Connect {
+        host: String,
+        port: u16,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot establish TLS with IMAP server {host}:{port}: {reason}")]
+    Tls { host: String, port: u16, reason: String },
+    #[error("IMAP server {host} refused STARTTLS: {reason}")]
+    Starttls { host: String, reason: String },
+    #[error("IMAP login as {user} failed: {reason}")]
+    Login { user: String, reason: String },
+    #[error("IMAP {operation} timed out after {seconds}s")]
+    Timeout { operation: &'static str, seconds: u64 },
+    #[error("IMAP {operation} failed: {reason}")]
+    Protocol { operation: &'static str, reason: String },
+    #[error("IMAP mailbox {mailbox} has no UIDVALIDITY")]
+    NoUidValidity { mailbox: String },
+    #[error("cannot read CA file {path}: {reason}")]
+    CaFile { path: String, reason: String },
+}
+
+pub type Result<T, E = ImapError> = std::result::Result<T, E>;
+
+/// Any stream async-imap can drive (plain TCP or TLS over it).
+pub trait ImapStream: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send + fmt::Debug> ImapStream for T {}
+
+pub type Session = async_imap::Session<Box<dyn ImapStream>>;
+
+/// The state of the selected mailbox.
+#[derive(Debug, Clone, Copy)]
+pub struct Selected {
+    pub uidvalidity: u32,
+    pub uid_next: Option<u32>,
+    pub exists: u32,
+}
+
+/// One fetched message.
+#[derive(Debug)]
+pub struct Fetched {
+    pub uid: u32,
+    pub raw: Vec<u8>,
+}
+
+async fn timed<T, E: fmt::Display>(
+    seconds: Duration,
+    operation: &'static str,
+    fut: impl std::future::Future<Output = std::result::Result<T, E>>,
+) -> Result<T> {
+    match tokio::time::timeout(seconds, fut).await {
+        Err(_) => Err(ImapError::Timeout {
+            operation,
+            seconds: seconds.as_secs(),
+        }),
+        Ok(Err(e)) => Err(ImapError::Protocol {
+            operation,
+            reason: e.to_string(),
+        }),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+/// TLS settings: the configured CA file, or the system roots.
+pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    match ca_file {
+        Some(path) => {
+            let certs = CertificateDer::pem_file_iter(path)
+                .map_err(|e| ImapError::CaFile {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?
+                .collect::<std::result::Result<Vec<_>, _>>()
+                .map_err(|e| ImapError::CaFile {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            for cert in certs {
+                roots.add(cert).map_err(|e| ImapError::CaFile {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+            }
+        }
+        None => {
+            let native = rustls_native_certs::load_native_certs();
+            for cert in native.certs {
+                let _ = roots.add(cert);
+            }
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ImapError::CaFile {
+            path: "(TLS setup)".into(),
+            reason: e.to_string(),
+        })?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+async fn wrap_tls(config: &ImapConfig, tcp: TcpStream) -> Result<Box<dyn ImapStream>> {
+    let tls_err = |reason: String| ImapError::Tls {
+        host: config.host.clone(),
+        port: config.port,
+        reason,
+    };
+    let connector = tls_connector(config.ca_file.as_deref())?;
+    let name = ServerName::try_from(config.host.clone()).map_err(|e| tls_err(e.to_string()))?;
+    let stream = tokio::time::timeout(config.timeout, connector.connect(name, tcp))
+        .await
+        .map_err(|_| tls_err("handshake timed out".into()))?
+        .map_err(|e| tls_err(e.to_string()))?;
+    Ok(Box::new(stream))
+}
+
+/// Connect, secure and log in.
+///
+/// # Errors
+/// [`ImapError`] naming the step that failed; a TLS failure is never retried in clear.
+pub async fn connect(config: &ImapConfig) -> Result<Session> {
+    let connect_err = |source| ImapError::Connect {
+        host: config.host.clone(),
+        port: config.port,
+        source,
+    };
+    let tcp = tokio::time::timeout(config.timeout, TcpStream::connect((config.host.as_str(), config.port)))
+        .await
+        .map_err(|_| connect_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
+        .map_err(connect_err)?;
+    let _ = tcp.set_nodelay(true);
+    let stream: Box<dyn ImapStream> = match config.tls {
+        TlsMode::Implicit => wrap_tls(config, tcp).await?,
+        TlsMode::None => Box::new(tcp),
+        TlsMode::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            timed(config.timeout, "greeting", client.read_response()).await?;
+            timed(config.timeout, "STARTTLS", client.run_command_and_check_ok("STARTTLS", None))
+                .await
+                .map_err(|e| ImapError::Starttls {
+                    host: config.host.clone(),
+                    reason: e.to_string(),
+                })?;
+            wrap_tls(config, client.into_inner()).await?
+        }
+    };
+    let mut client = async_imap::Client::new(stream);
+    if config.tls != TlsMode::Starttls {
+        timed(config.timeout, "greeting", client.read_response()).await?;
+    }
+    let login = tokio::time::timeout(config.timeout, client.login(&config.user, config.password.expose()))
+        .await
+        .map_err(|_| ImapError::Timeout {
+            operation: "LOGIN",
+            seconds: config.timeout.as_secs(),
+        })?;
+    login.map_err(|(e, _)| ImapError::Login {
+        user: config.user.clone(),
+        reason: e.to_string(),
+    })
+}
+
+/// SELECT `mailbox` and read its UIDVALIDITY.
+pub async fn select(session: &mut Session, mailbox: &str, timeout: Duration) -> Result<Selected> {
+    let mb = timed(timeout, "SELECT", session.select(mailbox)).await?;
+    let uidvalidity = mb.uid_validity.ok_or_else(|| ImapError::NoUidValidity {
+        mailbox: mailbox.to_string(),
+    })?;
+    Ok(Selected {
+        uidvalidity,
+        uid_next: mb.uid_next,
+        exists: mb.exists,
+    })
+}
+
+/// UIDs greater than `last_uid`, ascending, at most `limit`.
+pub async fn uids_after(session: &mut Session, last_uid: u32, limit: usize, timeout: Duration) -> Result<Vec<u32>> {
+    let query = format!("UID {}:*", last_uid.saturating_add(1));
+    let found = timed(timeout, "UID SEARCH", session.uid_search(&query)).await?;
+    let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
+    uids.sort_unstable();
+    uids.truncate(limit);
+    Ok(uids)
+}
+
+/// UID FETCH the full bytes of `uids` (BODY.PEEK[] leaves \Seen alone).
+pub async fn fetch(session: &mut Session, uids: &[u32], timeout: Duration) -> Result<Vec<Fetched>> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let set = uid_set(uids);
+    let fetch_all = async {
+        let stream = session.uid_fetch(&set, "(UID BODY.PEEK[])").await?;
+        stream.try_collect::<Vec<_>>().await
+    };
+    let fetched = timed(timeout * 4, "UID FETCH", fetch_all).await?;
+    let mut out: Vec<Fetched> = fetched
+        .iter()
+        .filter_map(|f| {
+            let uid = f.uid?;
+            Some(Fetched {
+                uid,
+                raw: f.body()?.to_vec(),
+            })
+        })
+        .filter(|f| uids.contains(&f.uid))
+        .collect();
+    out.sort_by_key(|f| f.uid);
+    Ok(out)
+}
+
+/// Mark committed messages: add the keyword, or move them.
+pub async fn mark(session: &mut Session, uids: &[u32], config: &ImapConfig, folder: Option<&str>) -> Result<()> {
+    if uids.is_empty() {
+        return Ok(());
+    }
+    let set = uid_set(uids);
+    let keyword = format!("+FLAGS.SILENT ({})", config.keyword);
+    let store = async {
+        let stream = session.uid_store(&set, &keyword).await?;
+        stream.try_collect::<Vec<_>>().await
+    };
+    timed(config.timeout, "UID STORE", store).await?;
+    let target = folder.or(match config.mark {
+        MarkMode::Move => Some(config.move_to.as_str()),
+        MarkMode::Keyword => None,
+    });
+    if let Some(target) = target {
+        ensure_folder(session, target, config.timeout).await?;
+        timed(config.timeout, "UID MOVE", session.uid_mv(&set, target)).await?;
+    }
+    Ok(())
+}
+
+/// Create `folder` if it does not exist (errors from CREATE on an existing folder are ignored).
+pub async fn ensure_folder(session: &mut Session, folder: &str, timeout: Duration) -> Result<()> {
+    let _ = timed(timeout, "CREATE", session.create(folder)).await;
+    Ok(())
+}
+
+/// APPEND a message (e.g. our ack copy) with flags.
+pub async fn append(session: &mut Session, folder: &str, flags: &str, bytes: &[u8], timeout: Duration) -> Result<()> {
+    match timed(timeout, "APPEND", session.append(folder, Some(flags), None, bytes)).await {
+        Ok(()) => Ok(()),
+        Err(ImapError::Protocol { .. }) => {
+            ensure_folder(session, folder, timeout).await?;
+            timed(timeout, "APPEND", session.append(folder, Some(flags), None, bytes)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Does the server offer IDLE?
+pub async fn supports_idle(session: &mut Session, timeout: Duration) -> Result<bool> {
+    let caps = timed(timeout, "CAPABILITY", session.capabilities()).await?;
+    Ok(caps.has_str("IDLE"))
+}
+
+/// How an IDLE wait ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wake {
+    NewData,
+    Timeout,
+    Cancelled,
+}
+
+/// IDLE until the server reports something, `wait` passes, or `cancel` fires.
+/// Returns the session (after DONE) and why it woke.
+pub async fn idle(session: Session, wait: Duration, timeout: Duration, cancel: &CancellationToken) -> Result<(Session, Wake)> {
+    let mut handle = session.idle();
+    timed(timeout, "IDLE", handle.init()).await?;
+    let wake = {
+        // NOTE: keepalives ("* OK Still here") reset the library's own timer,
+        // so the outer timeout is what bounds the wait.
+        let (fut, stop) = handle.wait_with_timeout(wait + timeout);
+        let outcome = tokio::select! {
+            r = tokio::time::timeout(wait, fut) => match r {
+                Err(_) => Ok(Wake::Timeout),
+                Ok(Ok(IdleResponse::NewData(_))) => Ok(Wake::NewData),
+                Ok(Ok(IdleResponse::Timeout)) | Ok(Ok(IdleResponse::ManualInterrupt)) => Ok(Wake::Timeout),
+                Ok(Err(e)) => Err(ImapError::Protocol { operation: "IDLE", reason: e.to_string() }),
+            },
+            _ = cancel.cancelled() => Ok(Wake::Cancelled),
+        };
+        drop(stop);
+        outcome
+    }?;
+    let session = timed(timeout, "DONE", handle.done()).await?;
+    Ok((session, wake))
+}
+
+pub async fn logout(mut session: Session, timeout: Duration) {
+    let _ = tokio::time::timeout(timeout, session.logout()).await;
+}
+
+/// A compact UID set: `1:3,7,9:10`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut sorted = uids.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let mut out = String::new();
+    let mut i = 0;
+    while i < sorted.len() {
+        let start = sorted[i];
+        let mut end = start;
+        while i + 1 < sorted.len() && sorted[i + 1] == end + 1 {
+            i += 1;
+            end = sorted[i];
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if start == end {
+            out.push_str(&start.to_string());
+        } else {
+            out.push_str(&format!("{start}:{end}"));
+        }
+        i += 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uid_sets_are_compact() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[5]), "5");
+        assert_eq!(uid_set(&[3, 1, 2, 2]), "1:3");
+    }
+}

@@ -1,0 +1,217 @@
+//! Outbox rows: what the sender worker needs, and its state transitions
+//! queued → sending (bytes fixed) → sent (→ copy appended) or failed.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, OptionalExtension};
+
+use super::{append_event, parse_ts, ts, Result, Store};
+use crate::triage::Section;
+
+/// One reply to send.
+#[derive(Debug, Clone)]
+pub struct OutboxItem {
+    pub id: i64,
+    pub report_id: Option<i64>,
+    pub kind: String,
+    pub recipient: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub copy_folder: Option<String>,
+    pub status: String,
+    pub attempts: u32,
+    /// Set once the first attempt rendered the message: every retry sends these exact bytes.
+    pub rendered: Option<Vec<u8>>,
+}
+
+/// What an acknowledgement may say about its report. Deliberately no body,
+/// no subject: the template gets derived facts only.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AckFacts {
+    pub tracking_id: String,
+    pub received_at: DateTime<Utc>,
+    pub ack_due: DateTime<Utc>,
+    pub assessment_due: DateTime<Utc>,
+    pub encrypted: bool,
+    pub component: Option<String>,
+    pub out_of_scope: Option<String>,
+    pub missing: Vec<Section>,
+    pub severity: String,
+    pub critical: bool,
+    pub needs_review: bool,
+    pub reporter_address: String,
+    pub reporter_key: Option<String>,
+}
+
+impl Store {
+    /// Rows whose next attempt is due, oldest first.
+    pub fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxItem>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, report_id, kind, recipient, message_id, in_reply_to, \"references\", copy_folder, status,
+                    attempts, rendered
+             FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?1
+             ORDER BY next_attempt_at, id LIMIT ?2",
+        )?;
+        let rows = stmt
+            .query_map(params![ts(now), limit as i64], |r| {
+                Ok(OutboxItem {
+                    id: r.get(0)?,
+                    report_id: r.get(1)?,
+                    kind: r.get(2)?,
+                    recipient: r.get(3)?,
+                    message_id: r.get(4)?,
+                    in_reply_to: r.get(5)?,
+                    references: r
+                        .get::<_, Option<String>>(6)?
+                        .unwrap_or_default()
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
+                    copy_folder: r.get(7)?,
+                    status: r.get(8)?,
+                    attempts: r.get(9)?,
+                    rendered: r.get(10)?,
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    /// The next time any queued row becomes due.
+    pub fn next_outbox_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT MIN(next_attempt_at) FROM outbox WHERE status IN ('queued', 'sending')",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten();
+        Ok(next.as_deref().and_then(parse_ts))
+    }
+
+    /// Fix the bytes of a reply before its first SMTP attempt.
+    pub fn outbox_sending(&mut self, id: i64, rendered: &[u8]) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET status = 'sending', rendered = COALESCE(rendered, ?1) WHERE id = ?2",
+            params![rendered, id],
+        )?;
+        Ok(())
+    }
+
+    /// The SMTP server accepted the reply.
+    pub fn outbox_sent(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (report_id, kind, message_id): (Option<i64>, String, String) = tx.query_row(
+            "SELECT report_id, kind, message_id FROM outbox WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        tx.execute(
+            "UPDATE outbox SET status = 'sent', sent_at = ?1, attempts = attempts + 1, last_error = NULL WHERE id = ?2",
+            params![ts(at), id],
+        )?;
+        if kind == "ack" {
+            if let Some(rid) = report_id {
+                tx.execute(
+                    "UPDATE reports SET acked_at = COALESCE(acked_at, ?1), updated_at = ?1 WHERE id = ?2",
+                    params![ts(at), rid],
+                )?;
+            }
+        }
+        append_event(
+            &tx,
+            report_id,
+            None,
+            &format!("{kind}_sent"),
+            "daemon",
+            &serde_json::json!({ "outbox": id, "message_id": message_id }),
+            at,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// A transient failure: try again at `next`.
+    pub fn outbox_retry(&mut self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3",
+            params![error, ts(next), id],
+        )?;
+        Ok(())
+    }
+
+    /// A permanent failure (rejected, or out of attempts): keep the reason.
+    pub fn outbox_failed(&mut self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (report_id, kind): (Option<i64>, String) =
+            tx.query_row("SELECT report_id, kind FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        tx.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?1 WHERE id = ?2",
+            params![error, id],
+        )?;
+        append_event(
+            &tx,
+            report_id,
+            None,
+            &format!("{kind}_failed"),
+            "daemon",
+            &serde_json::json!({ "outbox": id, "error": error }),
+            at,
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Sent replies whose copy is not yet in the team's mailbox.
+    pub fn pending_copies(&self, limit: usize) -> Result<Vec<(i64, String, Vec<u8>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, copy_folder, rendered FROM outbox
+             WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL AND rendered IS NOT NULL
+             ORDER BY id LIMIT ?1",
+        )?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(rows)
+    }
+
+    pub fn outbox_appended(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
+        self.conn
+            .execute("UPDATE outbox SET appended_at = ?1 WHERE id = ?2", params![ts(at), id])?;
+        Ok(())
+    }
+
+    /// The facts an ack for `report_id` may carry.
+    pub fn ack_facts(&self, report_id: i64) -> Result<AckFacts> {
+        let facts = self.conn.query_row(
+            "SELECT r.tracking_id, r.received_at, r.ack_due, r.assessment_due, r.encrypted, r.component,
+                    r.out_of_scope, r.missing, r.severity, r.critical, r.needs_review, p.address, p.key_armored
+             FROM reports r JOIN reporters p ON p.id = r.reporter_id WHERE r.id = ?1",
+            [report_id],
+            |r| {
+                let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+                    let text: String = r.get(i)?;
+                    Ok(parse_ts(&text).unwrap_or_default())
+                };
+                Ok(AckFacts {
+                    tracking_id: r.get(0)?,
+                    received_at: time(1)?,
+                    ack_due: time(2)?,
+                    assessment_due: time(3)?,
+                    encrypted: r.get(4)?,
+                    component: r.get(5)?,
+                    out_of_scope: r.get(6)?,
+                    missing: serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default(),
+                    severity: r.get(8)?,
+                    critical: r.get(9)?,
+                    needs_review: r.get(10)?,
+                    reporter_address: r.get(11)?,
+                    reporter_key: r.get(12)?,
+                })
+            },
+        )?;
+        Ok(facts)
+    }
+}
