@@ -34,10 +34,20 @@ pub struct ExitError {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "hexon-triage", version, about = "Runs the security@ mailbox: IMAP intake, OpenPGP, policy-aware triage into SQLite, acknowledgements over SMTP")]
+#[command(
+    name = "hexon-triage",
+    version,
+    about = "Runs the security@ mailbox: IMAP intake, OpenPGP, policy-aware triage into SQLite, acknowledgements over SMTP"
+)]
 pub struct Cli {
     /// Config file (TOML).
-    #[arg(long, short, global = true, env = "HEXON_TRIAGE_CONFIG", default_value = "/etc/hexon-triage/hexon-triage.toml")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "HEXON_TRIAGE_CONFIG",
+        default_value = "/etc/hexon-triage/hexon-triage.toml"
+    )]
     pub config: PathBuf,
     /// Database file; overrides `store.path` for the read/update commands.
     #[arg(long, global = true, env = "HEXON_TRIAGE_DATABASE")]
@@ -197,12 +207,17 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             }
             Ok(exit::OK)
         }
-        Command::Ingest { files, no_ack, json } => {
+        Command::Ingest {
+            files,
+            no_ack,
+            json,
+        } => {
             let config = load_config(&cli.config)?;
             let ctx = Context::new(config, !no_ack)?;
             let mut results = Vec::new();
             for file in files {
-                let raw = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+                let raw = std::fs::read(&file)
+                    .with_context(|| format!("cannot read {}", file.display()))?;
                 let result = ctx.process(raw, SourceRef::Ingest).await?;
                 results.push((file.display().to_string(), format!("{result:?}")));
             }
@@ -250,12 +265,22 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&summary)?);
             } else {
-                println!("last successful poll:  {}", summary.last_poll.as_deref().unwrap_or("never"));
+                println!(
+                    "last successful poll:  {}",
+                    summary.last_poll.as_deref().unwrap_or("never")
+                );
                 println!(
                     "last error:            {}",
-                    summary.last_error.as_deref().filter(|e| !e.is_empty()).unwrap_or("none")
+                    summary
+                        .last_error
+                        .as_deref()
+                        .filter(|e| !e.is_empty())
+                        .unwrap_or("none")
                 );
-                println!("reports:               {} ({} open, {} overdue)", summary.reports, summary.open_reports, summary.overdue);
+                println!(
+                    "reports:               {} ({} open, {} overdue)",
+                    summary.reports, summary.open_reports, summary.overdue
+                );
                 println!("quarantined messages:  {}", summary.quarantined);
                 println!("outbox queued:         {}", summary.outbox_queued);
                 println!("outbox failed:         {}", summary.outbox_failed);
@@ -271,16 +296,26 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             let store = open_store(&cli.config, cli.database.as_deref())?;
             let (count, problems) = store.audit_verify()?;
             if json {
-                println!("{}", serde_json::json!({ "events": count, "problems": problems }));
+                println!(
+                    "{}",
+                    serde_json::json!({ "events": count, "problems": problems })
+                );
             } else if problems.is_empty() {
                 println!("audit chain intact: {count} events");
             } else {
                 for p in &problems {
                     println!("event {}: {}", p.event_id, p.problem);
                 }
-                println!("audit chain BROKEN: {} problem(s) in {count} events", problems.len());
+                println!(
+                    "audit chain BROKEN: {} problem(s) in {count} events",
+                    problems.len()
+                );
             }
-            Ok(if problems.is_empty() { exit::OK } else { exit::AUDIT_BROKEN })
+            Ok(if problems.is_empty() {
+                exit::OK
+            } else {
+                exit::AUDIT_BROKEN
+            })
         }
         Command::CheckConfig { json } => check_config(&cli.config, json),
         Command::Completions { shell } => {
@@ -311,7 +346,10 @@ fn open_store(config: &Path, database: Option<&Path>) -> Result<Store> {
     if !path.exists() {
         return Err(ExitError {
             code: exit::FAILURE,
-            message: format!("database {} does not exist (has the daemon run yet?)", path.display()),
+            message: format!(
+                "database {} does not exist (has the daemon run yet?)",
+                path.display()
+            ),
         }
         .into());
     }
@@ -386,26 +424,66 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "{}  [{}]", r.tracking_id, r.status)?;
             writeln!(out, "  reporter:        {}", r.reporter)?;
-            writeln!(out, "  subject:         {}", r.subject.as_deref().unwrap_or("(encrypted)"))?;
-            writeln!(out, "  encrypted:       {}", if r.encrypted { "yes" } else { "no" })?;
-            writeln!(out, "  component:       {}  {:?}", r.component.as_deref().unwrap_or("unknown"), detail.component_evidence)?;
+            writeln!(
+                out,
+                "  subject:         {}",
+                r.subject.as_deref().unwrap_or("(encrypted)")
+            )?;
+            writeln!(
+                out,
+                "  encrypted:       {}",
+                if r.encrypted { "yes" } else { "no" }
+            )?;
+            writeln!(
+                out,
+                "  component:       {}  {:?}",
+                r.component.as_deref().unwrap_or("unknown"),
+                detail.component_evidence
+            )?;
             if let Some(oos) = &r.out_of_scope {
-                writeln!(out, "  out of scope:    {oos}  {:?}", detail.out_of_scope_evidence)?;
+                writeln!(
+                    out,
+                    "  out of scope:    {oos}  {:?}",
+                    detail.out_of_scope_evidence
+                )?;
             }
-            writeln!(out, "  missing:         {}", if r.missing.is_empty() { "nothing".into() } else { r.missing.join(", ") })?;
+            writeln!(
+                out,
+                "  missing:         {}",
+                if r.missing.is_empty() {
+                    "nothing".into()
+                } else {
+                    r.missing.join(", ")
+                }
+            )?;
             writeln!(
                 out,
                 "  severity:        {}{}{}",
                 r.severity,
-                r.cvss_score.map(|s| format!(" (CVSS {s:.1} {})", detail.cvss_vector.as_deref().unwrap_or(""))).unwrap_or_default(),
+                r.cvss_score
+                    .map(|s| format!(
+                        " (CVSS {s:.1} {})",
+                        detail.cvss_vector.as_deref().unwrap_or("")
+                    ))
+                    .unwrap_or_default(),
                 if r.critical { "  CRITICAL" } else { "" }
             )?;
             if !detail.signals.is_empty() {
                 writeln!(out, "  signals:         {}", detail.signals.join(", "))?;
             }
             writeln!(out, "  received:        {}", r.received_at)?;
-            writeln!(out, "  ack due:         {}  (acked {})", r.ack_due, r.acked_at.as_deref().unwrap_or("not yet"))?;
-            writeln!(out, "  assessment due:  {}  (assessed {})", r.assessment_due, r.assessed_at.as_deref().unwrap_or("not yet"))?;
+            writeln!(
+                out,
+                "  ack due:         {}  (acked {})",
+                r.ack_due,
+                r.acked_at.as_deref().unwrap_or("not yet")
+            )?;
+            writeln!(
+                out,
+                "  assessment due:  {}  (assessed {})",
+                r.assessment_due,
+                r.assessed_at.as_deref().unwrap_or("not yet")
+            )?;
             if let Some(d) = &r.possible_duplicate_of {
                 writeln!(out, "  possible duplicate of: {d}")?;
             }
@@ -413,7 +491,11 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
                 writeln!(out, "  references:      {d} (from a different sender)")?;
             }
             if r.needs_review {
-                writeln!(out, "  NEEDS REVIEW:    {}", r.review_reason.as_deref().unwrap_or(""))?;
+                writeln!(
+                    out,
+                    "  NEEDS REVIEW:    {}",
+                    r.review_reason.as_deref().unwrap_or("")
+                )?;
             }
             if let Some(a) = &r.assignee {
                 writeln!(out, "  assignee:        {a}")?;
@@ -434,7 +516,10 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
                     m.status,
                     m.from_address.as_deref().unwrap_or("?"),
                     m.signature,
-                    m.signer_fingerprint.as_deref().map(|f| format!(" ({f})")).unwrap_or_default()
+                    m.signer_fingerprint
+                        .as_deref()
+                        .map(|f| format!(" ({f})"))
+                        .unwrap_or_default()
                 )?;
                 for a in &m.attachments {
                     writeln!(out, "     attachment {a}")?;
@@ -445,7 +530,9 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
                             writeln!(out, "     | {line}")?;
                         }
                     }
-                    None if m.encrypted => writeln!(out, "     | (encrypted; not stored in clear)")?,
+                    None if m.encrypted => {
+                        writeln!(out, "     | (encrypted; not stored in clear)")?
+                    }
                     None => {}
                 }
             }
@@ -459,7 +546,10 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
                     o.status,
                     o.attempts,
                     o.sent_at.as_deref().unwrap_or(""),
-                    o.last_error.as_deref().map(|e| format!(" error: {e}")).unwrap_or_default()
+                    o.last_error
+                        .as_deref()
+                        .map(|e| format!(" error: {e}"))
+                        .unwrap_or_default()
                 )?;
             }
             writeln!(out, "\naudit trail:")?;
@@ -547,18 +637,38 @@ fn list(store: &Store, filter: &ReportFilter, json: bool) -> Result<i32> {
                 r.component.clone().unwrap_or_else(|| "unknown".into()),
                 r.out_of_scope.clone().unwrap_or_default(),
                 r.reporter.clone(),
-                r.received_at.get(..16).unwrap_or(&r.received_at).replace('T', " "),
-                r.assessment_due.get(..10).unwrap_or(&r.assessment_due).to_string(),
+                r.received_at
+                    .get(..16)
+                    .unwrap_or(&r.received_at)
+                    .replace('T', " "),
+                r.assessment_due
+                    .get(..10)
+                    .unwrap_or(&r.assessment_due)
+                    .to_string(),
                 truncate(r.subject.as_deref().unwrap_or("(encrypted)"), 40),
             ]
         })
         .collect();
     print_table(
-        &["TRACKING", "STATUS", "FLAGS", "SEVERITY", "COMPONENT", "OUT-OF-SCOPE", "REPORTER", "RECEIVED", "DUE", "SUBJECT"],
+        &[
+            "TRACKING",
+            "STATUS",
+            "FLAGS",
+            "SEVERITY",
+            "COMPONENT",
+            "OUT-OF-SCOPE",
+            "REPORTER",
+            "RECEIVED",
+            "DUE",
+            "SUBJECT",
+        ],
         &table,
     );
     if std::io::stdout().is_terminal() {
-        println!("{} report(s). Flags: ! critical, E encrypted, R needs review, D possible duplicate", rows.len());
+        println!(
+            "{} report(s). Flags: ! critical, E encrypted, R needs review, D possible duplicate",
+            rows.len()
+        );
     }
     Ok(exit::OK)
 }
@@ -606,7 +716,11 @@ fn check_config(path: &Path, json: bool) -> Result<i32> {
     )
     .map_err(|e| ExitError {
         code: exit::CONFIG,
-        message: format!("{}: key `openpgp.team_keys`: {}", path.display(), e.reason()),
+        message: format!(
+            "{}: key `openpgp.team_keys`: {}",
+            path.display(),
+            e.reason()
+        ),
     })?;
     crate::outbox::render::Templates::load(&config.ack.template_dir).map_err(|e| ExitError {
         code: exit::CONFIG,
@@ -619,7 +733,10 @@ fn check_config(path: &Path, json: bool) -> Result<i32> {
             warnings.push(format!("team key {} expires within 30 days", k.fingerprint));
         }
         if k.encryption_subkeys.is_empty() {
-            warnings.push(format!("team key {} has no usable encryption subkey", k.fingerprint));
+            warnings.push(format!(
+                "team key {} has no usable encryption subkey",
+                k.fingerprint
+            ));
         }
     }
     if infos.is_empty() {
@@ -632,17 +749,29 @@ fn check_config(path: &Path, json: bool) -> Result<i32> {
         );
     } else {
         println!("{}: OK", path.display());
-        println!("  IMAP  {}:{} ({:?}) mailbox {}", config.imap.host, config.imap.port, config.imap.tls, config.imap.mailbox);
-        println!("  SMTP  {}:{} ({:?}) from {}", config.smtp.host, config.smtp.port, config.smtp.tls, config.smtp.from);
+        println!(
+            "  IMAP  {}:{} ({:?}) mailbox {}",
+            config.imap.host, config.imap.port, config.imap.tls, config.imap.mailbox
+        );
+        println!(
+            "  SMTP  {}:{} ({:?}) from {}",
+            config.smtp.host, config.smtp.port, config.smtp.tls, config.smtp.from
+        );
         println!("  store {}", config.database.display());
-        println!("  {} components in scope, {} out-of-scope classes", config.triage.components.len(), config.triage.out_of_scope.len());
+        println!(
+            "  {} components in scope, {} out-of-scope classes",
+            config.triage.components.len(),
+            config.triage.out_of_scope.len()
+        );
         for k in &infos {
             println!(
                 "  team key {} {:?} encryption subkeys {:?} expires {}",
                 k.fingerprint,
                 k.user_ids,
                 k.encryption_subkeys,
-                k.expires.map(|e| e.to_rfc3339()).unwrap_or_else(|| "never".into())
+                k.expires
+                    .map(|e| e.to_rfc3339())
+                    .unwrap_or_else(|| "never".into())
             );
         }
         for w in &warnings {

@@ -471,11 +471,18 @@ impl Config {
         };
         let read_secret = |key: &str, p: &Path| -> Result<Secret> {
             let full = resolve(p);
-            let value = std::fs::read_to_string(&full)
-                .map_err(|e| invalid(key, format!("cannot read secret file {}: {e}", full.display())))?;
+            let value = std::fs::read_to_string(&full).map_err(|e| {
+                invalid(
+                    key,
+                    format!("cannot read secret file {}: {e}", full.display()),
+                )
+            })?;
             let value = value.trim_end_matches(['\r', '\n']).to_string();
             if value.is_empty() {
-                return Err(invalid(key, format!("secret file {} is empty", full.display())));
+                return Err(invalid(
+                    key,
+                    format!("secret file {} is empty", full.display()),
+                ));
             }
             Ok(Secret(value))
         };
@@ -494,13 +501,19 @@ impl Config {
             return Err(invalid("imap.user", "must not be empty".into()));
         }
         if i.poll_interval_secs == 0 {
-            return Err(invalid("imap.poll_interval_secs", "must be at least 1".into()));
+            return Err(invalid(
+                "imap.poll_interval_secs",
+                "must be at least 1".into(),
+            ));
         }
         if i.timeout_secs == 0 {
             return Err(invalid("imap.timeout_secs", "must be at least 1".into()));
         }
         if !(1..=10_000).contains(&i.fetch_batch) {
-            return Err(invalid("imap.fetch_batch", "must be between 1 and 10000".into()));
+            return Err(invalid(
+                "imap.fetch_batch",
+                "must be between 1 and 10000".into(),
+            ));
         }
         check_mailbox_name(&i.mailbox).map_err(|m| invalid("imap.mailbox", m))?;
         check_mailbox_name(&i.move_to).map_err(|m| invalid("imap.move_to", m))?;
@@ -508,9 +521,14 @@ impl Config {
             check_mailbox_name(q).map_err(|m| invalid("imap.quarantine_folder", m))?;
         }
         if !i.keyword.starts_with('$')
-            && !i.keyword.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+            && !i
+                .keyword
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             || i.keyword.is_empty()
-            || i.keyword.chars().any(|c| " ()\\\"{%*]".contains(c) || c.is_control())
+            || i.keyword
+                .chars()
+                .any(|c| " ()\\\"{%*]".contains(c) || c.is_control())
         {
             return Err(invalid(
                 "imap.keyword",
@@ -520,7 +538,10 @@ impl Config {
         let imap_ca = i.ca_file.as_deref().map(resolve);
         if let Some(ca) = &imap_ca {
             if !ca.is_file() {
-                return Err(invalid("imap.ca_file", format!("{} is not a readable file", ca.display())));
+                return Err(invalid(
+                    "imap.ca_file",
+                    format!("{} is not a readable file", ca.display()),
+                ));
             }
         }
         let imap = ImapConfig {
@@ -558,10 +579,16 @@ impl Config {
         let password = match (&s.user, &s.password_file) {
             (Some(_), Some(p)) => Some(read_secret("smtp.password_file", p)?),
             (Some(_), None) => {
-                return Err(invalid("smtp.password_file", "required when smtp.user is set".into()))
+                return Err(invalid(
+                    "smtp.password_file",
+                    "required when smtp.user is set".into(),
+                ))
             }
             (None, Some(_)) => {
-                return Err(invalid("smtp.user", "required when smtp.password_file is set".into()))
+                return Err(invalid(
+                    "smtp.user",
+                    "required when smtp.password_file is set".into(),
+                ))
             }
             (None, None) => None,
         };
@@ -571,7 +598,10 @@ impl Config {
         let smtp_ca = s.ca_file.as_deref().map(resolve);
         if let Some(ca) = &smtp_ca {
             if !ca.is_file() {
-                return Err(invalid("smtp.ca_file", format!("{} is not a readable file", ca.display())));
+                return Err(invalid(
+                    "smtp.ca_file",
+                    format!("{} is not a readable file", ca.display()),
+                ));
             }
         }
         let smtp = SmtpConfig {
@@ -610,11 +640,17 @@ impl Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
         {
-            return Err(invalid("ack.message_id_domain", "must be a domain name such as hexon.io".into()));
+            return Err(invalid(
+                "ack.message_id_domain",
+                "must be a domain name such as hexon.io".into(),
+            ));
         }
         if a.tracking_prefix.is_empty()
             || a.tracking_prefix.len() > 16
-            || !a.tracking_prefix.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+            || !a
+                .tracking_prefix
+                .chars()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
         {
             return Err(invalid(
                 "ack.tracking_prefix",
@@ -645,7 +681,8 @@ impl Config {
         if c.ack_business_days == 0 || c.assessment_business_days < c.ack_business_days {
             return Err(invalid(
                 "calendar.assessment_business_days",
-                "ack_business_days must be >= 1 and assessment_business_days >= ack_business_days".into(),
+                "ack_business_days must be >= 1 and assessment_business_days >= ack_business_days"
+                    .into(),
             ));
         }
         let security_txt_url = a
@@ -671,13 +708,22 @@ impl Config {
 
         let l = raw.limits;
         if l.max_message_bytes < 1024 {
-            return Err(invalid("limits.max_message_bytes", "must be at least 1024".into()));
+            return Err(invalid(
+                "limits.max_message_bytes",
+                "must be at least 1024".into(),
+            ));
         }
         if l.max_mime_depth == 0 {
-            return Err(invalid("limits.max_mime_depth", "must be at least 1".into()));
+            return Err(invalid(
+                "limits.max_mime_depth",
+                "must be at least 1".into(),
+            ));
         }
         if l.max_decrypted_bytes < 1024 {
-            return Err(invalid("limits.max_decrypted_bytes", "must be at least 1024".into()));
+            return Err(invalid(
+                "limits.max_decrypted_bytes",
+                "must be at least 1024".into(),
+            ));
         }
         let limits = Limits {
             max_message_bytes: l.max_message_bytes,
@@ -727,7 +773,11 @@ impl Config {
 }
 
 fn check_host(host: &str) -> std::result::Result<(), String> {
-    if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control() || c == '/') {
+    if host.is_empty()
+        || host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
         return Err("must be a host name or IP address".into());
     }
     Ok(())
@@ -741,8 +791,15 @@ fn check_port(port: u16) -> std::result::Result<(), String> {
 }
 
 fn check_mailbox_name(name: &str) -> std::result::Result<(), String> {
-    if name.is_empty() || name.chars().any(|c| c.is_control() || c == '"' || c == '\\') {
-        return Err("must be a non-empty mailbox name without quotes, backslashes or control characters".into());
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(
+            "must be a non-empty mailbox name without quotes, backslashes or control characters"
+                .into(),
+        );
     }
     Ok(())
 }
@@ -758,10 +815,14 @@ pub fn parse_mailbox_address(value: &str) -> std::result::Result<String, String>
         !local.is_empty()
             && !domain.is_empty()
             && !domain.contains('@')
-            && !addr.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+            && !addr
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
     });
     if !valid || value.contains(['\r', '\n']) {
-        return Err(format!("`{value}` is not a mail address such as `Security <security@example.com>`"));
+        return Err(format!(
+            "`{value}` is not a mail address such as `Security <security@example.com>`"
+        ));
     }
     Ok(addr.to_ascii_lowercase())
 }
@@ -833,7 +894,10 @@ mod tests {
 
     #[test]
     fn parses_mailbox_addresses() {
-        assert_eq!(parse_mailbox_address("Sec <Security@Hexon.io>").unwrap(), "security@hexon.io");
+        assert_eq!(
+            parse_mailbox_address("Sec <Security@Hexon.io>").unwrap(),
+            "security@hexon.io"
+        );
         assert_eq!(parse_mailbox_address("a@b").unwrap(), "a@b");
         assert!(parse_mailbox_address("nobody").is_err());
         assert!(parse_mailbox_address("x <a@b>\r\nBcc: c@d").is_err());

@@ -88,13 +88,22 @@ impl Context {
     ///
     /// # Errors
     /// Store errors only (the message is then not committed and will be retried).
-    pub async fn process(&self, raw: Vec<u8>, source: SourceRef) -> Result<IngestResult, StoreError> {
+    pub async fn process(
+        &self,
+        raw: Vec<u8>,
+        source: SourceRef,
+    ) -> Result<IngestResult, StoreError> {
         let headers = crate::parse::parse_headers(&raw, &self.pipeline.parse_limits).ok();
         if let Some(mid) = headers.as_ref().and_then(|h| h.message_id.clone()) {
             let own = self.store.run(move |s| s.is_own_message_id(&mid)).await?;
             if own {
                 // NOTE: our own reply copy: nothing to store, just move the cursor past it.
-                if let SourceRef::Imap { mailbox, uidvalidity, uid } = source {
+                if let SourceRef::Imap {
+                    mailbox,
+                    uidvalidity,
+                    uid,
+                } = source
+                {
                     self.store
                         .run(move |s| s.advance_cursor(&mailbox, uidvalidity, uid))
                         .await?;
@@ -113,20 +122,35 @@ impl Context {
             None => Vec::new(),
         };
         let pipeline = self.pipeline.clone();
-        let prepared = tokio::task::spawn_blocking(move || pipeline.prepare(raw, source, Utc::now(), &sender_certs))
-            .await
-            .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
+        let prepared = tokio::task::spawn_blocking(move || {
+            pipeline.prepare(raw, source, Utc::now(), &sender_certs)
+        })
+        .await
+        .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
         let prepared = Arc::new(prepared);
         let policy = self.policy.clone();
-        let result = self.store.run(move |s| s.ingest(&prepared, &policy)).await?;
+        let result = self
+            .store
+            .run(move |s| s.ingest(&prepared, &policy))
+            .await?;
         match &result {
-            IngestResult::NewReport { tracking_id, ack, .. } => {
+            IngestResult::NewReport {
+                tracking_id, ack, ..
+            } => {
                 info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
             }
-            IngestResult::FollowUp { tracking_id, .. } => info!(tracking_id = %tracking_id, "follow-up stored"),
-            IngestResult::Quarantined { message_row } => warn!(message = message_row, "message quarantined"),
-            IngestResult::Ignored { message_row } => info!(message = message_row, "message ignored (not a report)"),
-            IngestResult::Duplicate { message_row, .. } => info!(message = message_row, "duplicate delivery stored"),
+            IngestResult::FollowUp { tracking_id, .. } => {
+                info!(tracking_id = %tracking_id, "follow-up stored")
+            }
+            IngestResult::Quarantined { message_row } => {
+                warn!(message = message_row, "message quarantined")
+            }
+            IngestResult::Ignored { message_row } => {
+                info!(message = message_row, "message ignored (not a report)")
+            }
+            IngestResult::Duplicate { message_row, .. } => {
+                info!(message = message_row, "duplicate delivery stored")
+            }
             IngestResult::Known => debug!("message already stored"),
         }
         Ok(result)
@@ -158,7 +182,11 @@ pub struct RunOptions {
 /// # Errors
 /// Start-up failures (store, keys, templates, SMTP setup). Runtime network
 /// errors are retried, never returned.
-pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Output = ()>) -> Result<Summary, DaemonError> {
+pub async fn run(
+    config: Config,
+    options: RunOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Summary, DaemonError> {
     let ctx = Arc::new(Context::new(config, true)?);
     let team_keys = Arc::new(open::TeamKeys::load(
         &ctx.config.openpgp.team_keys,
@@ -169,7 +197,14 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     if options.once {
         let mut summary = Summary::default();
         let mut session = imap::connect(&ctx.config.imap).await?;
-        intake_pass(&ctx, &mut session, &mut summary, &CancellationToken::new(), None).await?;
+        intake_pass(
+            &ctx,
+            &mut session,
+            &mut summary,
+            &CancellationToken::new(),
+            None,
+        )
+        .await?;
         imap::logout(session, ctx.config.imap.timeout).await;
         let pass = outbox.run_once(&ctx.store, Utc::now()).await?;
         summary.acks_sent = pass.sent;
@@ -184,9 +219,24 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     Progress::touch(&progress.intake);
     Progress::touch(&progress.outbox);
 
-    tracker.spawn(intake_loop(ctx.clone(), cancel.clone(), wake_outbox.clone(), progress.clone()));
-    tracker.spawn(outbox_loop(ctx.clone(), outbox, cancel.clone(), wake_outbox.clone(), progress.clone()));
-    tracker.spawn(watchdog_loop(ctx.config.clone(), cancel.clone(), progress.clone()));
+    tracker.spawn(intake_loop(
+        ctx.clone(),
+        cancel.clone(),
+        wake_outbox.clone(),
+        progress.clone(),
+    ));
+    tracker.spawn(outbox_loop(
+        ctx.clone(),
+        outbox,
+        cancel.clone(),
+        wake_outbox.clone(),
+        progress.clone(),
+    ));
+    tracker.spawn(watchdog_loop(
+        ctx.config.clone(),
+        cancel.clone(),
+        progress.clone(),
+    ));
     tracker.close();
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     info!(mailbox = %ctx.config.imap.mailbox, "daemon started");
@@ -195,14 +245,22 @@ pub async fn run(config: Config, options: RunOptions, shutdown: impl Future<Outp
     info!("shutting down: finishing the message in hand");
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
     cancel.cancel();
-    if tokio::time::timeout(Duration::from_secs(20), tracker.wait()).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(20), tracker.wait())
+        .await
+        .is_err()
+    {
         warn!("tasks did not stop within 20s; exiting anyway (committed work is safe)");
     }
     info!("stopped");
     Ok(Summary::default())
 }
 
-async fn intake_loop(ctx: Arc<Context>, cancel: CancellationToken, wake_outbox: Arc<Notify>, progress: Arc<Progress>) {
+async fn intake_loop(
+    ctx: Arc<Context>,
+    cancel: CancellationToken,
+    wake_outbox: Arc<Notify>,
+    progress: Arc<Progress>,
+) {
     let mut failures: u32 = 0;
     while !cancel.is_cancelled() {
         Progress::touch(&progress.intake);
@@ -211,10 +269,17 @@ async fn intake_loop(ctx: Arc<Context>, cancel: CancellationToken, wake_outbox: 
             Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
-                let delay = outbox::backoff(Duration::from_secs(1), Duration::from_secs(300), failures.min(12));
+                let delay = outbox::backoff(
+                    Duration::from_secs(1),
+                    Duration::from_secs(300),
+                    failures.min(12),
+                );
                 error!(error = %e, retry_in_secs = delay.as_secs_f32(), "IMAP session failed; reconnecting");
                 let text = e.to_string();
-                let _ = ctx.store.run(move |s| s.set_state("last_error", &text)).await;
+                let _ = ctx
+                    .store
+                    .run(move |s| s.set_state("last_error", &text))
+                    .await;
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
                     _ = cancel.cancelled() => {}
@@ -244,7 +309,8 @@ async fn session_loop(
             return Ok(());
         }
         if use_idle {
-            let (s, wake) = imap::idle(session, config.poll_interval, config.timeout, cancel).await?;
+            let (s, wake) =
+                imap::idle(session, config.poll_interval, config.timeout, cancel).await?;
             session = s;
             debug!(?wake, "IDLE ended");
             if wake == Wake::Cancelled {
@@ -316,7 +382,13 @@ async fn intake_pass(
         if cancel.is_cancelled() {
             break;
         }
-        let uids = imap::uids_after(session, last_uid, config.fetch_batch as usize, config.timeout).await?;
+        let uids = imap::uids_after(
+            session,
+            last_uid,
+            config.fetch_batch as usize,
+            config.timeout,
+        )
+        .await?;
         if uids.is_empty() {
             break;
         }
@@ -335,7 +407,11 @@ async fn intake_pass(
             summary.add(&result);
             match result.message_row() {
                 Some(row) => {
-                    let status = if matches!(result, IngestResult::Quarantined { .. }) { "quarantined" } else { "ok" };
+                    let status = if matches!(result, IngestResult::Quarantined { .. }) {
+                        "quarantined"
+                    } else {
+                        "ok"
+                    };
                     committed.push((row, uid, status.to_string()));
                 }
                 None => known_uids.push(uid),
@@ -358,7 +434,9 @@ async fn intake_pass(
             if *max > last_uid {
                 last_uid = *max;
                 let mb = mailbox.clone();
-                ctx.store.run(move |s| s.advance_cursor(&mb, uidvalidity, last_uid)).await?;
+                ctx.store
+                    .run(move |s| s.advance_cursor(&mb, uidvalidity, last_uid))
+                    .await?;
             }
         }
     }
@@ -372,16 +450,28 @@ async fn intake_pass(
     Ok(())
 }
 
-async fn mark_rows(ctx: &Context, session: &mut Session, rows: &[(i64, u32, String)]) -> Result<(), DaemonError> {
+async fn mark_rows(
+    ctx: &Context,
+    session: &mut Session,
+    rows: &[(i64, u32, String)],
+) -> Result<(), DaemonError> {
     if rows.is_empty() {
         return Ok(());
     }
     let config = &ctx.config.imap;
-    let (quarantined, normal): (Vec<_>, Vec<_>) = rows.iter().partition(|(_, _, status)| status == "quarantined");
+    let (quarantined, normal): (Vec<_>, Vec<_>) = rows
+        .iter()
+        .partition(|(_, _, status)| status == "quarantined");
     let normal_uids: Vec<u32> = normal.iter().map(|r| r.1).collect();
     imap::mark(session, &normal_uids, config, None).await?;
     let quarantine_uids: Vec<u32> = quarantined.iter().map(|r| r.1).collect();
-    imap::mark(session, &quarantine_uids, config, config.quarantine_folder.as_deref()).await?;
+    imap::mark(
+        session,
+        &quarantine_uids,
+        config,
+        config.quarantine_folder.as_deref(),
+    )
+    .await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.0).collect();
     ctx.store.run(move |s| s.mark_done(&ids)).await?;
     Ok(())
@@ -434,7 +524,10 @@ async fn watchdog_loop(config: Arc<Config>, cancel: CancellationToken, progress:
         if intake_age <= stale && outbox_age <= stale {
             let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Watchdog]);
         } else {
-            warn!(intake_age, outbox_age, "a loop made no progress; withholding the watchdog ping");
+            warn!(
+                intake_age,
+                outbox_age, "a loop made no progress; withholding the watchdog ping"
+            );
         }
     }
 }

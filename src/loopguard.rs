@@ -26,11 +26,13 @@ pub fn check(headers: &Headers, own_address: &str, own_message_id_domain: &str) 
     let from = headers.from_address.as_deref().unwrap_or("");
     let own_suffix = format!("@{}", own_message_id_domain.to_ascii_lowercase());
     if from.eq_ignore_ascii_case(own_address)
+        || headers.message_id.as_deref().is_some_and(|id| {
+            id.to_ascii_lowercase().ends_with(&own_suffix) && id.starts_with("hexon-triage.")
+        })
         || headers
-            .message_id
-            .as_deref()
-            .is_some_and(|id| id.to_ascii_lowercase().ends_with(&own_suffix) && id.starts_with("hexon-triage."))
-        || headers.x_loop.iter().any(|v| v.eq_ignore_ascii_case(own_address))
+            .x_loop
+            .iter()
+            .any(|v| v.eq_ignore_ascii_case(own_address))
     {
         return Verdict::Ignore("our own message".into());
     }

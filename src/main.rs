@@ -6,14 +6,18 @@ use hexon_triage::cli::{self, exit, Cli, ExitError};
 use tracing_subscriber::EnvFilter;
 
 fn init_tracing(json: bool) {
-    let filter = EnvFilter::try_from_env("HEXON_TRIAGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter =
+        EnvFilter::try_from_env("HEXON_TRIAGE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
     // NOTE: under systemd, journald adds its own timestamps.
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     if json {
         builder.json().flatten_event(true).init();
     } else if journald {
-        builder.without_time().with_ansi(false).init();
+        builder.without_time().init();
     } else {
         builder.init();
     }
@@ -32,7 +36,10 @@ fn wants_json_logs(cli: &Cli) -> bool {
 fn main() {
     let cli = Cli::parse();
     init_tracing(wants_json_logs(&cli));
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("hexon-triage: cannot start runtime: {e}");
@@ -42,7 +49,10 @@ fn main() {
     let code = match runtime.block_on(cli::dispatch(cli)) {
         Ok(code) => code,
         Err(e) => {
-            let code = e.downcast_ref::<ExitError>().map(|x| x.code).unwrap_or(exit::FAILURE);
+            let code = e
+                .downcast_ref::<ExitError>()
+                .map(|x| x.code)
+                .unwrap_or(exit::FAILURE);
             eprintln!("hexon-triage: {e:#}");
             code
         }

@@ -122,7 +122,10 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<Inbound, ParseError> {
 ///
 /// # Errors
 /// [`ParseError`] when a limit is exceeded.
-pub fn parse_entity(entity: &[u8], limits: &ParseLimits) -> Result<(String, Vec<Attachment>), ParseError> {
+pub fn parse_entity(
+    entity: &[u8],
+    limits: &ParseLimits,
+) -> Result<(String, Vec<Attachment>), ParseError> {
     if entity.len() > limits.max_message_bytes {
         return Err(ParseError::TooLarge {
             size: entity.len(),
@@ -132,7 +135,10 @@ pub fn parse_entity(entity: &[u8], limits: &ParseLimits) -> Result<(String, Vec<
     match MessageParser::default().parse(entity) {
         Some(message) => content_of(&message, limits),
         // NOTE: an entity with no header block is plain text (RFC 2045 defaults).
-        None => Ok((cap_text(String::from_utf8_lossy(entity).into_owned(), limits), Vec::new())),
+        None => Ok((
+            cap_text(String::from_utf8_lossy(entity).into_owned(), limits),
+            Vec::new(),
+        )),
     }
 }
 
@@ -165,7 +171,10 @@ fn starts_with_header(raw: &[u8]) -> bool {
     let Some(colon) = data.iter().take(200).position(|&b| b == b':') else {
         return false;
     };
-    colon > 0 && data[..colon].iter().all(|&b| b.is_ascii_graphic() && b != b':')
+    colon > 0
+        && data[..colon]
+            .iter()
+            .all(|&b| b.is_ascii_graphic() && b != b':')
 }
 
 fn headers_of(message: &mail_parser::Message<'_>) -> Headers {
@@ -199,10 +208,16 @@ fn headers_of(message: &mail_parser::Message<'_>) -> Headers {
         .header_raw("Return-Path")
         .is_some_and(|v| v.trim() == "<>" || v.trim().is_empty());
     Headers {
-        message_id: message.message_id().map(clean_id).filter(|id| !id.is_empty()),
+        message_id: message
+            .message_id()
+            .map(clean_id)
+            .filter(|id| !id.is_empty()),
         from_address,
         from_name,
-        subject: message.subject().map(|s| clean_line(s, 998)).unwrap_or_default(),
+        subject: message
+            .subject()
+            .map(|s| clean_line(s, 998))
+            .unwrap_or_default(),
         date: message
             .date()
             .and_then(|d| DateTime::parse_from_rfc3339(&d.to_rfc3339()).ok())
@@ -259,8 +274,12 @@ pub fn clean_line(value: &str, max_chars: usize) -> String {
 
 fn valid_address(addr: &str) -> bool {
     addr.len() <= 254
-        && addr.split_once('@').is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
-        && !addr.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
+        && addr
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty() && !d.contains('@'))
+        && !addr
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[],;:\"\\".contains(c))
 }
 
 fn content_of(
@@ -328,7 +347,13 @@ fn cap_text(mut text: String, limits: &ParseLimits) -> String {
 
 /// Nesting depth of multiparts and embedded messages, stopping at `stop`.
 fn mime_depth(message: &mail_parser::Message<'_>, level: usize, stop: usize) -> usize {
-    fn walk(message: &mail_parser::Message<'_>, part_id: usize, level: usize, stop: usize, seen: &mut usize) -> usize {
+    fn walk(
+        message: &mail_parser::Message<'_>,
+        part_id: usize,
+        level: usize,
+        stop: usize,
+        seen: &mut usize,
+    ) -> usize {
         *seen += 1;
         if level >= stop || *seen > 100_000 {
             return level;
@@ -372,8 +397,8 @@ pub fn sanitize_filename(name: &str) -> Option<String> {
     }
     let stem = cleaned.split('.').next().unwrap_or("").to_ascii_uppercase();
     const DEVICES: [&str; 22] = [
-        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8", "COM9", "LPT1",
-        "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
+        "CON", "PRN", "AUX", "NUL", "COM1", "COM2", "COM3", "COM4", "COM5", "COM6", "COM7", "COM8",
+        "COM9", "LPT1", "LPT2", "LPT3", "LPT4", "LPT5", "LPT6", "LPT7", "LPT8", "LPT9",
     ];
     if DEVICES.contains(&stem.as_str()) {
         return Some(format!("_{cleaned}"));
@@ -411,15 +436,24 @@ Steps to reproduce: open /admin.\r\n";
 
     #[test]
     fn rejects_bytes_without_headers() {
-        assert_eq!(parse(b"this is not mail\n", &ParseLimits::default()), Err(ParseError::NoHeaders));
+        assert_eq!(
+            parse(b"this is not mail\n", &ParseLimits::default()),
+            Err(ParseError::NoHeaders)
+        );
         assert_eq!(parse(b"", &ParseLimits::default()), Err(ParseError::Empty));
-        assert_eq!(parse(b"\0\0\0", &ParseLimits::default()), Err(ParseError::NoHeaders));
+        assert_eq!(
+            parse(b"\0\0\0", &ParseLimits::default()),
+            Err(ParseError::NoHeaders)
+        );
     }
 
     #[test]
     fn rejects_message_without_sender() {
         let raw = b"To: security@hexon.test\r\nSubject: hi\r\n\r\nbody\r\n";
-        assert_eq!(parse(raw, &ParseLimits::default()), Err(ParseError::NoSender));
+        assert_eq!(
+            parse(raw, &ParseLimits::default()),
+            Err(ParseError::NoSender)
+        );
     }
 
     #[test]
@@ -441,20 +475,31 @@ Steps to reproduce: open /admin.\r\n";
     fn deep_nesting_is_refused() {
         let mut raw = String::from("From: a@b.test\r\n");
         for n in 0..40 {
-            raw.push_str(&format!("Content-Type: multipart/mixed; boundary=\"b{n}\"\r\n\r\n--b{n}\r\n"));
+            raw.push_str(&format!(
+                "Content-Type: multipart/mixed; boundary=\"b{n}\"\r\n\r\n--b{n}\r\n"
+            ));
         }
         raw.push_str("Content-Type: text/plain\r\n\r\nx\r\n");
         let limits = ParseLimits {
             max_mime_depth: 8,
             ..ParseLimits::default()
         };
-        assert_eq!(parse(raw.as_bytes(), &limits), Err(ParseError::TooDeep { limit: 8 }));
+        assert_eq!(
+            parse(raw.as_bytes(), &limits),
+            Err(ParseError::TooDeep { limit: 8 })
+        );
     }
 
     #[test]
     fn attachment_names_are_sanitised() {
-        assert_eq!(sanitize_filename("../../etc/passwd").as_deref(), Some("passwd"));
-        assert_eq!(sanitize_filename("C:\\x\\evil.exe").as_deref(), Some("evil.exe"));
+        assert_eq!(
+            sanitize_filename("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(
+            sanitize_filename("C:\\x\\evil.exe").as_deref(),
+            Some("evil.exe")
+        );
         assert_eq!(sanitize_filename("CON.txt").as_deref(), Some("_CON.txt"));
         assert_eq!(sanitize_filename("a\r\nb.txt").as_deref(), Some("ab.txt"));
         assert_eq!(sanitize_filename("..."), None);

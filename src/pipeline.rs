@@ -75,11 +75,19 @@ impl Pipeline {
 
     /// The sender's address, if the headers can be read (to look up a pinned key).
     pub fn sender_of(&self, raw: &[u8]) -> Option<String> {
-        parse::parse_headers(raw, &self.parse_limits).ok()?.from_address
+        parse::parse_headers(raw, &self.parse_limits)
+            .ok()?
+            .from_address
     }
 
     /// Open, parse and classify one message. Never fails: problems become a quarantine.
-    pub fn prepare(&self, raw: Vec<u8>, source: SourceRef, now: DateTime<Utc>, sender_certs: &[Cert]) -> Prepared {
+    pub fn prepare(
+        &self,
+        raw: Vec<u8>,
+        source: SourceRef,
+        now: DateTime<Utc>,
+        sender_certs: &[Cert],
+    ) -> Prepared {
         let sha256 = sha256_hex(&raw);
         let kind = self.classify_raw(&raw, now, sender_certs);
         Prepared {
@@ -156,7 +164,10 @@ impl Pipeline {
             .as_deref()
             .map(|s| parse::clean_line(s, 998))
             .unwrap_or_else(|| headers.subject.clone());
-        let attachment_names: Vec<String> = attachments.iter().filter_map(|a| a.filename.clone()).collect();
+        let attachment_names: Vec<String> = attachments
+            .iter()
+            .filter_map(|a| a.filename.clone())
+            .collect();
         let report_text = ReportText {
             subject: &subject,
             body: &text,
@@ -171,10 +182,18 @@ impl Pipeline {
                 refs.tracking_ids.push(id);
             }
         }
-        let normalized: String = text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+        let normalized: String = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
         let (signature, signer_fingerprint) = match &opened.signature {
-            open::SignatureStatus::Good { fingerprint } => ("good".to_string(), Some(fingerprint.clone())),
-            open::SignatureStatus::Bad { fingerprint, .. } => ("bad".to_string(), fingerprint.clone()),
+            open::SignatureStatus::Good { fingerprint } => {
+                ("good".to_string(), Some(fingerprint.clone()))
+            }
+            open::SignatureStatus::Bad { fingerprint, .. } => {
+                ("bad".to_string(), fingerprint.clone())
+            }
             other => (other.as_str().to_string(), None),
         };
         let discovered_keys = opened
@@ -209,7 +228,9 @@ impl Pipeline {
             verdict,
             refs,
             ack_due: self.calendar.add_business_days(now, self.ack_business_days),
-            assessment_due: self.calendar.add_business_days(now, self.assessment_business_days),
+            assessment_due: self
+                .calendar
+                .add_business_days(now, self.assessment_business_days),
         }))
     }
 }

@@ -46,7 +46,10 @@ pub fn tracking_ids_in(text: &str, prefix: &str) -> Vec<String> {
         let after = &rest[pos + needle.len()..];
         let year: String = after.chars().take_while(|c| c.is_ascii_digit()).collect();
         let candidate = if year.len() == 4 && after[4..].starts_with('-') {
-            let seq: String = after[5..].chars().take_while(|c| c.is_ascii_digit()).collect();
+            let seq: String = after[5..]
+                .chars()
+                .take_while(|c| c.is_ascii_digit())
+                .collect();
             (4..=8)
                 .contains(&seq.len())
                 .then(|| format!("{}{}-{}", needle, year, seq))
@@ -76,8 +79,14 @@ mod tests {
 
     #[test]
     fn finds_tracking_ids_in_subject() {
-        assert_eq!(tracking_ids_in("Re: [HEXON-2026-0007] Report received", "HEXON"), vec!["HEXON-2026-0007"]);
-        assert_eq!(tracking_ids_in("re: hexon-2026-12345 more", "HEXON"), vec!["HEXON-2026-12345"]);
+        assert_eq!(
+            tracking_ids_in("Re: [HEXON-2026-0007] Report received", "HEXON"),
+            vec!["HEXON-2026-0007"]
+        );
+        assert_eq!(
+            tracking_ids_in("re: hexon-2026-12345 more", "HEXON"),
+            vec!["HEXON-2026-12345"]
+        );
         assert!(tracking_ids_in("XHEXON-2026-0001", "HEXON").is_empty());
         assert!(tracking_ids_in("HEXON-26-1", "HEXON").is_empty());
         assert!(tracking_ids_in("HEXON-2026-", "HEXON").is_empty());

@@ -40,7 +40,10 @@ pub enum Body {
 /// The inner entity of a reply: text/plain, UTF-8, with CRLF line ends.
 pub fn text_entity(body: &str) -> Vec<u8> {
     let mut out = Vec::new();
-    let part = MimePart::new("text/plain; charset=utf-8", body.replace("\r\n", "\n").replace('\n', "\r\n"));
+    let part = MimePart::new(
+        "text/plain; charset=utf-8",
+        body.replace("\r\n", "\n").replace('\n', "\r\n"),
+    );
     // NOTE: writing into a Vec cannot fail.
     let _ = part.write_part(&mut out);
     out
@@ -79,7 +82,12 @@ pub fn compose(envelope: &Envelope<'_>, body: Body) -> Vec<u8> {
         builder = builder.in_reply_to(clean(irt));
     }
     if !envelope.references.is_empty() {
-        let refs: Vec<String> = envelope.references.iter().map(|r| clean(r)).filter(|r| !r.is_empty()).collect();
+        let refs: Vec<String> = envelope
+            .references
+            .iter()
+            .map(|r| clean(r))
+            .filter(|r| !r.is_empty())
+            .collect();
         builder = builder.references(refs);
     }
     if let Some(t) = envelope.tracking_id {
@@ -88,12 +96,15 @@ pub fn compose(envelope: &Envelope<'_>, body: Body) -> Vec<u8> {
     let raw_body = match body {
         Body::Plain(entity) => entity,
         Body::Sealed(sealed) => {
-            let mut out = format!("Content-Type: {}\r\n\r\n", clean(&sealed.content_type)).into_bytes();
+            let mut out =
+                format!("Content-Type: {}\r\n\r\n", clean(&sealed.content_type)).into_bytes();
             out.extend_from_slice(&sealed.body);
             out
         }
     };
-    let builder = builder.body(MimePart::raw(String::from_utf8_lossy(&raw_body).into_owned()));
+    let builder = builder.body(MimePart::raw(
+        String::from_utf8_lossy(&raw_body).into_owned(),
+    ));
     let mut out = Vec::new();
     let _ = builder.write_to(&mut out);
     out
@@ -142,10 +153,16 @@ mod tests {
         let parsed = mail_parser::MessageParser::default().parse(&bytes).unwrap();
         assert_eq!(parsed.message_id(), Some("hexon-triage.1@hexon.test"));
         assert_eq!(parsed.in_reply_to().as_text(), Some("orig@researcher.test"));
-        assert_eq!(parsed.header_raw("Auto-Submitted").map(str::trim), Some("auto-replied"));
+        assert_eq!(
+            parsed.header_raw("Auto-Submitted").map(str::trim),
+            Some("auto-replied")
+        );
         assert_eq!(parsed.subject(), Some("[HEXON-2026-0001] Report received"));
         assert!(parsed.body_text(0).unwrap().contains("world"));
-        assert_eq!(parsed.from().unwrap().first().unwrap().address(), Some("security@hexon.test"));
+        assert_eq!(
+            parsed.from().unwrap().first().unwrap().address(),
+            Some("security@hexon.test")
+        );
     }
 
     #[test]

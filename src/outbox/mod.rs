@@ -80,7 +80,11 @@ impl Outbox {
     ///
     /// # Errors
     /// Store errors only; SMTP/IMAP problems are recorded on the rows.
-    pub async fn run_once(&self, store: &SharedStore, now: DateTime<Utc>) -> Result<Pass, StoreError> {
+    pub async fn run_once(
+        &self,
+        store: &SharedStore,
+        now: DateTime<Utc>,
+    ) -> Result<Pass, StoreError> {
         let mut pass = Pass::default();
         loop {
             let items = store.run(move |s| s.due_outbox(now, 100)).await?;
@@ -112,7 +116,11 @@ impl Outbox {
         Ok(pass)
     }
 
-    async fn send_one(&self, store: &SharedStore, item: &OutboxItem) -> Result<Outcome, StoreError> {
+    async fn send_one(
+        &self,
+        store: &SharedStore,
+        item: &OutboxItem,
+    ) -> Result<Outcome, StoreError> {
         let id = item.id;
         let bytes = match &item.rendered {
             Some(bytes) => bytes.clone(),
@@ -124,9 +132,11 @@ impl Outbox {
                 let built = {
                     let this = self.builder();
                     let item = item.clone();
-                    tokio::task::spawn_blocking(move || this.build(&item, facts.as_ref(), Utc::now()))
-                        .await
-                        .unwrap_or_else(|e| Err(OutboxError::Seal(format!("build task failed: {e}"))))
+                    tokio::task::spawn_blocking(move || {
+                        this.build(&item, facts.as_ref(), Utc::now())
+                    })
+                    .await
+                    .unwrap_or_else(|e| Err(OutboxError::Seal(format!("build task failed: {e}"))))
                 };
                 match built {
                     Ok(bytes) => {
@@ -138,7 +148,9 @@ impl Outbox {
                         // NOTE: fail closed: a reply that cannot be built/sealed is never sent in clear.
                         let reason = e.to_string();
                         warn!(outbox = id, error = %reason, "cannot build reply; marked failed");
-                        store.run(move |s| s.outbox_failed(id, &reason, Utc::now())).await?;
+                        store
+                            .run(move |s| s.outbox_failed(id, &reason, Utc::now()))
+                            .await?;
                         return Ok(Outcome::Failed);
                     }
                 }
@@ -153,15 +165,23 @@ impl Outbox {
             Err(e) if e.is_permanent() || item.attempts + 1 >= self.config.ack.max_attempts => {
                 let reason = e.to_string();
                 warn!(outbox = id, error = %reason, "reply failed permanently");
-                store.run(move |s| s.outbox_failed(id, &reason, Utc::now())).await?;
+                store
+                    .run(move |s| s.outbox_failed(id, &reason, Utc::now()))
+                    .await?;
                 Ok(Outcome::Failed)
             }
             Err(e) => {
-                let delay = backoff(self.config.ack.retry_base, self.config.ack.retry_max, item.attempts);
+                let delay = backoff(
+                    self.config.ack.retry_base,
+                    self.config.ack.retry_max,
+                    item.attempts,
+                );
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 let reason = e.to_string();
                 warn!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
-                store.run(move |s| s.outbox_retry(id, &reason, next)).await?;
+                store
+                    .run(move |s| s.outbox_retry(id, &reason, next))
+                    .await?;
                 Ok(Outcome::Retry)
             }
         }
@@ -188,7 +208,9 @@ impl Outbox {
         let mut done = 0;
         for (id, folder, bytes) in pending {
             imap::append(&mut session, &folder, &flags, &bytes, imap_config.timeout).await?;
-            store.run(move |s| s.outbox_appended(id, Utc::now())).await?;
+            store
+                .run(move |s| s.outbox_appended(id, Utc::now()))
+                .await?;
             done += 1;
         }
         imap::logout(session, imap_config.timeout).await;
@@ -219,13 +241,20 @@ struct Builder {
 }
 
 impl Builder {
-    fn build(&self, item: &OutboxItem, facts: Option<&AckFacts>, now: DateTime<Utc>) -> Result<Vec<u8>, OutboxError> {
+    fn build(
+        &self,
+        item: &OutboxItem,
+        facts: Option<&AckFacts>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<u8>, OutboxError> {
         let facts = facts.ok_or_else(|| OutboxError::Seal("reply has no report".into()))?;
         let calendar = &self.config.calendar;
         let team_public = self.team_keys.public_certs();
         let (rendered, body) = match item.kind.as_str() {
             "alert" => {
-                let rendered = self.templates.render("alert.txt.j2", facts, &self.site, calendar)?;
+                let rendered =
+                    self.templates
+                        .render("alert.txt.j2", facts, &self.site, calendar)?;
                 let body = if team_public.is_empty() {
                     Body::Plain(compose::text_entity(&rendered.body))
                 } else {
@@ -245,7 +274,9 @@ impl Builder {
                     .filter(|cert| open::usable_for_encryption(cert, now));
                 match reporter_cert {
                     Some(cert) if !self.team_keys.is_empty() => {
-                        let rendered = self.templates.render("ack.txt.j2", facts, &self.site, calendar)?;
+                        let rendered =
+                            self.templates
+                                .render("ack.txt.j2", facts, &self.site, calendar)?;
                         let inner = compose::protected_entity(&rendered.body, &rendered.subject);
                         let mut recipients = vec![cert];
                         recipients.extend(team_public);
@@ -254,14 +285,21 @@ impl Builder {
                         (rendered, Body::Sealed(sealed))
                     }
                     _ => {
-                        let rendered = self.templates.render("ack-neutral.txt.j2", facts, &self.site, calendar)?;
+                        let rendered = self.templates.render(
+                            "ack-neutral.txt.j2",
+                            facts,
+                            &self.site,
+                            calendar,
+                        )?;
                         let body = self.maybe_signed(&rendered.body)?;
                         (rendered, body)
                     }
                 }
             }
             _ => {
-                let rendered = self.templates.render("ack.txt.j2", facts, &self.site, calendar)?;
+                let rendered = self
+                    .templates
+                    .render("ack.txt.j2", facts, &self.site, calendar)?;
                 let body = self.maybe_signed(&rendered.body)?;
                 (rendered, body)
             }
@@ -283,7 +321,8 @@ impl Builder {
     fn maybe_signed(&self, text: &str) -> Result<Body, OutboxError> {
         let entity = compose::text_entity(text);
         if self.config.openpgp.sign_plain_acks && !self.team_keys.is_empty() {
-            let sealed = open::sign_pgp_mime(&entity, &self.team_keys).map_err(|e| OutboxError::Seal(e.reason()))?;
+            let sealed = open::sign_pgp_mime(&entity, &self.team_keys)
+                .map_err(|e| OutboxError::Seal(e.reason()))?;
             Ok(Body::Sealed(sealed))
         } else {
             Ok(Body::Plain(entity))

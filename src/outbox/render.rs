@@ -59,10 +59,11 @@ impl Templates {
         env.set_trim_blocks(true);
         env.set_keep_trailing_newline(true);
         for name in TEMPLATE_FILES {
-            let source = std::fs::read_to_string(dir.join(name)).map_err(|e| RenderError::Load {
-                name: name.to_string(),
-                message: format!("{}: {e}", dir.join(name).display()),
-            })?;
+            let source =
+                std::fs::read_to_string(dir.join(name)).map_err(|e| RenderError::Load {
+                    name: name.to_string(),
+                    message: format!("{}: {e}", dir.join(name).display()),
+                })?;
             env.add_template_owned(name.to_string(), source)
                 .map_err(|e| RenderError::Load {
                     name: name.to_string(),
@@ -117,11 +118,15 @@ impl Templates {
 
 fn split_subject(name: &str, text: &str) -> Result<Rendered, RenderError> {
     let text = text.trim_start_matches(['\r', '\n']);
-    let (first, rest) = text.split_once('\n').ok_or_else(|| RenderError::NoSubject { name: name.into() })?;
+    let (first, rest) = text
+        .split_once('\n')
+        .ok_or_else(|| RenderError::NoSubject { name: name.into() })?;
     let subject = first
         .strip_prefix("Subject:")
         .ok_or_else(|| RenderError::NoSubject { name: name.into() })?;
-    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'));
+    let rest = rest
+        .strip_prefix("\r\n")
+        .or_else(|| rest.strip_prefix('\n'));
     let Some(body) = rest else {
         return Err(RenderError::NoSubject { name: name.into() });
     };
@@ -138,7 +143,9 @@ mod tests {
     use std::path::PathBuf;
 
     fn facts() -> AckFacts {
-        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z").unwrap().with_timezone(&Utc);
+        let at = DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         AckFacts {
             tracking_id: "HEXON-2026-0042".into(),
             received_at: at,
@@ -166,7 +173,8 @@ mod tests {
     }
 
     fn templates() -> Templates {
-        Templates::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/templates")).unwrap()
+        Templates::load(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config/templates"))
+            .unwrap()
     }
 
     fn calendar() -> BusinessCalendar {
@@ -175,10 +183,16 @@ mod tests {
 
     #[test]
     fn shipped_ack_names_tracking_id_and_missing_sections() {
-        let r = templates().render("ack.txt.j2", &facts(), &site(), &calendar()).unwrap();
+        let r = templates()
+            .render("ack.txt.j2", &facts(), &site(), &calendar())
+            .unwrap();
         assert!(r.subject.contains("HEXON-2026-0042"), "{}", r.subject);
         assert!(r.body.contains("HEXON-2026-0042"));
-        assert!(r.body.contains(Section::StepsToReproduce.label()), "{}", r.body);
+        assert!(
+            r.body.contains(Section::StepsToReproduce.label()),
+            "{}",
+            r.body
+        );
         assert!(r.body.contains("https://hexon.io/security"));
     }
 
@@ -187,7 +201,9 @@ mod tests {
         let mut f = facts();
         f.encrypted = true;
         f.component = Some("SECRET-COMPONENT".into());
-        let r = templates().render("ack-neutral.txt.j2", &f, &site(), &calendar()).unwrap();
+        let r = templates()
+            .render("ack-neutral.txt.j2", &f, &site(), &calendar())
+            .unwrap();
         assert!(r.body.contains("HEXON-2026-0042"));
         assert!(!r.body.contains("SECRET-COMPONENT"));
         assert!(!r.body.contains(Section::StepsToReproduce.label()));

@@ -16,7 +16,11 @@ use crate::config::{SmtpConfig, TlsMode};
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("cannot set up SMTP to {host}:{port}: {reason}")]
-    Setup { host: String, port: u16, reason: String },
+    Setup {
+        host: String,
+        port: u16,
+        reason: String,
+    },
     #[error("SMTP server rejected the message permanently: {reason}")]
     Permanent { reason: String },
     #[error("cannot send over SMTP (will retry): {reason}")]
@@ -44,16 +48,26 @@ impl SmtpSender {
             port: config.port,
             reason,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
-            .port(config.port)
-            .timeout(Some(config.timeout))
-            .pool_config(PoolConfig::new().max_size(2).idle_timeout(Duration::from_secs(60)));
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+                .port(config.port)
+                .timeout(Some(config.timeout))
+                .pool_config(
+                    PoolConfig::new()
+                        .max_size(2)
+                        .idle_timeout(Duration::from_secs(60)),
+                );
         let tls_parameters = || -> Result<TlsParameters, SendError> {
             let mut params = TlsParameters::builder(config.host.clone());
             if let Some(ca) = &config.ca_file {
-                let pem = std::fs::read(ca).map_err(|e| setup(format!("cannot read CA file {}: {e}", ca.display())))?;
-                let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| setup(format!("CA file {} is not a PEM certificate: {e}", ca.display())))?;
+                let pem = std::fs::read(ca)
+                    .map_err(|e| setup(format!("cannot read CA file {}: {e}", ca.display())))?;
+                let cert = Certificate::from_pem(&pem).map_err(|e| {
+                    setup(format!(
+                        "CA file {} is not a PEM certificate: {e}",
+                        ca.display()
+                    ))
+                })?;
                 params = params.add_root_certificate(cert);
             }
             params.build_rustls().map_err(|e| setup(e.to_string()))
@@ -64,7 +78,10 @@ impl SmtpSender {
             TlsMode::None => builder.tls(Tls::None),
         };
         if let (Some(user), Some(password)) = (&config.user, &config.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
+            builder = builder.credentials(Credentials::new(
+                user.clone(),
+                password.expose().to_string(),
+            ));
         }
         let from_address: Address = config
             .from_address
@@ -85,8 +102,10 @@ impl SmtpSender {
         let to: Address = to.parse().map_err(|e| SendError::Permanent {
             reason: format!("recipient is not an address: {e}"),
         })?;
-        let envelope = Envelope::new(Some(self.from_address.clone()), vec![to]).map_err(|e| SendError::Permanent {
-            reason: e.to_string(),
+        let envelope = Envelope::new(Some(self.from_address.clone()), vec![to]).map_err(|e| {
+            SendError::Permanent {
+                reason: e.to_string(),
+            }
         })?;
         // NOTE: lettre applies the timeout per command; this bounds the whole exchange too.
         let whole = self.timeout * 4;
@@ -95,7 +114,9 @@ impl SmtpSender {
                 reason: format!("no answer within {}s", whole.as_secs()),
             }),
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent { reason: e.to_string() }),
+            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent {
+                reason: e.to_string(),
+            }),
             Ok(Err(e)) => Err(SendError::Transient {
                 reason: error_chain(&e),
             }),

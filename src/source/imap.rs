@@ -30,15 +30,25 @@ pub enum ImapError {
         source: std::io::Error,
     },
     #[error("cannot establish TLS with IMAP server {host}:{port}: {reason}")]
-    Tls { host: String, port: u16, reason: String },
+    Tls {
+        host: String,
+        port: u16,
+        reason: String,
+    },
     #[error("IMAP server {host} refused STARTTLS: {reason}")]
     Starttls { host: String, reason: String },
     #[error("IMAP login as {user} failed: {reason}")]
     Login { user: String, reason: String },
     #[error("IMAP {operation} timed out after {seconds}s")]
-    Timeout { operation: &'static str, seconds: u64 },
+    Timeout {
+        operation: &'static str,
+        seconds: u64,
+    },
     #[error("IMAP {operation} failed: {reason}")]
-    Protocol { operation: &'static str, reason: String },
+    Protocol {
+        operation: &'static str,
+        reason: String,
+    },
     #[error("IMAP mailbox {mailbox} has no UIDVALIDITY")]
     NoUidValidity { mailbox: String },
     #[error("cannot read CA file {path}: {reason}")]
@@ -152,10 +162,18 @@ pub async fn connect(config: &ImapConfig) -> Result<Session> {
         port: config.port,
         source,
     };
-    let tcp = tokio::time::timeout(config.timeout, TcpStream::connect((config.host.as_str(), config.port)))
-        .await
-        .map_err(|_| connect_err(std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out")))?
-        .map_err(connect_err)?;
+    let tcp = tokio::time::timeout(
+        config.timeout,
+        TcpStream::connect((config.host.as_str(), config.port)),
+    )
+    .await
+    .map_err(|_| {
+        connect_err(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "connect timed out",
+        ))
+    })?
+    .map_err(connect_err)?;
     let _ = tcp.set_nodelay(true);
     let stream: Box<dyn ImapStream> = match config.tls {
         TlsMode::Implicit => wrap_tls(config, tcp).await?,
@@ -163,12 +181,16 @@ pub async fn connect(config: &ImapConfig) -> Result<Session> {
         TlsMode::Starttls => {
             let mut client = async_imap::Client::new(tcp);
             timed(config.timeout, "greeting", client.read_response()).await?;
-            timed(config.timeout, "STARTTLS", client.run_command_and_check_ok("STARTTLS", None))
-                .await
-                .map_err(|e| ImapError::Starttls {
-                    host: config.host.clone(),
-                    reason: e.to_string(),
-                })?;
+            timed(
+                config.timeout,
+                "STARTTLS",
+                client.run_command_and_check_ok("STARTTLS", None),
+            )
+            .await
+            .map_err(|e| ImapError::Starttls {
+                host: config.host.clone(),
+                reason: e.to_string(),
+            })?;
             wrap_tls(config, client.into_inner()).await?
         }
     };
@@ -176,12 +198,15 @@ pub async fn connect(config: &ImapConfig) -> Result<Session> {
     if config.tls != TlsMode::Starttls {
         timed(config.timeout, "greeting", client.read_response()).await?;
     }
-    let login = tokio::time::timeout(config.timeout, client.login(&config.user, config.password.expose()))
-        .await
-        .map_err(|_| ImapError::Timeout {
-            operation: "LOGIN",
-            seconds: config.timeout.as_secs(),
-        })?;
+    let login = tokio::time::timeout(
+        config.timeout,
+        client.login(&config.user, config.password.expose()),
+    )
+    .await
+    .map_err(|_| ImapError::Timeout {
+        operation: "LOGIN",
+        seconds: config.timeout.as_secs(),
+    })?;
     login.map_err(|(e, _)| ImapError::Login {
         user: config.user.clone(),
         reason: e.to_string(),
@@ -202,7 +227,12 @@ pub async fn select(session: &mut Session, mailbox: &str, timeout: Duration) -> 
 }
 
 /// UIDs greater than `last_uid`, ascending, at most `limit`.
-pub async fn uids_after(session: &mut Session, last_uid: u32, limit: usize, timeout: Duration) -> Result<Vec<u32>> {
+pub async fn uids_after(
+    session: &mut Session,
+    last_uid: u32,
+    limit: usize,
+    timeout: Duration,
+) -> Result<Vec<u32>> {
     let query = format!("UID {}:*", last_uid.saturating_add(1));
     let found = timed(timeout, "UID SEARCH", session.uid_search(&query)).await?;
     let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
@@ -238,7 +268,12 @@ pub async fn fetch(session: &mut Session, uids: &[u32], timeout: Duration) -> Re
 }
 
 /// Mark committed messages: add the keyword, or move them.
-pub async fn mark(session: &mut Session, uids: &[u32], config: &ImapConfig, folder: Option<&str>) -> Result<()> {
+pub async fn mark(
+    session: &mut Session,
+    uids: &[u32],
+    config: &ImapConfig,
+    folder: Option<&str>,
+) -> Result<()> {
     if uids.is_empty() {
         return Ok(());
     }
@@ -267,12 +302,29 @@ pub async fn ensure_folder(session: &mut Session, folder: &str, timeout: Duratio
 }
 
 /// APPEND a message (e.g. our ack copy) with flags.
-pub async fn append(session: &mut Session, folder: &str, flags: &str, bytes: &[u8], timeout: Duration) -> Result<()> {
-    match timed(timeout, "APPEND", session.append(folder, Some(flags), None, bytes)).await {
+pub async fn append(
+    session: &mut Session,
+    folder: &str,
+    flags: &str,
+    bytes: &[u8],
+    timeout: Duration,
+) -> Result<()> {
+    match timed(
+        timeout,
+        "APPEND",
+        session.append(folder, Some(flags), None, bytes),
+    )
+    .await
+    {
         Ok(()) => Ok(()),
         Err(ImapError::Protocol { .. }) => {
             ensure_folder(session, folder, timeout).await?;
-            timed(timeout, "APPEND", session.append(folder, Some(flags), None, bytes)).await
+            timed(
+                timeout,
+                "APPEND",
+                session.append(folder, Some(flags), None, bytes),
+            )
+            .await
         }
         Err(e) => Err(e),
     }
@@ -294,7 +346,12 @@ pub enum Wake {
 
 /// IDLE until the server reports something, `wait` passes, or `cancel` fires.
 /// Returns the session (after DONE) and why it woke.
-pub async fn idle(session: Session, wait: Duration, timeout: Duration, cancel: &CancellationToken) -> Result<(Session, Wake)> {
+pub async fn idle(
+    session: Session,
+    wait: Duration,
+    timeout: Duration,
+    cancel: &CancellationToken,
+) -> Result<(Session, Wake)> {
     let mut handle = session.idle();
     timed(timeout, "IDLE", handle.init()).await?;
     let wake = {

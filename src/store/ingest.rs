@@ -18,7 +18,11 @@ use crate::triage::{self, Classification, Credit, Fingerprint};
 /// Where a message came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SourceRef {
-    Imap { mailbox: String, uidvalidity: u32, uid: u32 },
+    Imap {
+        mailbox: String,
+        uidvalidity: u32,
+        uid: u32,
+    },
     Ingest,
     Import,
 }
@@ -52,7 +56,10 @@ pub enum PreparedKind {
         from_address: Option<String>,
     },
     /// Not a report (bounce, auto-reply, our own mail).
-    Ignore { reason: String, headers: Headers },
+    Ignore {
+        reason: String,
+        headers: Headers,
+    },
     Mail(Box<PreparedMail>),
 }
 
@@ -96,11 +103,25 @@ pub struct IngestPolicy {
 pub enum IngestResult {
     /// Already stored (same UID, same bytes, or same Message-ID from the same sender).
     Known,
-    Quarantined { message_row: i64 },
-    Ignored { message_row: i64 },
-    Duplicate { message_row: i64, tracking_id: String },
-    NewReport { message_row: i64, tracking_id: String, ack: Option<i64> },
-    FollowUp { message_row: i64, tracking_id: String },
+    Quarantined {
+        message_row: i64,
+    },
+    Ignored {
+        message_row: i64,
+    },
+    Duplicate {
+        message_row: i64,
+        tracking_id: String,
+    },
+    NewReport {
+        message_row: i64,
+        tracking_id: String,
+        ack: Option<i64>,
+    },
+    FollowUp {
+        message_row: i64,
+        tracking_id: String,
+    },
 }
 
 impl IngestResult {
@@ -126,7 +147,12 @@ impl Store {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let result = ingest_tx(&tx, prepared, policy)?;
-        if let SourceRef::Imap { mailbox, uidvalidity, uid } = &prepared.source {
+        if let SourceRef::Imap {
+            mailbox,
+            uidvalidity,
+            uid,
+        } = &prepared.source
+        {
             set_cursor(&tx, mailbox, *uidvalidity, *uid)?;
         }
         tx.commit()?;
@@ -136,7 +162,11 @@ impl Store {
 
 fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
     let (mailbox, uidvalidity, uid) = match &p.source {
-        SourceRef::Imap { mailbox, uidvalidity, uid } => (Some(mailbox.as_str()), Some(*uidvalidity), Some(*uid)),
+        SourceRef::Imap {
+            mailbox,
+            uidvalidity,
+            uid,
+        } => (Some(mailbox.as_str()), Some(*uidvalidity), Some(*uid)),
         _ => (None, None, None),
     };
     if let (Some(mb), Some(v), Some(u)) = (mailbox, uidvalidity, uid) {
@@ -163,7 +193,11 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
     }
 
     let raw_id: i64 = match tx
-        .query_row("SELECT id FROM raw_messages WHERE sha256 = ?1", [&p.sha256], |r| r.get(0))
+        .query_row(
+            "SELECT id FROM raw_messages WHERE sha256 = ?1",
+            [&p.sha256],
+            |r| r.get(0),
+        )
         .optional()?
     {
         Some(id) => id,
@@ -293,7 +327,15 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
                 report_id,
                 Some(mail),
             )?;
-            append_event(tx, report_id, Some(row), "duplicate_delivery", "daemon", &serde_json::json!({}), at)?;
+            append_event(
+                tx,
+                report_id,
+                Some(row),
+                "duplicate_delivery",
+                "daemon",
+                &serde_json::json!({}),
+                at,
+            )?;
             let tracking_id = match report_id {
                 Some(id) => tracking_of(tx, id)?,
                 None => String::new(),
@@ -317,16 +359,40 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
                 && reporter_key_of(tx, reporter_id)?.is_some()
                 && reporter_key_of(tx, reporter_id)? == mail.signer_fingerprint);
         if same_reporter {
-            let row = insert_message("followup", None, h.message_id.as_deref(), Some(&from), stored_subject, Some(report_id), Some(mail))?;
+            let row = insert_message(
+                "followup",
+                None,
+                h.message_id.as_deref(),
+                Some(&from),
+                stored_subject,
+                Some(report_id),
+                Some(mail),
+            )?;
             insert_attachments(tx, row, mail)?;
-            append_event(tx, Some(report_id), Some(row), "followup", "daemon", &serde_json::json!({ "signature": mail.signature }), at)?;
+            append_event(
+                tx,
+                Some(report_id),
+                Some(row),
+                "followup",
+                "daemon",
+                &serde_json::json!({ "signature": mail.signature }),
+                at,
+            )?;
             if let Some(credit) = &mail.credit {
                 let credit_json = serde_json::to_string(credit).unwrap_or_default();
                 tx.execute(
                     "UPDATE reports SET credit = ?1, updated_at = ?2 WHERE id = ?3",
                     params![credit_json, ts(at), report_id],
                 )?;
-                append_event(tx, Some(report_id), Some(row), "credit_recorded", "reporter", &serde_json::json!({ "credit": credit }), at)?;
+                append_event(
+                    tx,
+                    Some(report_id),
+                    Some(row),
+                    "credit_recorded",
+                    "reporter",
+                    &serde_json::json!({ "credit": credit }),
+                    at,
+                )?;
             }
             for reason in &review {
                 flag_review(tx, report_id, reason, at)?;
@@ -336,7 +402,9 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
                 tracking_id,
             });
         }
-        review.push(format!("references {tracking_id} but comes from a different sender"));
+        review.push(format!(
+            "references {tracking_id} but comes from a different sender"
+        ));
         references_report = Some(tracking_id);
     }
 
@@ -390,7 +458,15 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
         ],
     )?;
     let report_id = tx.last_insert_rowid();
-    let row = insert_message("report", None, h.message_id.as_deref(), Some(&from), stored_subject, Some(report_id), Some(mail))?;
+    let row = insert_message(
+        "report",
+        None,
+        h.message_id.as_deref(),
+        Some(&from),
+        stored_subject,
+        Some(report_id),
+        Some(mail),
+    )?;
     insert_attachments(tx, row, mail)?;
     append_event(
         tx,
@@ -423,10 +499,21 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
     };
     match suppressed {
         Some(reason) => {
-            append_event(tx, Some(report_id), Some(row), "ack_suppressed", "daemon", &serde_json::json!({ "reason": reason }), at)?;
+            append_event(
+                tx,
+                Some(report_id),
+                Some(row),
+                "ack_suppressed",
+                "daemon",
+                &serde_json::json!({ "reason": reason }),
+                at,
+            )?;
         }
         None => {
-            let copy_folder = policy.copy_folder.clone().or_else(|| mailbox.map(str::to_string));
+            let copy_folder = policy
+                .copy_folder
+                .clone()
+                .or_else(|| mailbox.map(str::to_string));
             let mut references: Vec<String> = h.references.clone();
             if let Some(mid) = &h.message_id {
                 references.push(mid.clone());
@@ -473,19 +560,34 @@ struct ReporterRef {
     id: i64,
 }
 
-fn upsert_reporter(tx: &Transaction<'_>, address: &str, name: Option<&str>, at: DateTime<Utc>) -> Result<ReporterRef> {
+fn upsert_reporter(
+    tx: &Transaction<'_>,
+    address: &str,
+    name: Option<&str>,
+    at: DateTime<Utc>,
+) -> Result<ReporterRef> {
     tx.execute(
         "INSERT INTO reporters(address, display_name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(address) DO NOTHING",
         params![address, name, ts(at)],
     )?;
-    let id = tx.query_row("SELECT id FROM reporters WHERE address = ?1", [address], |r| r.get(0))?;
+    let id = tx.query_row(
+        "SELECT id FROM reporters WHERE address = ?1",
+        [address],
+        |r| r.get(0),
+    )?;
     Ok(ReporterRef { id })
 }
 
 fn reporter_key_of(tx: &Transaction<'_>, reporter_id: Option<i64>) -> Result<Option<String>> {
-    let Some(id) = reporter_id else { return Ok(None) };
+    let Some(id) = reporter_id else {
+        return Ok(None);
+    };
     Ok(tx
-        .query_row("SELECT key_fingerprint FROM reporters WHERE id = ?1", [id], |r| r.get(0))
+        .query_row(
+            "SELECT key_fingerprint FROM reporters WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
         .optional()?
         .flatten())
 }
@@ -528,11 +630,16 @@ fn pin_keys(
         Some(pinned) => {
             for (fpr, _, source) in &offered {
                 if *fpr != pinned {
-                    review.push(format!("reporter offered a different key {fpr} via {source} (pinned {pinned})"));
+                    review.push(format!(
+                        "reporter offered a different key {fpr} via {source} (pinned {pinned})"
+                    ));
                 }
             }
             if let Some(signer) = &mail.signer_fingerprint {
-                if mail.signature == "good" && *signer != pinned && !offered.iter().any(|o| &o.0 == signer) {
+                if mail.signature == "good"
+                    && *signer != pinned
+                    && !offered.iter().any(|o| &o.0 == signer)
+                {
                     review.push(format!("signed with {signer}, not the pinned key {pinned}"));
                 }
             }
@@ -541,24 +648,44 @@ fn pin_keys(
     Ok(())
 }
 
-fn flag_review(tx: &Transaction<'_>, report_id: i64, reason: &str, at: DateTime<Utc>) -> Result<()> {
+fn flag_review(
+    tx: &Transaction<'_>,
+    report_id: i64,
+    reason: &str,
+    at: DateTime<Utc>,
+) -> Result<()> {
     tx.execute(
         "UPDATE reports SET needs_review = 1,
              review_reason = CASE WHEN review_reason IS NULL THEN ?1 ELSE review_reason || '; ' || ?1 END,
              updated_at = ?2 WHERE id = ?3",
         params![reason, ts(at), report_id],
     )?;
-    append_event(tx, Some(report_id), None, "flagged_for_review", "daemon", &serde_json::json!({ "reason": reason }), at)?;
+    append_event(
+        tx,
+        Some(report_id),
+        None,
+        "flagged_for_review",
+        "daemon",
+        &serde_json::json!({ "reason": reason }),
+        at,
+    )?;
     Ok(())
 }
 
 fn tracking_of(tx: &Transaction<'_>, report_id: i64) -> Result<String> {
-    Ok(tx.query_row("SELECT tracking_id FROM reports WHERE id = ?1", [report_id], |r| r.get(0))?)
+    Ok(tx.query_row(
+        "SELECT tracking_id FROM reports WHERE id = ?1",
+        [report_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// The first report `refs` point at: by tracking id, then by any Message-ID
 /// in the thread (the report's own mails or our replies).
-fn find_referenced_report(tx: &Transaction<'_>, refs: &ThreadRefs) -> Result<Option<(i64, String, Option<i64>)>> {
+fn find_referenced_report(
+    tx: &Transaction<'_>,
+    refs: &ThreadRefs,
+) -> Result<Option<(i64, String, Option<i64>)>> {
     for tid in &refs.tracking_ids {
         let found = tx
             .query_row(
@@ -594,7 +721,12 @@ fn find_referenced_report(tx: &Transaction<'_>, refs: &ThreadRefs) -> Result<Opt
 }
 
 /// An earlier report by a DIFFERENT reporter with the same body or a similar fingerprint.
-fn find_duplicate(tx: &Transaction<'_>, reporter_id: i64, body_sha256: &str, fp: &Fingerprint) -> Result<Option<String>> {
+fn find_duplicate(
+    tx: &Transaction<'_>,
+    reporter_id: i64,
+    body_sha256: &str,
+    fp: &Fingerprint,
+) -> Result<Option<String>> {
     let exact: Option<String> = tx
         .query_row(
             "SELECT tracking_id FROM reports WHERE body_sha256 = ?1 AND reporter_id <> ?2 ORDER BY id LIMIT 1",
@@ -614,14 +746,18 @@ fn find_duplicate(tx: &Transaction<'_>, reporter_id: i64, body_sha256: &str, fp:
          ORDER BY id DESC LIMIT 300",
     )?;
     let mut best: Option<(f64, String)> = None;
-    let rows = stmt.query_map([reporter_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let rows = stmt.query_map([reporter_id], |r| {
+        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+    })?;
     for row in rows {
         let (tid, json) = row?;
         let Ok(other) = serde_json::from_str::<Fingerprint>(&json) else {
             continue;
         };
         let score = triage::similarity(fp, &other);
-        if score >= triage::NEAR_DUPLICATE_THRESHOLD && best.as_ref().is_none_or(|(b, _)| score > *b) {
+        if score >= triage::NEAR_DUPLICATE_THRESHOLD
+            && best.as_ref().is_none_or(|(b, _)| score > *b)
+        {
             best = Some((score, tid));
         }
     }
@@ -629,7 +765,12 @@ fn find_duplicate(tx: &Transaction<'_>, reporter_id: i64, body_sha256: &str, fp:
 }
 
 /// Over a rate limit? Returns the reason if so.
-fn rate_limited(tx: &Transaction<'_>, from: &str, at: DateTime<Utc>, policy: &IngestPolicy) -> Result<Option<String>> {
+fn rate_limited(
+    tx: &Transaction<'_>,
+    from: &str,
+    at: DateTime<Utc>,
+    policy: &IngestPolicy,
+) -> Result<Option<String>> {
     let since = ts(at - ChronoDuration::hours(1));
     let per_sender: i64 = tx.query_row(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2",
@@ -647,7 +788,9 @@ fn rate_limited(tx: &Transaction<'_>, from: &str, at: DateTime<Utc>, policy: &In
         |r| r.get(0),
     )?;
     if global >= policy.global_per_hour as i64 {
-        return Ok(Some(format!("global rate limit: {global} acks in the last hour")));
+        return Ok(Some(format!(
+            "global rate limit: {global} acks in the last hour"
+        )));
     }
     Ok(None)
 }

@@ -18,7 +18,10 @@ use sha2::{Digest, Sha256};
 
 pub use ingest::{IngestPolicy, IngestResult, Prepared, PreparedKind, PreparedMail, SourceRef};
 pub use outbox::{AckFacts, OutboxItem};
-pub use query::{AuditProblem, EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow, StatusSummary};
+pub use query::{
+    AuditProblem, EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow,
+    StatusSummary,
+};
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last one.
 const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
@@ -51,8 +54,15 @@ impl StoreError {
     /// A busy/locked database: retry, do not quarantine.
     pub fn is_transient(&self) -> bool {
         match self {
-            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _)) | StoreError::Open { source: rusqlite::Error::SqliteFailure(e, _), .. } => {
-                matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+            StoreError::Sql(rusqlite::Error::SqliteFailure(e, _))
+            | StoreError::Open {
+                source: rusqlite::Error::SqliteFailure(e, _),
+                ..
+            } => {
+                matches!(
+                    e.code,
+                    rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                )
             }
             _ => false,
         }
@@ -67,7 +77,9 @@ pub fn ts(at: DateTime<Utc>) -> String {
 }
 
 pub fn parse_ts(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -112,18 +124,25 @@ impl Store {
             path: path.to_path_buf(),
             source,
         };
-        conn.busy_timeout(Duration::from_secs(10)).map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(open_err)?;
-        conn.pragma_update(None, "secure_delete", "ON").map_err(open_err)?;
+        conn.busy_timeout(Duration::from_secs(10))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "secure_delete", "ON")
+            .map_err(open_err)?;
         let mut store = Store { conn };
         store.migrate()?;
         Ok(store)
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let current: u32 = self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let current: u32 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
         let supported = MIGRATIONS.last().map(|m| m.0).unwrap_or(0);
         if current > supported {
             return Err(StoreError::TooNew {
@@ -139,10 +158,11 @@ impl Store {
                     version: *version,
                     source,
                 })?;
-            tx.execute_batch(sql).map_err(|source| StoreError::Migration {
-                version: *version,
-                source,
-            })?;
+            tx.execute_batch(sql)
+                .map_err(|source| StoreError::Migration {
+                    version: *version,
+                    source,
+                })?;
             tx.pragma_update(None, "user_version", version)
                 .map_err(|source| StoreError::Migration {
                     version: *version,
@@ -157,7 +177,9 @@ impl Store {
     }
 
     pub fn schema_version(&self) -> Result<u32> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
     }
 
     /// The IMAP cursor for `mailbox`: (UIDVALIDITY, last committed UID).
@@ -231,7 +253,11 @@ impl Store {
     pub fn is_own_message_id(&self, message_id: &str) -> Result<bool> {
         Ok(self
             .conn
-            .query_row("SELECT 1 FROM outbox WHERE message_id = ?1", [message_id], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM outbox WHERE message_id = ?1",
+                [message_id],
+                |_| Ok(()),
+            )
             .optional()?
             .is_some())
     }
@@ -260,7 +286,11 @@ impl Store {
     pub fn state(&self, key: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .query_row("SELECT value FROM daemon_state WHERE key = ?1", [key], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM daemon_state WHERE key = ?1",
+                [key],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -307,7 +337,11 @@ fn append_event(
     at: DateTime<Utc>,
 ) -> Result<()> {
     let prev: String = tx
-        .query_row("SELECT hash FROM events ORDER BY id DESC LIMIT 1", [], |r| r.get(0))
+        .query_row(
+            "SELECT hash FROM events ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
         .optional()?
         .unwrap_or_else(|| "0".repeat(64));
     let detail = detail.to_string();

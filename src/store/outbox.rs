@@ -145,8 +145,11 @@ impl Store {
     /// A permanent failure (rejected, or out of attempts): keep the reason.
     pub fn outbox_failed(&mut self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (report_id, kind): (Option<i64>, String) =
-            tx.query_row("SELECT report_id, kind FROM outbox WHERE id = ?1", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (report_id, kind): (Option<i64>, String) = tx.query_row(
+            "SELECT report_id, kind FROM outbox WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
         tx.execute(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?1 WHERE id = ?2",
             params![error, id],
@@ -178,8 +181,10 @@ impl Store {
     }
 
     pub fn outbox_appended(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        self.conn
-            .execute("UPDATE outbox SET appended_at = ?1 WHERE id = ?2", params![ts(at), id])?;
+        self.conn.execute(
+            "UPDATE outbox SET appended_at = ?1 WHERE id = ?2",
+            params![ts(at), id],
+        )?;
         Ok(())
     }
 

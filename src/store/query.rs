@@ -9,7 +9,13 @@ use serde::Serialize;
 use super::{append_event, event_hash, ts, Result, Store, StoreError};
 
 pub const STATUSES: &[&str] = &[
-    "new", "triaging", "accepted", "fixed", "disclosed", "rejected", "duplicate",
+    "new",
+    "triaging",
+    "accepted",
+    "fixed",
+    "disclosed",
+    "rejected",
+    "duplicate",
 ];
 
 /// Filters for `reports list`.
@@ -158,7 +164,8 @@ fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
 }
 
 fn json_list(text: Option<String>) -> Vec<String> {
-    text.and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default()
+    text.and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
 }
 
 impl Store {
@@ -170,7 +177,9 @@ impl Store {
             args.push(Box::new(s.clone()));
         }
         if let Some(c) = &filter.component {
-            sql.push_str(" AND lower(COALESCE(r.component, 'unknown')) LIKE '%' || lower(?) || '%'");
+            sql.push_str(
+                " AND lower(COALESCE(r.component, 'unknown')) LIKE '%' || lower(?) || '%'",
+            );
             args.push(Box::new(c.clone()));
         }
         if let Some(s) = &filter.severity {
@@ -207,7 +216,10 @@ impl Store {
         }
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())), report_row)?
+            .query_map(
+                rusqlite::params_from_iter(args.iter().map(|a| a.as_ref())),
+                report_row,
+            )?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -300,9 +312,9 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        let mut stmt = self
-            .conn
-            .prepare("SELECT id, kind, actor, detail, at FROM events WHERE report_id = ?1 ORDER BY id")?;
+        let mut stmt = self.conn.prepare(
+            "SELECT id, kind, actor, detail, at FROM events WHERE report_id = ?1 ORDER BY id",
+        )?;
         let events = stmt
             .query_map([id], |r| {
                 let detail: String = r.get(3)?;
@@ -356,7 +368,13 @@ impl Store {
     }
 
     /// A person changes a report field; an audit event records who and what.
-    pub fn set_report_field(&mut self, tracking_id: &str, field: &str, value: &str, actor: &str) -> Result<()> {
+    pub fn set_report_field(
+        &mut self,
+        tracking_id: &str,
+        field: &str,
+        value: &str,
+        actor: &str,
+    ) -> Result<()> {
         let column = match field {
             "status" => {
                 if !STATUSES.contains(&value) {
@@ -370,14 +388,20 @@ impl Store {
             "assignee" => "assignee",
             "severity" => {
                 if crate::triage::Severity::parse(value).is_none() {
-                    return Err(StoreError::Invalid(format!("severity `{value}` is not known")));
+                    return Err(StoreError::Invalid(format!(
+                        "severity `{value}` is not known"
+                    )));
                 }
                 "severity"
             }
             "component" => "component",
             "credit" => "credit",
             "note" => "",
-            other => return Err(StoreError::Invalid(format!("field `{other}` cannot be set"))),
+            other => {
+                return Err(StoreError::Invalid(format!(
+                    "field `{other}` cannot be set"
+                )))
+            }
         };
         let now = Utc::now();
         let tx = self.conn.transaction()?;
@@ -401,8 +425,20 @@ impl Store {
                 )?;
             }
         }
-        let kind = if field == "note" { "note".to_string() } else { format!("{field}_changed") };
-        append_event(&tx, Some(id), None, &kind, actor, &serde_json::json!({ field: value }), now)?;
+        let kind = if field == "note" {
+            "note".to_string()
+        } else {
+            format!("{field}_changed")
+        };
+        append_event(
+            &tx,
+            Some(id),
+            None,
+            &kind,
+            actor,
+            &serde_json::json!({ field: value }),
+            now,
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -416,9 +452,17 @@ impl Store {
             [&now_ts],
             |r| r.get(0),
         )?;
-        let mut stmt = self.conn.prepare("SELECT mailbox, uidvalidity, last_uid FROM imap_cursor ORDER BY mailbox")?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT mailbox, uidvalidity, last_uid FROM imap_cursor ORDER BY mailbox")?;
         let cursors = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u32, r.get::<_, i64>(2)? as u32)))?
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, i64>(1)? as u32,
+                    r.get::<_, i64>(2)? as u32,
+                ))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(StatusSummary {
             reports: count("SELECT COUNT(*) FROM reports")?,
@@ -472,7 +516,16 @@ impl Store {
                     problem: "link to the previous event is broken (an event before it was edited or deleted)".into(),
                 });
             }
-            if event_hash(&prev_hash, report_id, message_row, &kind, &actor, &detail, &at) != hash {
+            if event_hash(
+                &prev_hash,
+                report_id,
+                message_row,
+                &kind,
+                &actor,
+                &detail,
+                &at,
+            ) != hash
+            {
                 problems.push(AuditProblem {
                     event_id: id,
                     problem: "content does not match its hash (edited)".into(),

@@ -21,7 +21,11 @@ pub struct OutOfScopeRule {
 }
 impl Default for TriageConfig {
     fn default() -> Self {
-        TriageConfig { components: vec![], out_of_scope: vec![], critical_signals: vec![] }
+        TriageConfig {
+            components: vec![],
+            out_of_scope: vec![],
+            critical_signals: vec![],
+        }
     }
 }
 impl TriageConfig {
@@ -49,28 +53,80 @@ pub struct Classification {
 }
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum Section { Description, StepsToReproduce, Impact, ProofOfConcept }
+pub enum Section {
+    Description,
+    StepsToReproduce,
+    Impact,
+    ProofOfConcept,
+}
 impl Section {
-    pub fn label(&self) -> &'static str { "x" }
+    pub fn label(&self) -> &'static str {
+        "x"
+    }
 }
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
-pub enum Severity { Unknown, None, Low, Medium, High, Critical }
+pub enum Severity {
+    Unknown,
+    None,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
 impl Severity {
-    pub fn as_str(&self) -> &'static str { "unknown" }
-    pub fn parse(_s: &str) -> Option<Self> { None }
+    pub fn as_str(&self) -> &'static str {
+        "unknown"
+    }
+    pub fn parse(_s: &str) -> Option<Self> {
+        None
+    }
 }
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Cvss { pub version: String, pub vector: String, pub score: f64, pub severity: Severity }
+pub struct Cvss {
+    pub version: String,
+    pub vector: String,
+    pub score: f64,
+    pub severity: Severity,
+}
 pub fn classify(_text: &ReportText, _cfg: &TriageConfig) -> Classification {
-    Classification { component: None, component_evidence: vec![], out_of_scope: None, out_of_scope_evidence: vec![], missing: vec![], cvss: None, signals: vec![], severity: Severity::Unknown, critical: false, indicators: vec![] }
+    Classification {
+        component: None,
+        component_evidence: vec![],
+        out_of_scope: None,
+        out_of_scope_evidence: vec![],
+        missing: vec![],
+        cvss: None,
+        signals: vec![],
+        severity: Severity::Unknown,
+        critical: false,
+        indicators: vec![],
+    }
 }
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct Fingerprint { pub indicators: Vec<String>, pub shingles: Vec<u64> }
-pub fn fingerprint(_text: &ReportText, c: &Classification) -> Fingerprint { Fingerprint { indicators: c.indicators.clone(), shingles: vec![] } }
-pub fn similarity(_a: &Fingerprint, _b: &Fingerprint) -> f64 { 0.0 }
+pub struct Fingerprint {
+    pub indicators: Vec<String>,
+    pub shingles: Vec<u64>,
+}
+pub fn fingerprint(_text: &ReportText, c: &Classification) -> Fingerprint {
+    Fingerprint {
+        indicators: c.indicators.clone(),
+        shingles: vec![],
+    }
+}
+pub fn similarity(_a: &Fingerprint, _b: &Fingerprint) -> f64 {
+    0.0
+}
 pub const NEAR_DUPLICATE_THRESHOLD: f64 = 0.5;
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
-pub enum Credit { Name(String), Anonymous, Declined }
-pub fn parse_credit(_body: &str) -> Option<Credit> { None }
+pub enum Credit {
+    Name(String),
+    Anonymous,
+    Declined,
+}
+pub fn parse_credit(_body: &str) -> Option<Credit> {
+    None
+}

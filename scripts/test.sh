@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh Debian machine: installs what it needs
+# (Dovecot, Postfix, GnuPG, swaks, libclang for sequoia's nettle backend),
+# starts ONE real mail stack on loopback ports for all integration tests,
+# runs fmt/clippy/tests, and stops the stack again.
+#
+#   bash scripts/test.sh            # everything
+#   bash scripts/test.sh e2e        # extra args go to `cargo test`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$HOME/.cargo/bin:$PATH"
+
+bash scripts/mailstack.sh install
+
+stack_dir=$(mktemp -d /tmp/hexon-triage-test.XXXXXX)
+cleanup() { bash scripts/mailstack.sh stop "$stack_dir" >/dev/null 2>&1 || true; rm -rf "$stack_dir"; }
+trap cleanup EXIT
+bash scripts/mailstack.sh start "$stack_dir" >/dev/null
+export MAILSTACK_ENV="$stack_dir/env"
+
+if [[ $# -eq 0 ]]; then
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+fi
+cargo test "$@"
