@@ -463,6 +463,7 @@ impl Config {
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &Path| -> PathBuf {
+            let p = &expand_credentials(p);
             if p.is_absolute() {
                 p.to_path_buf()
             } else {
@@ -770,6 +771,20 @@ impl Config {
             log_format: raw.log.format,
         })
     }
+}
+
+/// `${CREDENTIALS_DIRECTORY}/name` (or `$CREDENTIALS_DIRECTORY/name`) → the
+/// directory systemd's `LoadCredential=` filled for this service.
+fn expand_credentials(path: &Path) -> PathBuf {
+    let text = path.to_string_lossy();
+    for prefix in ["${CREDENTIALS_DIRECTORY}", "$CREDENTIALS_DIRECTORY"] {
+        if let Some(rest) = text.strip_prefix(prefix) {
+            if let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") {
+                return PathBuf::from(dir).join(rest.trim_start_matches('/'));
+            }
+        }
+    }
+    path.to_path_buf()
 }
 
 fn check_host(host: &str) -> std::result::Result<(), String> {
