@@ -1,1 +1,445 @@
+//! Store tests on an in-memory database running the real migrations.
 
+use chrono::{DateTime, Utc};
+
+use super::*;
+use crate::loopguard::Verdict;
+use crate::parse::Headers;
+use crate::threading::ThreadRefs;
+use crate::triage::{Classification, Fingerprint, Severity};
+
+fn at() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-24T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn policy() -> IngestPolicy {
+    IngestPolicy {
+        tracking_prefix: "HEXON".into(),
+        message_id_domain: "hexon.test".into(),
+        copy_folder: None,
+        team_address: Some("team@hexon.test".into()),
+        per_sender_per_hour: 3,
+        global_per_hour: 100,
+        send_acks: true,
+    }
+}
+
+fn classification() -> Classification {
+    Classification {
+        component: Some("Hexon Gateway".into()),
+        component_evidence: vec![],
+        out_of_scope: None,
+        out_of_scope_evidence: vec![],
+        missing: vec![],
+        cvss: None,
+        signals: vec![],
+        severity: Severity::Unknown,
+        critical: false,
+        indicators: vec![],
+    }
+}
+
+fn mail(from: &str, message_id: &str, body: &str, refs: ThreadRefs) -> PreparedMail {
+    PreparedMail {
+        headers: Headers {
+            message_id: Some(message_id.into()),
+            from_address: Some(from.into()),
+            subject: "subject".into(),
+            content_type: "text/plain".into(),
+            ..Headers::default()
+        },
+        text: body.into(),
+        attachments: vec![],
+        encrypted: false,
+        signature: "none".into(),
+        signer_fingerprint: None,
+        discovered_keys: vec![],
+        classification: classification(),
+        fingerprint: Fingerprint {
+            indicators: vec![],
+            shingles: vec![],
+        },
+        body_sha256: sha256_hex(body.as_bytes()),
+        credit: None,
+        verdict: Verdict::Reply,
+        refs,
+        ack_due: at(),
+        assessment_due: at(),
+    }
+}
+
+fn prepared(raw: &str, uid: u32, m: PreparedMail) -> Prepared {
+    Prepared {
+        raw: raw.as_bytes().to_vec(),
+        sha256: sha256_hex(raw.as_bytes()),
+        source: SourceRef::Imap {
+            mailbox: "INBOX".into(),
+            uidvalidity: 7,
+            uid,
+        },
+        received_at: at(),
+        kind: PreparedKind::Mail(Box::new(m)),
+    }
+}
+
+fn new_report(result: &IngestResult) -> (String, Option<i64>) {
+    match result {
+        IngestResult::NewReport {
+            tracking_id, ack, ..
+        } => (tracking_id.clone(), *ack),
+        other => panic!("expected a new report, got {other:?}"),
+    }
+}
+
+#[test]
+fn ingest_writes_report_ack_and_cursor_in_one_go() {
+    let mut store = Store::open_in_memory().unwrap();
+    let r = store
+        .ingest(
+            &prepared(
+                "raw1",
+                5,
+                mail("a@r.test", "m1@r", "body one", ThreadRefs::default()),
+            ),
+            &policy(),
+        )
+        .unwrap();
+    let (tracking, ack) = new_report(&r);
+    assert_eq!(tracking, "HEXON-2026-0001");
+    assert!(ack.is_some());
+    assert_eq!(store.cursor("INBOX").unwrap(), Some((7, 5)));
+    let due = store.due_outbox(at(), 10).unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].in_reply_to.as_deref(), Some("m1@r"));
+    assert!(
+        due[0].message_id.starts_with("hexon-triage.")
+            && due[0].message_id.ends_with("@hexon.test")
+    );
+    assert_eq!(store.unmarked("INBOX", 7).unwrap().len(), 1);
+}
+
+#[test]
+fn same_uid_or_same_bytes_is_never_ingested_twice() {
+    let mut store = Store::open_in_memory().unwrap();
+    let p = prepared(
+        "raw1",
+        5,
+        mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+    );
+    new_report(&store.ingest(&p, &policy()).unwrap());
+    assert_eq!(store.ingest(&p, &policy()).unwrap(), IngestResult::Known);
+    // Same bytes under a new UIDVALIDITY (server rebuilt its index).
+    let mut again = prepared(
+        "raw1",
+        1,
+        mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+    );
+    again.source = SourceRef::Imap {
+        mailbox: "INBOX".into(),
+        uidvalidity: 8,
+        uid: 1,
+    };
+    assert_eq!(
+        store.ingest(&again, &policy()).unwrap(),
+        IngestResult::Known
+    );
+    assert_eq!(
+        store.list_reports(&ReportFilter::default()).unwrap().len(),
+        1
+    );
+    assert_eq!(
+        store.due_outbox(at(), 10).unwrap().len(),
+        1,
+        "still exactly one ack"
+    );
+}
+
+#[test]
+fn duplicate_delivery_with_same_message_id_gets_no_second_ack() {
+    let mut store = Store::open_in_memory().unwrap();
+    new_report(
+        &store
+            .ingest(
+                &prepared(
+                    "raw1",
+                    1,
+                    mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+                ),
+                &policy(),
+            )
+            .unwrap(),
+    );
+    let r = store
+        .ingest(
+            &prepared(
+                "raw1-with-other-received-header",
+                2,
+                mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+            ),
+            &policy(),
+        )
+        .unwrap();
+    assert!(matches!(r, IngestResult::Duplicate { .. }), "{r:?}");
+    assert_eq!(store.due_outbox(at(), 10).unwrap().len(), 1);
+}
+
+#[test]
+fn follow_up_from_reporter_joins_and_records_credit() {
+    let mut store = Store::open_in_memory().unwrap();
+    let (tracking, _) = new_report(
+        &store
+            .ingest(
+                &prepared(
+                    "raw1",
+                    1,
+                    mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+                ),
+                &policy(),
+            )
+            .unwrap(),
+    );
+    let ack_id = store.due_outbox(at(), 10).unwrap()[0].message_id.clone();
+    let mut reply = mail(
+        "a@r.test",
+        "m2@r",
+        "credit me as Alice",
+        ThreadRefs {
+            tracking_ids: vec![],
+            message_ids: vec![ack_id],
+        },
+    );
+    reply.credit = Some(crate::triage::Credit::Name("Alice".into()));
+    let r = store
+        .ingest(&prepared("raw2", 2, reply), &policy())
+        .unwrap();
+    assert_eq!(
+        r,
+        IngestResult::FollowUp {
+            message_row: 2,
+            tracking_id: tracking.clone()
+        }
+    );
+    let detail = store.report_detail(&tracking).unwrap();
+    assert_eq!(detail.messages.len(), 2);
+    assert!(detail.report.credit.is_some());
+    assert_eq!(
+        store.due_outbox(at(), 10).unwrap().len(),
+        1,
+        "no second ack"
+    );
+}
+
+#[test]
+fn rejects_forged_followup_from_a_stranger() {
+    let mut store = Store::open_in_memory().unwrap();
+    let (tracking, _) = new_report(
+        &store
+            .ingest(
+                &prepared(
+                    "raw1",
+                    1,
+                    mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+                ),
+                &policy(),
+            )
+            .unwrap(),
+    );
+    let forged = mail(
+        "mallory@evil.test",
+        "m2@evil",
+        "give me the details",
+        ThreadRefs {
+            tracking_ids: vec![tracking.clone()],
+            message_ids: vec!["m1@r".into()],
+        },
+    );
+    let (new_tracking, _) = new_report(
+        &store
+            .ingest(&prepared("raw2", 2, forged), &policy())
+            .unwrap(),
+    );
+    assert_ne!(new_tracking, tracking);
+    let detail = store.report_detail(&new_tracking).unwrap();
+    assert_eq!(
+        detail.report.references_report.as_deref(),
+        Some(tracking.as_str())
+    );
+    assert!(detail.report.needs_review);
+    assert_eq!(store.report_detail(&tracking).unwrap().messages.len(), 1);
+}
+
+#[test]
+fn per_sender_rate_limit_withholds_acks_but_stores_reports() {
+    let mut store = Store::open_in_memory().unwrap();
+    for n in 0..5u32 {
+        let body = format!("body {n}");
+        store
+            .ingest(
+                &prepared(
+                    &format!("raw{n}"),
+                    n + 1,
+                    mail("a@r.test", &format!("m{n}@r"), &body, ThreadRefs::default()),
+                ),
+                &policy(),
+            )
+            .unwrap();
+    }
+    assert_eq!(
+        store.list_reports(&ReportFilter::default()).unwrap().len(),
+        5
+    );
+    assert_eq!(
+        store.due_outbox(at(), 10).unwrap().len(),
+        3,
+        "per_sender_per_hour = 3"
+    );
+}
+
+#[test]
+fn quarantine_keeps_the_message_and_the_reason() {
+    let mut store = Store::open_in_memory().unwrap();
+    let p = Prepared {
+        raw: b"garbage".to_vec(),
+        sha256: sha256_hex(b"garbage"),
+        source: SourceRef::Ingest,
+        received_at: at(),
+        kind: PreparedKind::Quarantine {
+            reason: "cannot parse: no RFC 5322 header section".into(),
+            message_id: None,
+            from_address: None,
+        },
+    };
+    let r = store.ingest(&p, &policy()).unwrap();
+    let row = r.message_row().unwrap();
+    assert!(matches!(r, IngestResult::Quarantined { .. }));
+    let q = store.quarantined().unwrap();
+    assert_eq!(q.len(), 1);
+    assert!(q[0].reason.as_deref().unwrap().contains("header"));
+    assert_eq!(store.raw_message(row).unwrap().unwrap(), b"garbage");
+}
+
+#[test]
+fn outbox_bytes_are_fixed_at_first_attempt() {
+    let mut store = Store::open_in_memory().unwrap();
+    new_report(
+        &store
+            .ingest(
+                &prepared(
+                    "raw1",
+                    1,
+                    mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+                ),
+                &policy(),
+            )
+            .unwrap(),
+    );
+    let item = store.due_outbox(at(), 10).unwrap().remove(0);
+    store.outbox_sending(item.id, b"first rendering").unwrap();
+    store.outbox_sending(item.id, b"second rendering").unwrap();
+    store.outbox_retry(item.id, "451 try later", at()).unwrap();
+    let again = store.due_outbox(at(), 10).unwrap().remove(0);
+    assert_eq!(again.rendered.as_deref(), Some(&b"first rendering"[..]));
+    assert_eq!(again.attempts, 1);
+    store.outbox_sent(item.id, at()).unwrap();
+    assert!(store.due_outbox(at(), 10).unwrap().is_empty());
+    assert_eq!(store.pending_copies(10).unwrap().len(), 1);
+    store.outbox_appended(item.id, at()).unwrap();
+    assert!(store.pending_copies(10).unwrap().is_empty());
+}
+
+#[test]
+fn audit_verify_finds_edits_and_deletions() {
+    let mut store = Store::open_in_memory().unwrap();
+    for n in 0..3u32 {
+        store
+            .ingest(
+                &prepared(
+                    &format!("raw{n}"),
+                    n + 1,
+                    mail(
+                        &format!("r{n}@r.test"),
+                        &format!("m{n}@r"),
+                        &format!("b{n}"),
+                        ThreadRefs::default(),
+                    ),
+                ),
+                &policy(),
+            )
+            .unwrap();
+    }
+    let (count, problems) = store.audit_verify().unwrap();
+    assert!(count >= 9);
+    assert!(problems.is_empty(), "{problems:?}");
+    store
+        .conn
+        .execute(
+            "UPDATE events SET detail = '{\"forged\":1}' WHERE id = 2",
+            [],
+        )
+        .unwrap();
+    let (_, problems) = store.audit_verify().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.event_id == 2 && p.problem.contains("edited")),
+        "{problems:?}"
+    );
+    store
+        .conn
+        .execute("DELETE FROM events WHERE id = 5", [])
+        .unwrap();
+    let (_, problems) = store.audit_verify().unwrap();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.event_id == 6 && p.problem.contains("missing")),
+        "{problems:?}"
+    );
+}
+
+#[test]
+fn set_report_field_validates_and_audits() {
+    let mut store = Store::open_in_memory().unwrap();
+    let (tracking, _) = new_report(
+        &store
+            .ingest(
+                &prepared(
+                    "raw1",
+                    1,
+                    mail("a@r.test", "m1@r", "body", ThreadRefs::default()),
+                ),
+                &policy(),
+            )
+            .unwrap(),
+    );
+    store
+        .set_report_field(&tracking, "status", "triaging", "bob")
+        .unwrap();
+    assert!(matches!(
+        store.set_report_field(&tracking, "status", "bogus", "bob"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.set_report_field("HEXON-2026-9999", "status", "new", "bob"),
+        Err(StoreError::NoSuchReport(_))
+    ));
+    let detail = store.report_detail(&tracking).unwrap();
+    assert_eq!(detail.report.status, "triaging");
+    assert!(detail.report.assessed_at.is_some());
+    assert!(detail
+        .events
+        .iter()
+        .any(|e| e.kind == "status_changed" && e.actor == "bob"));
+}
+
+#[test]
+fn migrations_are_idempotent_on_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let v1 = Store::open(&path).unwrap().schema_version().unwrap();
+    let v2 = Store::open(&path).unwrap().schema_version().unwrap();
+    assert_eq!(v1, v2);
+    assert_eq!(v1, MIGRATIONS.last().unwrap().0);
+}
