@@ -189,9 +189,8 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
     match cli.command {
         Command::Run { once } => {
             let config = load_config(&cli.config)?;
-            let shutdown = async {
-                shutdown_signal().await;
-            };
+            // NOTE: handlers are installed before start-up work, so an early SIGTERM drains too.
+            let shutdown = shutdown_signal()?;
             let summary = daemon::run(config, RunOptions { once }, shutdown).await?;
             if once {
                 println!(
@@ -781,24 +780,16 @@ fn check_config(path: &Path, json: bool) -> Result<i32> {
     Ok(exit::OK)
 }
 
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+/// Resolves on SIGTERM or SIGINT. The handlers are registered when this is
+/// called, not when the future is first polled.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).context("cannot install SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("cannot install SIGINT handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }

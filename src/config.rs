@@ -74,6 +74,19 @@ pub enum MarkMode {
     Move,
 }
 
+/// How the team's copy of each reply reaches the mailbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum CopyMode {
+    /// APPEND over IMAP after the SMTP server accepted the reply.
+    #[default]
+    Append,
+    /// An extra envelope recipient (`copy_address`) in the same SMTP
+    /// transaction. Lets a restart after a crash between SMTP acceptance and
+    /// the "sent" mark find the copy and not send twice.
+    Bcc,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -126,6 +139,12 @@ pub struct AckConfig {
     pub security_txt_url: String,
     /// Folder the ack copy is APPENDed to; `None` = the folder the report came from.
     pub copy_folder: Option<String>,
+    pub copy_mode: CopyMode,
+    /// Envelope recipient of the copy in `bcc` mode.
+    pub copy_address: String,
+    /// In `bcc` mode: how long a restart looks for the copy of a reply whose
+    /// send was interrupted before resending it.
+    pub ambiguity_wait: Duration,
     pub team_address: Option<String>,
     pub max_attempts: u32,
     pub retry_base: Duration,
@@ -286,6 +305,12 @@ struct RawAck {
     #[serde(default)]
     copy_folder: Option<String>,
     #[serde(default)]
+    copy_mode: CopyMode,
+    #[serde(default)]
+    copy_address: Option<String>,
+    #[serde(default = "default_ambiguity_wait")]
+    ambiguity_wait_secs: u64,
+    #[serde(default)]
     team_address: Option<String>,
     #[serde(default = "default_attempts")]
     max_attempts: u32,
@@ -297,6 +322,9 @@ struct RawAck {
 
 fn default_prefix() -> String {
     "HEXON".into()
+}
+fn default_ambiguity_wait() -> u64 {
+    30
 }
 fn default_attempts() -> u32 {
     12
@@ -686,6 +714,13 @@ impl Config {
                     .into(),
             ));
         }
+        let copy_address = match &a.copy_address {
+            Some(addr) => {
+                parse_mailbox_address(addr).map_err(|m| invalid("ack.copy_address", m))?
+            }
+            None if imap.user.contains('@') => imap.user.to_ascii_lowercase(),
+            None => smtp.from_address.clone(),
+        };
         let security_txt_url = a
             .security_txt_url
             .unwrap_or_else(|| format!("https://{}/.well-known/security.txt", a.message_id_domain));
@@ -696,6 +731,9 @@ impl Config {
             policy_url: a.policy_url,
             security_txt_url,
             copy_folder: a.copy_folder,
+            copy_mode: a.copy_mode,
+            copy_address,
+            ambiguity_wait: Duration::from_secs(a.ambiguity_wait_secs),
             team_address: a.team_address,
             max_attempts: a.max_attempts,
             retry_base: Duration::from_secs(a.retry_base_secs),

@@ -421,6 +421,7 @@ async fn intake_pass(
                 break;
             }
         }
+        crate::fault::hit("after_commit");
         // Rule 1: marks only after the commit above.
         if !known_uids.is_empty() {
             imap::mark(session, &known_uids, config, None).await?;

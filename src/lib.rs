@@ -33,6 +33,7 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod fault;
 pub mod loopguard;
 pub mod open;
 pub mod outbox;

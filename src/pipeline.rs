@@ -66,6 +66,7 @@ impl Pipeline {
             tracking_prefix: config.ack.tracking_prefix.clone(),
             message_id_domain: config.ack.message_id_domain.clone(),
             copy_folder: config.ack.copy_folder.clone(),
+            append_copies: config.ack.copy_mode == crate::config::CopyMode::Append,
             team_address: config.ack.team_address.clone(),
             per_sender_per_hour: config.rate_limits.per_sender_per_hour,
             global_per_hour: config.rate_limits.global_per_hour,
@@ -117,7 +118,10 @@ impl Pipeline {
         };
         let verdict = loopguard::check(&headers, &self.own_address, &self.message_id_domain);
         if let Verdict::Ignore(reason) = verdict {
-            return PreparedKind::Ignore { reason, headers };
+            return PreparedKind::Ignore {
+                reason,
+                headers: Box::new(headers),
+            };
         }
         let opened = match open::open(raw, &self.team_keys, sender_certs, &self.open_limits) {
             Ok(o) => o,

@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, CopyMode};
 use crate::open::{self, TeamKeys};
 use crate::source::imap;
 use crate::store::{AckFacts, OutboxItem, SharedStore, StoreError};
@@ -122,6 +122,56 @@ impl Outbox {
         item: &OutboxItem,
     ) -> Result<Outcome, StoreError> {
         let id = item.id;
+        if item.status == "sending" {
+            // A previous process died during this send: did the SMTP server take it?
+            if self.config.ack.copy_mode == CopyMode::Bcc {
+                let wait =
+                    chrono::Duration::from_std(self.config.ack.ambiguity_wait).unwrap_or_default();
+                let settle = item.sending_at.unwrap_or_default() + wait;
+                match self.find_copy(&item.message_id).await {
+                    Ok(true) => {
+                        info!(
+                            outbox = id,
+                            "interrupted send had gone through (copy found); not resending"
+                        );
+                        store.run(move |s| s.outbox_sent(id, Utc::now())).await?;
+                        return Ok(Outcome::Sent);
+                    }
+                    Ok(false) if Utc::now() < settle => {
+                        // NOTE: the copy may still be in the MTA's queue; look again later
+                        // without blocking the other replies.
+                        store
+                            .run(move |s| {
+                                s.outbox_retry_keep(
+                                    id,
+                                    "interrupted send: waiting for its copy",
+                                    settle,
+                                )
+                            })
+                            .await?;
+                        return Ok(Outcome::Retry);
+                    }
+                    Ok(false) => info!(
+                        outbox = id,
+                        "interrupted send had not gone through; sending"
+                    ),
+                    Err(e) => {
+                        warn!(outbox = id, error = %e, "cannot look for the copy of an interrupted send; will retry");
+                        let next = Utc::now() + chrono::Duration::seconds(10);
+                        let reason = e.to_string();
+                        store
+                            .run(move |s| s.outbox_retry_keep(id, &reason, next))
+                            .await?;
+                        return Ok(Outcome::Retry);
+                    }
+                }
+            } else {
+                warn!(
+                    outbox = id,
+                    "resending a reply whose send was interrupted (same bytes, same Message-ID)"
+                );
+            }
+        }
         let bytes = match &item.rendered {
             Some(bytes) => bytes.clone(),
             None => {
@@ -139,11 +189,7 @@ impl Outbox {
                     .unwrap_or_else(|e| Err(OutboxError::Seal(format!("build task failed: {e}"))))
                 };
                 match built {
-                    Ok(bytes) => {
-                        let b = bytes.clone();
-                        store.run(move |s| s.outbox_sending(id, &b)).await?;
-                        bytes
-                    }
+                    Ok(bytes) => bytes,
                     Err(e) => {
                         // NOTE: fail closed: a reply that cannot be built/sealed is never sent in clear.
                         let reason = e.to_string();
@@ -156,8 +202,18 @@ impl Outbox {
                 }
             }
         };
-        match self.sender.send(&item.recipient, &bytes).await {
+        // Every attempt is marked first, so a crash during it is recognised at restart.
+        let b = bytes.clone();
+        store
+            .run(move |s| s.outbox_sending(id, &b, Utc::now()))
+            .await?;
+        let mut recipients = vec![item.recipient.as_str()];
+        if self.config.ack.copy_mode == CopyMode::Bcc && item.kind == "ack" {
+            recipients.push(self.config.ack.copy_address.as_str());
+        }
+        match self.sender.send(&recipients, &bytes).await {
             Ok(()) => {
+                crate::fault::hit("after_smtp");
                 store.run(move |s| s.outbox_sent(id, Utc::now())).await?;
                 info!(outbox = id, kind = %item.kind, "reply sent");
                 Ok(Outcome::Sent)
@@ -194,6 +250,16 @@ impl Outbox {
             team_keys: self.team_keys.clone(),
             site: self.site.clone(),
         }
+    }
+
+    /// Is a copy of `message_id` in the watched mailbox?
+    async fn find_copy(&self, message_id: &str) -> Result<bool, OutboxError> {
+        let imap_config = &self.config.imap;
+        let mut session = imap::connect(imap_config).await?;
+        imap::select(&mut session, &imap_config.mailbox, imap_config.timeout).await?;
+        let found = imap::has_message_id(&mut session, message_id, imap_config.timeout).await?;
+        imap::logout(session, imap_config.timeout).await;
+        Ok(found)
     }
 
     /// APPEND copies of sent replies into the team's mailbox.

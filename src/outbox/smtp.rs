@@ -94,15 +94,20 @@ impl SmtpSender {
         })
     }
 
-    /// Send composed bytes to one recipient.
+    /// Send composed bytes to the envelope recipients `to`.
     ///
     /// # Errors
     /// [`SendError::Permanent`] on a 5xx reply, [`SendError::Transient`] otherwise.
-    pub async fn send(&self, to: &str, message: &[u8]) -> Result<(), SendError> {
-        let to: Address = to.parse().map_err(|e| SendError::Permanent {
-            reason: format!("recipient is not an address: {e}"),
-        })?;
-        let envelope = Envelope::new(Some(self.from_address.clone()), vec![to]).map_err(|e| {
+    pub async fn send(&self, to: &[&str], message: &[u8]) -> Result<(), SendError> {
+        let to: Vec<Address> = to
+            .iter()
+            .map(|t| {
+                t.parse().map_err(|e| SendError::Permanent {
+                    reason: format!("recipient is not an address: {e}"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let envelope = Envelope::new(Some(self.from_address.clone()), to).map_err(|e| {
             SendError::Permanent {
                 reason: e.to_string(),
             }

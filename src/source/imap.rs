@@ -330,6 +330,21 @@ pub async fn append(
     }
 }
 
+/// Is a message with this Message-ID in the selected mailbox?
+pub async fn has_message_id(
+    session: &mut Session,
+    message_id: &str,
+    timeout: Duration,
+) -> Result<bool> {
+    let clean: String = message_id
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
+        .collect();
+    let query = format!("HEADER Message-ID \"<{clean}>\"");
+    let found = timed(timeout, "UID SEARCH", session.uid_search(&query)).await?;
+    Ok(!found.is_empty())
+}
+
 /// Does the server offer IDLE?
 pub async fn supports_idle(session: &mut Session, timeout: Duration) -> Result<bool> {
     let caps = timed(timeout, "CAPABILITY", session.capabilities()).await?;

@@ -58,7 +58,7 @@ pub enum PreparedKind {
     /// Not a report (bounce, auto-reply, our own mail).
     Ignore {
         reason: String,
-        headers: Headers,
+        headers: Box<Headers>,
     },
     Mail(Box<PreparedMail>),
 }
@@ -92,6 +92,8 @@ pub struct IngestPolicy {
     pub message_id_domain: String,
     /// Where the ack copy goes; `None` = the message's own folder (or none for offline ingest).
     pub copy_folder: Option<String>,
+    /// False when copies travel as an SMTP envelope recipient (no APPEND).
+    pub append_copies: bool,
     pub team_address: Option<String>,
     pub per_sender_per_hour: u32,
     pub global_per_hour: u32,
@@ -510,10 +512,14 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
             )?;
         }
         None => {
-            let copy_folder = policy
-                .copy_folder
-                .clone()
-                .or_else(|| mailbox.map(str::to_string));
+            let copy_folder = if policy.append_copies {
+                policy
+                    .copy_folder
+                    .clone()
+                    .or_else(|| mailbox.map(str::to_string))
+            } else {
+                None
+            };
             let mut references: Vec<String> = h.references.clone();
             if let Some(mid) = &h.message_id {
                 references.push(mid.clone());

@@ -22,6 +22,8 @@ pub struct OutboxItem {
     pub attempts: u32,
     /// Set once the first attempt rendered the message: every retry sends these exact bytes.
     pub rendered: Option<Vec<u8>>,
+    /// When the latest SMTP attempt started (status `sending`).
+    pub sending_at: Option<DateTime<Utc>>,
 }
 
 /// What an acknowledgement may say about its report. Deliberately no body,
@@ -48,7 +50,7 @@ impl Store {
     pub fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, report_id, kind, recipient, message_id, in_reply_to, \"references\", copy_folder, status,
-                    attempts, rendered
+                    attempts, rendered, sending_at
              FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?1
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -71,6 +73,10 @@ impl Store {
                     status: r.get(8)?,
                     attempts: r.get(9)?,
                     rendered: r.get(10)?,
+                    sending_at: r
+                        .get::<_, Option<String>>(11)?
+                        .as_deref()
+                        .and_then(parse_ts),
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -92,10 +98,10 @@ impl Store {
     }
 
     /// Fix the bytes of a reply before its first SMTP attempt.
-    pub fn outbox_sending(&mut self, id: i64, rendered: &[u8]) -> Result<()> {
+    pub fn outbox_sending(&mut self, id: i64, rendered: &[u8], at: DateTime<Utc>) -> Result<()> {
         self.conn.execute(
-            "UPDATE outbox SET status = 'sending', rendered = COALESCE(rendered, ?1) WHERE id = ?2",
-            params![rendered, id],
+            "UPDATE outbox SET status = 'sending', rendered = COALESCE(rendered, ?1), sending_at = ?2 WHERE id = ?3",
+            params![rendered, ts(at), id],
         )?;
         Ok(())
     }
@@ -136,7 +142,17 @@ impl Store {
     /// A transient failure: try again at `next`.
     pub fn outbox_retry(&mut self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
         self.conn.execute(
-            "UPDATE outbox SET attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3",
+            "UPDATE outbox SET status = 'queued', attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3",
+            params![error, ts(next), id],
+        )?;
+        Ok(())
+    }
+
+    /// Try again later without touching the state (e.g. an interrupted send
+    /// that could not be resolved yet).
+    pub fn outbox_retry_keep(&mut self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE outbox SET last_error = ?1, next_attempt_at = ?2 WHERE id = ?3",
             params![error, ts(next), id],
         )?;
         Ok(())

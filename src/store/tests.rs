@@ -19,6 +19,7 @@ fn policy() -> IngestPolicy {
         tracking_prefix: "HEXON".into(),
         message_id_domain: "hexon.test".into(),
         copy_folder: None,
+        append_copies: true,
         team_address: Some("team@hexon.test".into()),
         per_sender_per_hour: 3,
         global_per_hour: 100,
@@ -336,8 +337,12 @@ fn outbox_bytes_are_fixed_at_first_attempt() {
             .unwrap(),
     );
     let item = store.due_outbox(at(), 10).unwrap().remove(0);
-    store.outbox_sending(item.id, b"first rendering").unwrap();
-    store.outbox_sending(item.id, b"second rendering").unwrap();
+    store
+        .outbox_sending(item.id, b"first rendering", at())
+        .unwrap();
+    store
+        .outbox_sending(item.id, b"second rendering", at())
+        .unwrap();
     store.outbox_retry(item.id, "451 try later", at()).unwrap();
     let again = store.due_outbox(at(), 10).unwrap().remove(0);
     assert_eq!(again.rendered.as_deref(), Some(&b"first rendering"[..]));

@@ -85,12 +85,13 @@ pub fn stack() -> &'static Stack {
             pid = std::process::id(),
             dir = dir.display()
         );
+        // `setsid -f` forks the reaper off and returns at once.
         Command::new("setsid")
-            .args(["bash", "-c", &reaper])
+            .args(["-f", "bash", "-c", &reaper])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
-            .spawn()
+            .status()
             .expect("cannot start the stack reaper");
         let env = read_env(&dir.join("env"));
         Stack { dir, env }
@@ -293,6 +294,10 @@ pub struct Daemon {
 
 impl Daemon {
     pub fn start(setup: &Setup) -> Daemon {
+        Daemon::start_with_env(setup, &[])
+    }
+
+    pub fn start_with_env(setup: &Setup, env: &[(&str, &str)]) -> Daemon {
         let log = setup
             .dir
             .path()
@@ -303,6 +308,7 @@ impl Daemon {
             .arg(&setup.config)
             .arg("run")
             .env("HEXON_TRIAGE_LOG", "debug,async_imap=info,rustls=info")
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(file)
@@ -317,6 +323,9 @@ impl Daemon {
 
     /// SIGTERM and wait (bounded); returns the exit status code.
     pub fn stop(mut self) -> Option<i32> {
+        wait_for("daemon start-up", Duration::from_secs(20), || {
+            self.log_text().contains("daemon started").then_some(())
+        });
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(30);

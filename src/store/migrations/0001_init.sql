@@ -125,6 +125,7 @@ CREATE TABLE outbox (
     next_attempt_at TEXT NOT NULL,
     last_error      TEXT,
     rendered        BLOB,                          -- exact bytes sent; fixed at first attempt
+    sending_at      TEXT,                          -- start of the latest SMTP attempt
     created_at      TEXT NOT NULL,
     sent_at         TEXT,
     appended_at     TEXT

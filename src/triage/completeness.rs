@@ -1,0 +1,563 @@
+//! Completeness check against the disclosure policy: description, steps to reproduce, impact
+//! assessment and proof of concept, detected from headings/labels (English, German, French,
+//! Spanish, Portuguese, Japanese) and content cues (numbered steps, commands, HTTP requests,
+//! code blocks, attachments). Pure text inspection; never panics.
+
+use super::text::{normalize, Phrase};
+use super::Section;
+use std::sync::LazyLock;
+
+/// Body words needed before a report is considered to carry a description.
+pub const MIN_DESCRIPTION_WORDS: usize = 20;
+
+const DESCRIPTION_LABELS: &[&str] = &[
+    "description",
+    "summary",
+    "overview",
+    "details",
+    "vulnerability details",
+    "beschreibung",
+    "zusammenfassung",
+    "resume",
+    "descripcion",
+    "resumen",
+    "descricao",
+    "resumo",
+    "概要",
+    "説明",
+    "詳細",
+];
+const STEPS_LABELS: &[&str] = &[
+    "steps to reproduce",
+    "steps",
+    "reproduction steps",
+    "reproduction",
+    "to reproduce",
+    "how to reproduce",
+    "repro",
+    "reproduce",
+    "schritte zur reproduktion",
+    "reproduktion",
+    "schritte",
+    "nachstellen",
+    "etapes pour reproduire",
+    "etapes",
+    "pasos para reproducir",
+    "pasos",
+    "reproduccion",
+    "passos para reproduzir",
+    "passos",
+    "reproducao",
+    "再現手順",
+    "手順",
+];
+const IMPACT_LABELS: &[&str] = &[
+    "impact",
+    "impact assessment",
+    "impacts",
+    "risk",
+    "auswirkung",
+    "auswirkungen",
+    "impacto",
+    "影響",
+];
+const POC_LABELS: &[&str] = &[
+    "proof of concept",
+    "poc",
+    "exploit",
+    "preuve de concept",
+    "prueba de concepto",
+    "prova de conceito",
+    "konzeptnachweis",
+    "概念実証",
+];
+/// Phrases that state a consequence ("an attacker can ...").
+const IMPACT_CUES: &[&str] = &[
+    "an attacker can",
+    "an attacker could",
+    "attacker can",
+    "attacker could",
+    "allows an attacker",
+    "allows attackers",
+    "allow an attacker",
+    "attackers can",
+    "attacker is able",
+    "attacker would be able",
+    "lets an attacker",
+    "angreifer kann",
+    "angreifer konnen",
+    "ermoglicht einem angreifer",
+    "un attaquant peut",
+    "permet a un attaquant",
+    "un atacante puede",
+    "permite a un atacante",
+    "um atacante pode",
+    "permite que um atacante",
+    "this allows",
+    "which allows",
+    "this lets",
+    "can be used to",
+    "allowing an attacker",
+    "攻撃者は",
+];
+/// Tools that, followed by a flag or URL anywhere in a line, are an inline command.
+const INLINE_TOOLS: &[&str] = &[
+    "curl", "wget", "sqlmap", "ncat", "nc", "openssl", "nmap", "ffuf",
+];
+/// Markers of an exploit payload inside a URL or line (XSS, SQLi, traversal).
+const PAYLOAD_MARKERS: &[&str] = &[
+    "<script",
+    "%3cscript",
+    "onerror=",
+    "onerror%3d",
+    "onload=",
+    "alert(",
+    "confirm(",
+    "%3csvg",
+    "<svg",
+    "%3cimg",
+    "' or 1=1",
+    "union select",
+    "union%20select",
+    "../..",
+    "%2e%2e%2f",
+    "..%2f",
+    "${jndi:",
+];
+/// Commands that are themselves a reproduction / proof of concept when a line starts with them.
+const COMMANDS: &[&str] = &[
+    "curl",
+    "wget",
+    "http",
+    "sqlmap",
+    "python",
+    "python3",
+    "nc",
+    "ncat",
+    "openssl",
+    "crane",
+    "docker",
+    "helm",
+    "dig",
+    "nslookup",
+    "nmap",
+    "grep",
+    "for",
+    "hexonctl",
+    "kubectl",
+    "ffuf",
+    "nuclei",
+    "slowloris",
+    "ruby",
+    "node",
+    "go",
+    "printf",
+    "echo",
+    "socat",
+    "$",
+];
+const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+struct Compiled {
+    description: Vec<Phrase>,
+    steps: Vec<Phrase>,
+    impact: Vec<Phrase>,
+    poc: Vec<Phrase>,
+    impact_cues: Vec<Phrase>,
+}
+
+static COMPILED: LazyLock<Compiled> = LazyLock::new(|| Compiled {
+    description: super::text::phrases(DESCRIPTION_LABELS),
+    steps: super::text::phrases(STEPS_LABELS),
+    impact: super::text::phrases(IMPACT_LABELS),
+    poc: super::text::phrases(POC_LABELS),
+    impact_cues: super::text::phrases(IMPACT_CUES),
+});
+
+/// Strips list markers and markdown decoration from the start of a line; tells whether the
+/// line carried heading markup.
+fn strip_decoration(line: &str) -> (&str, bool) {
+    let t = line.trim();
+    let heading = t.starts_with('#')
+        || t.starts_with("**")
+        || t.starts_with("__")
+        || t.starts_with('【')
+        || t.starts_with('[')
+        || t.starts_with('■');
+    let t = t.trim_start_matches(['#', '*', '_', '-', '【', '[', '■', '>', ' ', '\t']);
+    (t, heading)
+}
+
+/// Does this line open a section with one of `labels`? A label counts at the start of a line
+/// when it is the whole line, is followed by `:`/`：`/`(`/`]`/`】`/`*`, or the line is
+/// heading-decorated (`## Impact`, `**Impact**`, `【影響】`) or underlined (next line `---`).
+fn is_label_line(line: &str, next: Option<&str>, labels: &[Phrase]) -> bool {
+    let (t, mut heading) = strip_decoration(line);
+    if next.is_some_and(|n| {
+        let n = n.trim();
+        n.len() >= 3 && n.chars().all(|c| c == '-' || c == '=')
+    }) {
+        heading = true;
+    }
+    if t.is_empty() {
+        return false;
+    }
+    // the label is the first few words of the line, up to a separator
+    let head_end = t
+        .find([':', '：', '(', ']', '】', '*', '\n', '—'])
+        .unwrap_or(t.len());
+    let head = &t[..head_end];
+    let separated = head_end < t.len();
+    let head_norm = normalize(head);
+    let words = head_norm.split_whitespace().count();
+    labels.iter().any(|p| {
+        let starts =
+            p.count(&head_norm, 1) > 0 && head_norm.trim_start().starts_with(first_word(p));
+        starts && (separated || heading || words <= 4)
+    })
+}
+
+/// The normalized first word of a phrase (used to anchor labels at the line start).
+fn first_word(p: &Phrase) -> &str {
+    p.raw.split_whitespace().next().map_or("", |w| {
+        // raw phrases are ASCII or CJK without diacritics, so raw lowercase equals normalized
+        w
+    })
+}
+
+/// Inline labels such as "... repro: capture a login" anywhere in a line.
+fn has_inline_label(norm_with_colons: &str, labels: &[&str]) -> bool {
+    labels.iter().any(|l| {
+        let pat = format!("{l}:");
+        norm_with_colons
+            .match_indices(pat.as_str())
+            .any(|(i, _)| i == 0 || !norm_with_colons[..i].ends_with(|c: char| c.is_alphanumeric()))
+    })
+}
+
+fn is_numbered_step(line: &str) -> bool {
+    let t = line.trim_start();
+    let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
+    if !digits.is_empty() && digits.len() <= 2 {
+        let rest = &t[digits.len()..];
+        return rest.starts_with(". ") || rest.starts_with(") ") || rest.starts_with('.');
+    }
+    let lower = t.to_lowercase();
+    lower.starts_with("step ") && lower[5..].starts_with(|c: char| c.is_ascii_digit())
+}
+
+/// Line after list markers, numbering, `$ ` prompts and backticks.
+fn command_part(line: &str) -> &str {
+    let mut t = line.trim_start();
+    let digits = t.chars().take_while(|c| c.is_ascii_digit()).count();
+    if digits > 0 && digits <= 2 {
+        let rest = &t[digits..];
+        if let Some(r) = rest.strip_prefix(". ").or_else(|| rest.strip_prefix(") ")) {
+            t = r;
+        }
+    }
+    t.trim_start_matches(['-', '*', ' ', '`', '\t', '$', '>'])
+}
+
+/// A line that starts with a known command and is not an English sentence about it
+/// ("hexonctl login --password takes the admin password on the command line, so ...").
+fn is_command_line(line: &str) -> bool {
+    let t = command_part(line);
+    let mut words = t.split_whitespace();
+    let first = words.next().unwrap_or("");
+    if !COMMANDS.contains(&first) || words.next().is_none() {
+        return false;
+    }
+    let plain_words = t
+        .split_whitespace()
+        .filter(|w| w.chars().all(|c| c.is_ascii_lowercase() || c == ','))
+        .count();
+    let sentence = t.trim_end().ends_with('.') && plain_words >= 8;
+    !sentence
+}
+
+/// A command inside a line: a backtick span starting with a known command, or an inline tool
+/// invocation with a flag or URL ("Reproduktion: curl -N http://...").
+fn has_inline_command(line: &str) -> bool {
+    let mut parts = line.split('`');
+    parts.next(); // text before the first backtick
+    let mut in_code = true;
+    for part in parts {
+        if in_code {
+            // `hexonctl login` names a command; `hexonctl login --server https://x` runs one
+            let mut w = part.split_whitespace();
+            let first = w.next().unwrap_or("");
+            let has_operand = w.any(|a| {
+                a.starts_with('-') || a.contains('/') || a.contains('=') || a.starts_with("http")
+            });
+            if COMMANDS.contains(&first) && has_operand {
+                return true;
+            }
+        }
+        in_code = !in_code;
+    }
+    let words: Vec<&str> = line.split_whitespace().collect();
+    words.windows(2).any(|w| {
+        INLINE_TOOLS.contains(&w[0].trim_start_matches(['(', '"', '\'']))
+            && (w[1].starts_with('-') || w[1].starts_with("http") || w[1].starts_with('\''))
+    })
+}
+
+/// A line of JSON, HTML or XML (a request body or markup PoC).
+fn is_structured_code_line(line: &str) -> bool {
+    let t = line.trim();
+    (t.starts_with('{') && t.contains("\":"))
+        || (t.starts_with('<')
+            && t.ends_with('>')
+            && t.len() > 3
+            && t.chars().nth(1).is_some_and(|c| c.is_ascii_alphabetic()))
+}
+
+fn has_payload(line: &str) -> bool {
+    let lower = line.to_lowercase();
+    PAYLOAD_MARKERS.iter().any(|m| lower.contains(m))
+}
+
+fn is_http_request_line(line: &str) -> bool {
+    let t = command_part(line);
+    let mut it = t.split_whitespace();
+    let (Some(m), Some(target)) = (it.next(), it.next()) else {
+        return false;
+    };
+    HTTP_METHODS.contains(&m) && (target.starts_with('/') || target.starts_with("http"))
+}
+
+/// An attachment that is itself a proof of concept: exploit scripts, captures, recordings,
+/// screenshots.
+pub fn is_poc_attachment(name: &str) -> bool {
+    let lower = name.trim().to_lowercase();
+    let stem_hint = [
+        "poc",
+        "exploit",
+        "proof",
+        "screenshot",
+        "screen",
+        "repro",
+        "capture",
+    ]
+    .iter()
+    .any(|h| lower.contains(h));
+    let ext = lower.rsplit('.').next().unwrap_or("");
+    let poc_ext = [
+        "har", "pcap", "pcapng", "py", "sh", "js", "rb", "go", "html", "htm", "mp4", "mov", "webm",
+        "gif", "ps1", "c", "rs", "java", "php",
+    ]
+    .contains(&ext);
+    stem_hint || poc_ext
+}
+
+/// Inputs for the completeness check.
+pub struct Inputs<'a> {
+    /// body lines (quoted lines already removed)
+    pub lines: &'a [&'a str],
+    /// normalized prose of subject + body
+    pub norm: &'a str,
+    /// attachment file names
+    pub attachments: &'a [String],
+    /// a component was recognised
+    pub has_component: bool,
+    /// a vulnerability class (signal) or out-of-scope class was recognised
+    pub has_class: bool,
+    /// a valid CVSS vector was found (counts as an impact assessment)
+    pub has_cvss: bool,
+}
+
+/// Sections the report still lacks, in policy order.
+pub fn missing(inp: &Inputs) -> Vec<Section> {
+    let c = &*COMPILED;
+    let mut label_desc = false;
+    let mut label_steps = false;
+    let mut label_impact = false;
+    let mut label_poc = false;
+    let mut numbered = 0usize;
+    let mut commands = 0usize;
+    let mut http_requests = 0usize;
+    let mut code_fences = 0usize;
+    let mut indented_code = 0usize;
+    let mut structured = 0usize;
+    let mut words = 0usize;
+    let mut inline_steps = false;
+    let mut inline_impact = false;
+    let mut inline_poc = false;
+
+    for (i, line) in inp.lines.iter().enumerate() {
+        let next = inp.lines.get(i + 1).copied();
+        label_desc |= is_label_line(line, next, &c.description);
+        label_steps |= is_label_line(line, next, &c.steps);
+        label_impact |= is_label_line(line, next, &c.impact);
+        label_poc |= is_label_line(line, next, &c.poc);
+        if is_numbered_step(line) {
+            numbered += 1;
+        }
+        if is_command_line(line) || has_inline_command(line) {
+            commands += 1;
+        }
+        if is_structured_code_line(line) || has_payload(line) {
+            structured += 1;
+        }
+        if is_http_request_line(line) {
+            http_requests += 1;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            code_fences += 1;
+        }
+        if (line.starts_with("    ") || line.starts_with('\t'))
+            && !trimmed.is_empty()
+            && !trimmed.starts_with(['-', '*'])
+            && !is_numbered_step(trimmed)
+        {
+            indented_code += 1;
+        }
+        words += line.split_whitespace().count();
+        let lower = normalize_keep_colons(line);
+        inline_steps |= has_inline_label(
+            &lower,
+            &[
+                "repro",
+                "steps",
+                "reproduce",
+                "to reproduce",
+                "pasos",
+                "passos",
+                "schritte",
+                "etapes",
+            ],
+        );
+        inline_impact |= has_inline_label(&lower, &["impact", "impacto", "auswirkung"]);
+        inline_poc |= has_inline_label(&lower, &["poc", "proof of concept", "exploit"]);
+    }
+
+    let impact_cue = c.impact_cues.iter().any(|p| p.count(inp.norm, 1) > 0);
+    let poc_attachment = inp.attachments.iter().any(|a| is_poc_attachment(a));
+    let code = code_fences >= 2 || indented_code >= 1 || structured >= 1;
+    let poc_in_text = c.poc.iter().any(|p| p.count(inp.norm, 1) > 0);
+
+    let has_description =
+        label_desc || (words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));
+    let has_steps =
+        label_steps || inline_steps || numbered >= 2 || commands >= 1 || http_requests >= 1;
+    let has_impact = label_impact || inline_impact || impact_cue || inp.has_cvss;
+    let has_poc = label_poc
+        || inline_poc
+        || poc_attachment
+        || commands >= 1
+        || http_requests >= 1
+        || code
+        || (poc_in_text && (commands + http_requests > 0 || code));
+
+    let mut out = Vec::new();
+    if !has_description {
+        out.push(Section::Description);
+    }
+    if !has_steps {
+        out.push(Section::StepsToReproduce);
+    }
+    if !has_impact {
+        out.push(Section::Impact);
+    }
+    if !has_poc {
+        out.push(Section::ProofOfConcept);
+    }
+    out
+}
+
+/// Lowercase with diacritics folded but punctuation (notably `:`) kept.
+fn normalize_keep_colons(line: &str) -> String {
+    // normalize() drops punctuation; rebuild word by word keeping colons attached.
+    line.split_whitespace()
+        .map(|w| {
+            let colon = w.ends_with(':') || w.ends_with('：');
+            let n = normalize(w);
+            let n = n.trim();
+            if colon {
+                format!("{n}:")
+            } else {
+                n.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(body: &str, attachments: &[String]) -> Vec<Section> {
+        let lines: Vec<&str> = body.lines().collect();
+        let norm = normalize(body);
+        missing(&Inputs {
+            lines: &lines,
+            norm: &norm,
+            attachments,
+            has_component: true,
+            has_class: true,
+            has_cvss: false,
+        })
+    }
+
+    #[test]
+    fn markdown_report_with_all_sections_is_complete() {
+        let body = "## Description\nThe gateway leaks things.\n## Steps to reproduce\n1. a\n2. b\n## Impact\nBad.\n## PoC\n```\ncurl -k https://x.example/a\n```\n";
+        assert!(check(body, &[]).is_empty());
+    }
+
+    #[test]
+    fn multilingual_headings_are_recognised() {
+        let de = "### Beschreibung\nx\n### Schritte zur Reproduktion\nfoo\n### Auswirkung\nbar\n";
+        assert_eq!(check(de, &[]), vec![Section::ProofOfConcept]);
+        let fr = "Description : x\nÉtapes pour reproduire :\nfoo\nImpact : bar\n";
+        assert_eq!(check(fr, &[]), vec![Section::ProofOfConcept]);
+        let es = "Descripción: x\nPasos para reproducir:\nfoo\nImpacto: bar\nPrueba de concepto: adjunta\n";
+        assert!(check(es, &[]).is_empty());
+        let ja = "【概要】\nx\n【再現手順】\ny\n【影響】\nz\n";
+        assert_eq!(check(ja, &[]), vec![Section::ProofOfConcept]);
+    }
+
+    #[test]
+    fn curl_command_counts_as_steps_and_poc() {
+        let m = check(
+            "The gateway is broken.\ncurl -X POST https://x.example/api",
+            &[],
+        );
+        assert_eq!(m, vec![Section::Description, Section::Impact]);
+    }
+
+    #[test]
+    fn poc_attachment_names_count() {
+        assert!(is_poc_attachment("poc.py"));
+        assert!(is_poc_attachment("Exploit.rb"));
+        assert!(is_poc_attachment("burp.har"));
+        assert!(is_poc_attachment("trace.pcap"));
+        assert!(is_poc_attachment("Screenshot 2026-01-01.png"));
+        assert!(!is_poc_attachment("notes.txt"));
+        assert!(!is_poc_attachment("logo.png"));
+        let m = check("short", &["poc.py".to_string()]);
+        assert!(!m.contains(&Section::ProofOfConcept));
+    }
+
+    #[test]
+    fn impact_cue_without_heading_counts() {
+        let m = check("An attacker can read every invoice.", &[]);
+        assert!(!m.contains(&Section::Impact));
+    }
+
+    #[test]
+    fn empty_report_lacks_everything() {
+        assert_eq!(
+            check("", &[]),
+            vec![
+                Section::Description,
+                Section::StepsToReproduce,
+                Section::Impact,
+                Section::ProofOfConcept
+            ]
+        );
+    }
+}

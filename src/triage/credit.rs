@@ -1,0 +1,299 @@
+//! Parses a reporter's answer to "how do you want to be credited?" into a name, anonymous, or
+//! declined. Quoted lines (`>`) and everything after a signature delimiter are ignored.
+//! Pure; returns `None` for unrelated text rather than guessing.
+
+use super::text::normalize;
+use super::Credit;
+
+/// Longest credited name accepted.
+const MAX_NAME_CHARS: usize = 120;
+
+const DECLINE: &[&str] = &[
+    "no credit",
+    "no need to credit",
+    "no need for credit",
+    "dont credit",
+    "don t credit",
+    "do not credit",
+    "dont want to be credited",
+    "don t want to be credited",
+    "do not want to be credited",
+    "dont need credit",
+    "don t need credit",
+    "do not need credit",
+    "dont need to be credited",
+    "don t need to be credited",
+    "rather not be credited",
+    "prefer not to be credited",
+    "not be credited",
+    "no attribution",
+    "no acknowledgement",
+    "no acknowledgment",
+    "without credit",
+    "not interested in credit",
+    "keine nennung",
+    "nicht genannt werden",
+    "ne pas etre credite",
+    "pas de credit",
+    "sin credito",
+    "no quiero ser acreditado",
+    "sem credito",
+    "クレジット不要",
+];
+const ANON_WORDS: &[&str] = &[
+    "anonymous",
+    "anonymously",
+    "anon",
+    "anonym",
+    "anonyme",
+    "anonimo",
+    "匿名",
+];
+const CREDIT_CONTEXT: &[&str] = &[
+    "credit",
+    "credited",
+    "name",
+    "mention",
+    "acknowledg",
+    "list",
+    "publish",
+    "remain",
+    "stay",
+    "prefer",
+    "please",
+    "keep",
+    "nennung",
+    "nennen",
+    "credite",
+    "acredit",
+    "mencion",
+    "keep me",
+];
+/// Phrases after which the credited name follows (lowercase, matched on the raw lowercase line).
+const NAME_LEADS: &[&str] = &[
+    "please credit me as",
+    "credit me as",
+    "credited as",
+    "credit me with the name",
+    "credit it to",
+    "credit this to",
+    "credit to",
+    "acknowledge me as",
+    "list me as",
+    "mention me as",
+    "you can credit",
+    "please credit",
+    "credit:",
+    "credit -",
+    "name:",
+    "nennen sie mich",
+    "als danksagung:",
+    "créditez-moi comme",
+    "creditez-moi comme",
+    "créditez-moi en tant que",
+    "au nom de",
+    "acredítenme como",
+    "acreditenme como",
+    "como crédito:",
+    "me crédito como",
+    "クレジット:",
+];
+
+fn strip_trailer(name: &str) -> &str {
+    let mut end = name.len();
+    for stop in [
+        " thanks",
+        " thank you",
+        ", thanks",
+        ". thanks",
+        " cheers",
+        " regards",
+        " if possible",
+        " please",
+        ", please",
+        " if that's ok",
+        " if that is ok",
+        " - ",
+        " — ",
+    ] {
+        if let Some(i) = name.to_ascii_lowercase().find(stop) {
+            // ASCII lowercasing keeps byte offsets; the boundary check is belt and braces
+            if i < end && name.is_char_boundary(i) {
+                end = i;
+            }
+        }
+    }
+    let mut s = &name[..end];
+    // sentence end after a lowercase letter or ')' ends the name ("Doe (@jdoe). See you")
+    let chars: Vec<(usize, char)> = s.char_indices().collect();
+    for w in chars.windows(3) {
+        if w[1].1 == '.' && w[2].1 == ' ' && (w[0].1.is_lowercase() || w[0].1 == ')') {
+            s = &s[..w[1].0];
+            break;
+        }
+    }
+    s.trim()
+        .trim_matches(|c: char| matches!(c, '"' | '\'' | '“' | '”' | '«' | '»' | '`' | '*'))
+        .trim_end_matches(['.', '!', ',', ';', ':'])
+        .trim()
+}
+
+fn is_anonymous_word(s: &str) -> bool {
+    let n = normalize(s);
+    ANON_WORDS
+        .iter()
+        .any(|w| n.trim() == *w || n.contains(&format!(" {w} ")))
+}
+
+/// See [`super::parse_credit`].
+pub fn parse_credit(body: &str) -> Option<Credit> {
+    let body = super::text::clip(body, 64 * 1024);
+    let mut lines = Vec::new();
+    for line in body.lines() {
+        let t = line.trim();
+        if t == "--" || t == "-- " || line.starts_with("-- ") {
+            break; // signature
+        }
+        if t.starts_with('>') {
+            continue;
+        }
+        let lower = t.to_lowercase();
+        if lower.starts_with("on ") && lower.ends_with("wrote:") {
+            break; // reply header of the quoted original
+        }
+        lines.push(t);
+    }
+
+    for line in &lines {
+        let n = normalize(&line.replace('\'', ""));
+        let n_apos = normalize(line);
+        if DECLINE
+            .iter()
+            .any(|d| n.contains(&format!(" {d} ")) || n_apos.contains(&format!(" {d} ")))
+        {
+            return Some(Credit::Declined);
+        }
+    }
+    for line in &lines {
+        // ASCII lowercasing keeps byte offsets, so indices found in `lower` are valid in `line`
+        let lower = line.to_ascii_lowercase();
+        for lead in NAME_LEADS {
+            let Some(i) = lower.find(lead) else { continue };
+            let start = i + lead.len();
+            if !line.is_char_boundary(start) {
+                continue;
+            }
+            let candidate = strip_trailer(&line[start..]);
+            if candidate.is_empty() {
+                continue;
+            }
+            if is_anonymous_word(candidate) {
+                return Some(Credit::Anonymous);
+            }
+            let lc = candidate.to_lowercase();
+            if matches!(lc.as_str(), "none" | "no" | "nothing" | "n/a" | "no thanks") {
+                return Some(Credit::Declined);
+            }
+            // "please credit me" without a name is not a name
+            if matches!(lc.as_str(), "me" | "me as" | "myself") {
+                continue;
+            }
+            let name: String = candidate.chars().take(MAX_NAME_CHARS).collect();
+            return Some(Credit::Name(name));
+        }
+    }
+    for line in &lines {
+        if is_anonymous_word(line) {
+            let n = normalize(line);
+            let words = n.split_whitespace().count();
+            let context = CREDIT_CONTEXT.iter().any(|c| n.contains(c));
+            if context || words <= 4 {
+                return Some(Credit::Anonymous);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn explicit_name_is_extracted() {
+        assert_eq!(
+            parse_credit("Please credit me as Jane Doe (@jdoe)"),
+            Some(Credit::Name("Jane Doe (@jdoe)".into()))
+        );
+        assert_eq!(
+            parse_credit("Hi,\nplease credit me as Jane Doe (@jdoe). Thanks!\n"),
+            Some(Credit::Name("Jane Doe (@jdoe)".into()))
+        );
+        assert_eq!(
+            parse_credit("Credit: J. R. Smith, ACME Labs"),
+            Some(Credit::Name("J. R. Smith, ACME Labs".into()))
+        );
+    }
+
+    #[test]
+    fn anonymous_answers() {
+        assert_eq!(parse_credit("credit: anonymous"), Some(Credit::Anonymous));
+        assert_eq!(parse_credit("anonymously please"), Some(Credit::Anonymous));
+        assert_eq!(
+            parse_credit("I'd like to remain anonymous."),
+            Some(Credit::Anonymous)
+        );
+        assert_eq!(parse_credit("Anonym bitte."), Some(Credit::Anonymous));
+    }
+
+    #[test]
+    fn declined_answers() {
+        assert_eq!(parse_credit("no credit needed"), Some(Credit::Declined));
+        assert_eq!(
+            parse_credit("I don't want to be credited"),
+            Some(Credit::Declined)
+        );
+        assert_eq!(
+            parse_credit("I do not need credit, just fix it."),
+            Some(Credit::Declined)
+        );
+        assert_eq!(parse_credit("Credit: none"), Some(Credit::Declined));
+    }
+
+    #[test]
+    fn unrelated_text_and_quotes_are_ignored() {
+        assert_eq!(parse_credit("Thanks for the quick fix!"), None);
+        assert_eq!(
+            parse_credit("> Please credit me as Mallory\nSounds good."),
+            None
+        );
+        assert_eq!(
+            parse_credit(
+                "The endpoint allows anonymous access to all tenants' data in the cluster."
+            ),
+            None
+        );
+        assert_eq!(parse_credit(""), None);
+    }
+
+    #[test]
+    fn signature_and_quoted_original_are_ignored() {
+        let body = "Sure.\n-- \nCredit: Bob\n";
+        assert_eq!(parse_credit(body), None);
+        let body = "ok\nOn Mon, Jan 5, 2026 Hexon Security wrote:\nPlease credit me as X\n";
+        assert_eq!(parse_credit(body), None);
+    }
+
+    #[test]
+    fn hostile_input_does_not_panic() {
+        let _ = parse_credit(&"credit me as ".repeat(100_000));
+        let _ = parse_credit("credit me as \u{0130}\u{0130}\u{0130}. x");
+        assert_eq!(
+            parse_credit("Credit: İstanbul Ünal"),
+            Some(Credit::Name("İstanbul Ünal".into()))
+        );
+        assert!(
+            matches!(parse_credit(&format!("credit: {}", "a".repeat(10_000))), Some(Credit::Name(n)) if n.chars().count() == MAX_NAME_CHARS)
+        );
+    }
+}

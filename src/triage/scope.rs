@@ -1,0 +1,192 @@
+//! Scope decisions: which configured component a report is about (aliases and host patterns),
+//! and whether its main finding falls in an out-of-scope class.
+//! Pure scoring over pre-normalized text; must not panic and must not consult anything but
+//! the configuration and the report.
+
+use super::severity::{SignalHit, SIGNALS};
+use super::text::{host_match, is_host_pattern, Phrase};
+use super::TriageConfig;
+use std::collections::BTreeMap;
+
+/// Weight of one alias occurrence in the subject / in the body (body hits are capped at 3
+/// per alias so a long report does not drown a specific subject).
+const SUBJECT_WORD: f64 = 3.0;
+const BODY_WORD: f64 = 1.0;
+/// Hosts are stronger evidence than words.
+const SUBJECT_HOST: f64 = 6.0;
+const BODY_HOST: f64 = 3.0;
+const BODY_CAP: usize = 3;
+/// Minimum total for a component verdict: a single body mention of a generic one-word alias
+/// ("gateway" in a quoted ticket title) is not enough; a multi-word alias, a subject hit or a
+/// host is.
+const COMPONENT_MIN: f64 = 1.5;
+
+/// Normalized views of a report shared by the scope functions.
+pub struct Views<'a> {
+    /// normalized prose of the subject
+    pub subject: &'a str,
+    /// normalized prose of the body
+    pub body: &'a str,
+    /// hosts in the subject with occurrences
+    pub subject_hosts: &'a BTreeMap<String, usize>,
+    /// hosts in the body with occurrences
+    pub body_hosts: &'a BTreeMap<String, usize>,
+}
+
+/// Multi-word aliases are more specific than single words.
+fn alias_weight(p: &Phrase) -> f64 {
+    if p.raw.trim().contains([' ', '-']) {
+        1.5
+    } else {
+        1.0
+    }
+}
+
+/// Result of component scoring.
+#[derive(Debug, Default)]
+pub struct ComponentMatch {
+    /// chosen component name, if any
+    pub name: Option<String>,
+    /// evidence for the chosen component (`host:...`, `word:...`)
+    pub evidence: Vec<String>,
+}
+
+/// Picks the best-scoring component.
+///
+/// Each alias scores `weight * (3 * subject hits + min(body hits, 3))`, each host
+/// `6 * subject + 3 * min(body, 3)`. A host is credited only to the component owning the most
+/// specific matching pattern (exact `registry.hexon.io` beats `*.hexon.io`, a longer wildcard
+/// suffix beats a shorter one). The highest total of at least 1.5 wins; ties go to the earlier
+/// component.
+pub fn component(v: &Views, cfg: &TriageConfig) -> ComponentMatch {
+    let n = cfg.components.len();
+    let mut scores = vec![0.0f64; n];
+    let mut evidence: Vec<Vec<String>> = vec![Vec::new(); n];
+
+    for (i, c) in cfg.components.iter().enumerate() {
+        for alias in &c.aliases {
+            let Some(p) = Phrase::new(alias) else {
+                continue;
+            };
+            let s = p.count(v.subject, BODY_CAP);
+            let b = p.count(v.body, BODY_CAP);
+            if s + b > 0 {
+                scores[i] += alias_weight(&p) * (SUBJECT_WORD * s as f64 + BODY_WORD * b as f64);
+                evidence[i].push(format!("word:{}", p.raw.to_lowercase()));
+            }
+        }
+    }
+
+    let mut all_hosts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for (h, k) in v.subject_hosts {
+        all_hosts.entry(h.as_str()).or_default().0 += k;
+    }
+    for (h, k) in v.body_hosts {
+        all_hosts.entry(h.as_str()).or_default().1 += k;
+    }
+    for (host, (s, b)) in all_hosts {
+        let mut best: Option<(usize, usize)> = None; // (specificity, component)
+        for (i, c) in cfg.components.iter().enumerate() {
+            for pat in &c.hosts {
+                if let Some(spec) = host_match(host, pat) {
+                    if best.is_none_or(|(bs, _)| spec > bs) {
+                        best = Some((spec, i));
+                    }
+                }
+            }
+        }
+        if let Some((_, i)) = best {
+            scores[i] += SUBJECT_HOST * s as f64 + BODY_HOST * b.min(BODY_CAP) as f64;
+            evidence[i].push(format!("host:{host}"));
+        }
+    }
+
+    let mut best: Option<usize> = None;
+    for i in 0..n {
+        if scores[i] >= COMPONENT_MIN && best.is_none_or(|b| scores[i] > scores[b]) {
+            best = Some(i);
+        }
+    }
+    match best {
+        Some(i) => {
+            let mut ev = std::mem::take(&mut evidence[i]);
+            ev.dedup();
+            ComponentMatch {
+                name: cfg.components.get(i).map(|c| c.name.clone()),
+                evidence: ev,
+            }
+        }
+        None => ComponentMatch::default(),
+    }
+}
+
+/// Result of the out-of-scope decision.
+#[derive(Debug, Default)]
+pub struct OutOfScopeMatch {
+    /// out-of-scope class, if the report's main finding is out of scope
+    pub class: Option<String>,
+    /// matched keywords / hosts of that class
+    pub evidence: Vec<String>,
+}
+
+/// Minimum class score for an out-of-scope verdict: one subject hit, or three body hits.
+const OOS_MIN: f64 = 3.0;
+
+/// Decides whether the report's *main finding* is out of scope.
+///
+/// Rule: each class scores 3 per keyword found in the subject, plus the body occurrences of
+/// each keyword (capped at 3), plus 3 per host of the report matching one of its host-pattern
+/// keywords (`*.zendesk.com`). The in-scope evidence is scored the same way from the built-in
+/// vulnerability classes (SQL injection, XSS, RCE..., excluding denial of service). The best
+/// class wins if it reaches 3 (a subject hit or several body hits) and is at least as strong
+/// as the in-scope evidence. So "Impact: ... could also cause a denial of service" in an SQL
+/// injection report stays in scope, while a report titled "Denial of service via slowloris"
+/// or mostly about flooding a host is out of scope.
+pub fn out_of_scope(v: &Views, cfg: &TriageConfig, signals: &[SignalHit]) -> OutOfScopeMatch {
+    let in_scope: f64 = signals
+        .iter()
+        .filter(|h| SIGNALS.get(h.index).is_some_and(|s| s.in_scope_class))
+        .map(|h| SUBJECT_WORD * h.subject.min(1) as f64 + h.body.min(BODY_CAP) as f64)
+        .sum();
+
+    let mut best: Option<(f64, usize, Vec<String>)> = None;
+    for (i, rule) in cfg.out_of_scope.iter().enumerate() {
+        let mut score = 0.0;
+        let mut ev = Vec::new();
+        for kw in &rule.keywords {
+            if is_host_pattern(kw) {
+                let hits = v
+                    .subject_hosts
+                    .keys()
+                    .chain(v.body_hosts.keys())
+                    .filter(|h| {
+                        let pat = kw.trim().to_ascii_lowercase();
+                        host_match(h, &pat).is_some()
+                    })
+                    .count();
+                if hits > 0 {
+                    score += BODY_HOST * hits.min(BODY_CAP) as f64;
+                    ev.push(format!("host:{}", kw.trim().to_ascii_lowercase()));
+                }
+                continue;
+            }
+            let Some(p) = Phrase::new(kw) else { continue };
+            let s = p.count(v.subject, 1);
+            let b = p.count(v.body, BODY_CAP);
+            if s + b > 0 {
+                score += SUBJECT_WORD * s as f64 + BODY_WORD * b as f64;
+                ev.push(format!("word:{}", p.raw.to_lowercase()));
+            }
+        }
+        if score > 0.0 && best.as_ref().is_none_or(|(bs, _, _)| score > *bs) {
+            best = Some((score, i, ev));
+        }
+    }
+    match best {
+        Some((score, i, ev)) if score >= OOS_MIN && score >= in_scope => OutOfScopeMatch {
+            class: cfg.out_of_scope.get(i).map(|r| r.class.clone()),
+            evidence: ev,
+        },
+        _ => OutOfScopeMatch::default(),
+    }
+}

@@ -1,0 +1,669 @@
+//! CVSS vector parsing/scoring (v3.0, v3.1, v4.0 via RustSec's `cvss` crate) and keyword
+//! signals that give a severity hint when no vector is present.
+//! Pure code: never panics on hostile text; invalid vectors are skipped, not errors.
+
+use super::text::{clip, re, Phrase};
+use super::{Cvss, Severity};
+use regex::Regex;
+use std::sync::LazyLock;
+
+/// Longest vector string considered (a full v4.0 vector with every metric is ~250 chars).
+const MAX_VECTOR_LEN: usize = 400;
+/// At most this many candidate vectors are tried per text.
+const MAX_CANDIDATES: usize = 32;
+
+static PREFIXED_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?i)\bCVSS:\d"));
+static BARE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(r"(?i)(?:^|[^A-Za-z0-9/:])(AV:[A-Za-z]{1,3}(?:/[A-Za-z]{1,3}:[A-Za-z0-9]{1,6}){3,})")
+});
+
+/// Maps a score to its qualitative band (identical for v3.x and v4.0).
+pub fn band(score: f64) -> Severity {
+    if score <= 0.0 {
+        Severity::None
+    } else if score < 4.0 {
+        Severity::Low
+    } else if score < 7.0 {
+        Severity::Medium
+    } else if score < 9.0 {
+        Severity::High
+    } else {
+        Severity::Critical
+    }
+}
+
+/// The run of vector characters starting at `start`, with trailing punctuation removed.
+fn vector_at(text: &str, start: usize) -> &str {
+    let rest = &text[start..];
+    let end = rest
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.')))
+        .unwrap_or(rest.len());
+    rest[..end].trim_end_matches(['.', '/', ':'])
+}
+
+const V3_MANDATORY: [&str; 8] = ["AV", "AC", "PR", "UI", "S", "C", "I", "A"];
+
+/// Parses and scores one candidate such as `CVSS:3.1/AV:N/...`. `None` if invalid or incomplete.
+pub fn score_vector(candidate: &str) -> Option<Cvss> {
+    if candidate.len() > MAX_VECTOR_LEN {
+        return None;
+    }
+    let upper = candidate.to_ascii_uppercase();
+    let version = upper.strip_prefix("CVSS:")?.split('/').next()?.to_string();
+    if !matches!(version.as_str(), "3.0" | "3.1" | "4.0") {
+        return None;
+    }
+    if version.starts_with('3') {
+        // The crate accepts v3 vectors with missing base metrics (and scores them 0); a
+        // reporter's incomplete vector is invalid for us.
+        let present: Vec<&str> = upper
+            .split('/')
+            .skip(1)
+            .filter_map(|m| m.split(':').next())
+            .collect();
+        if !V3_MANDATORY.iter().all(|m| present.contains(m)) {
+            return None;
+        }
+    }
+    let parsed: cvss::Cvss = upper.parse().ok()?;
+    // The crate's v4.0 scorer unwraps on its own lookup tables; a validated vector never
+    // reaches those paths (see the exhaustive test below), but hostile mail must never bring
+    // the daemon down, so a panic there is contained and the vector treated as invalid.
+    let score = std::panic::catch_unwind(|| parsed.score()).ok()?;
+    if !score.is_finite() || !(0.0..=10.0).contains(&score) {
+        return None;
+    }
+    let score = (score * 10.0).round() / 10.0;
+    Some(Cvss {
+        version,
+        vector: parsed.to_string(),
+        score,
+        severity: band(score),
+    })
+}
+
+/// First valid CVSS v3.0/v3.1/v4.0 vector anywhere in the text (see [`super::parse_cvss`]).
+pub fn parse_cvss(text: &str) -> Option<Cvss> {
+    let text = clip(text, super::text::MAX_ANALYSED_BYTES);
+    let mut candidates: Vec<(usize, String)> = Vec::new();
+    if let Some(r) = PREFIXED_RE.as_ref() {
+        for m in r.find_iter(text).take(MAX_CANDIDATES) {
+            candidates.push((m.start(), vector_at(text, m.start()).to_string()));
+        }
+    }
+    if let Some(r) = BARE_RE.as_ref() {
+        for c in r.captures_iter(text).take(MAX_CANDIDATES) {
+            let Some(m) = c.get(1) else { continue };
+            // skip the tail of a prefixed vector ("CVSS:3.1/AV:N..." is found above)
+            if text[..m.start()].ends_with('/') {
+                continue;
+            }
+            let v = vector_at(text, m.start());
+            let upper = v.to_ascii_uppercase();
+            let version = if upper.contains("/AT:") || upper.contains("/VC:") {
+                "4.0"
+            } else {
+                // up to 40 bytes of context, moved forward onto a char boundary
+                let mut from = m.start().saturating_sub(40);
+                while from < m.start() && !text.is_char_boundary(from) {
+                    from += 1;
+                }
+                let before = text.get(from..m.start()).unwrap_or("");
+                if before.contains("3.0") {
+                    "3.0"
+                } else {
+                    "3.1"
+                }
+            };
+            candidates.push((m.start(), format!("CVSS:{version}/{v}")));
+        }
+    }
+    candidates.sort_by_key(|(pos, _)| *pos);
+    candidates.into_iter().find_map(|(_, v)| score_vector(&v))
+}
+
+/// A vulnerability class recognised in prose.
+pub struct SignalDef {
+    /// canonical name reported in `Classification::signals`
+    pub name: &'static str,
+    /// severity hint when no CVSS vector is present
+    pub severity: Severity,
+    /// whether this class is an in-scope finding (false for denial of service)
+    pub in_scope_class: bool,
+    /// phrases (see [`Phrase`] for the matching rules)
+    pub phrases: &'static [&'static str],
+}
+
+/// Built-in vulnerability classes, multilingual where cheap.
+pub const SIGNALS: &[SignalDef] = &[
+    SignalDef {
+        name: "remote code execution",
+        severity: Severity::Critical,
+        in_scope_class: true,
+        phrases: &[
+            "remote code execution",
+            "rce",
+            "arbitrary code execution",
+            "code execution",
+            "command execution",
+            "arbitrary command*",
+            "command injection",
+            "execute arbitrary",
+            "reverse shell",
+            "os command injection",
+            "codeausfuhrung",
+            "execution de code",
+            "ejecucion remota de codigo",
+            "ejecucion de codigo",
+            "execucao remota de codigo",
+            "execucao de codigo",
+            "injection de commande",
+            "inyeccion de comandos",
+            "リモートコード実行",
+            "コード実行",
+            "コマンドインジェクション",
+        ],
+    },
+    SignalDef {
+        name: "authentication bypass",
+        severity: Severity::Critical,
+        in_scope_class: true,
+        phrases: &[
+            "authentication bypass",
+            "auth bypass",
+            "bypass authentication",
+            "bypasses authentication",
+            "bypass the authentication",
+            "authentication is bypassed",
+            "no authentication",
+            "missing authentication",
+            "without authentication",
+            "without credentials",
+            "unauthenticated access",
+            "alg none",
+            "signature bypass",
+            "login bypass",
+            "mfa bypass",
+            "2fa bypass",
+            "fehlende authentifizierung",
+            "umgehung der authentifizierung",
+            "ohne authentifizierung",
+            "contournement de l authentification",
+            "sans authentification",
+            "omision de autenticacion",
+            "sin autenticacion",
+            "bypass de autenticacao",
+            "sem autenticacao",
+            "認証回避",
+            "認証バイパス",
+            "認証なし",
+        ],
+    },
+    SignalDef {
+        name: "key extraction",
+        severity: Severity::Critical,
+        in_scope_class: true,
+        phrases: &[
+            "key extraction",
+            "extract the key",
+            "extract a key",
+            "extraction of the key",
+            "private key leak",
+            "private key",
+            "signing key",
+            "key share",
+            "secret share",
+            "privatschlussel",
+            "schlusselmaterial",
+            "cle privee",
+            "clave privada",
+            "chave privada",
+            "秘密鍵",
+            "鍵の抽出",
+        ],
+    },
+    SignalDef {
+        name: "sql injection",
+        severity: Severity::High,
+        in_scope_class: true,
+        phrases: &[
+            "sql injection",
+            "sqli",
+            "sqlmap",
+            "injection sql",
+            "inyeccion sql",
+            "injecao sql",
+            "sql インジェクション",
+            "sqlインジェクション",
+        ],
+    },
+    SignalDef {
+        name: "ssrf",
+        severity: Severity::High,
+        in_scope_class: true,
+        phrases: &[
+            "ssrf",
+            "server side request forgery",
+            "server-side request forgery",
+        ],
+    },
+    SignalDef {
+        name: "privilege escalation",
+        severity: Severity::High,
+        in_scope_class: true,
+        phrases: &[
+            "privilege escalation",
+            "escalate privileges",
+            "privilege elevation",
+            "rechteausweitung",
+            "privilegieneskalation",
+            "elevation de privileges",
+            "escalada de privilegios",
+            "escalonamento de privilegios",
+            "権限昇格",
+        ],
+    },
+    SignalDef {
+        name: "path traversal",
+        severity: Severity::High,
+        in_scope_class: true,
+        phrases: &[
+            "path traversal",
+            "directory traversal",
+            "arbitrary file read",
+            "read arbitrary files",
+            "local file inclusion",
+            "lfi",
+            "traversee de repertoire",
+            "ディレクトリトラバーサル",
+            "パストラバーサル",
+        ],
+    },
+    SignalDef {
+        name: "request smuggling",
+        severity: Severity::High,
+        in_scope_class: true,
+        phrases: &[
+            "request smuggling",
+            "http desync",
+            "desync",
+            "desincronizacion",
+            "cl te",
+            "te cl",
+        ],
+    },
+    SignalDef {
+        name: "account takeover",
+        severity: Severity::High,
+        in_scope_class: true,
+        phrases: &[
+            "account takeover",
+            "take over accounts",
+            "take over any account",
+            "session hijack*",
+            "hijack sessions",
+            "toma de control de cuentas",
+            "secuestrar sesiones",
+            "prise de controle de compte",
+            "アカウント乗っ取り",
+        ],
+    },
+    SignalDef {
+        name: "idor",
+        severity: Severity::High,
+        in_scope_class: true,
+        phrases: &[
+            "idor",
+            "insecure direct object reference",
+            "broken access control",
+            "missing authorization",
+            "authorization bypass",
+            "access control bypass",
+        ],
+    },
+    SignalDef {
+        name: "subdomain takeover",
+        severity: Severity::Medium,
+        in_scope_class: true,
+        phrases: &["subdomain takeover", "dangling cname", "dangling dns"],
+    },
+    SignalDef {
+        name: "cryptographic weakness",
+        severity: Severity::Medium,
+        in_scope_class: true,
+        phrases: &[
+            "downgrade",
+            "nonce reuse",
+            "reused nonce",
+            "replay attack",
+            "replay protection",
+            "forward secrecy",
+            "weak randomness",
+            "timing attack",
+            "padding oracle",
+        ],
+    },
+    SignalDef {
+        name: "credential exposure",
+        severity: Severity::Medium,
+        in_scope_class: true,
+        phrases: &[
+            "hardcoded credentials",
+            "hardcoded credential",
+            "hard coded credentials",
+            "credentials leak*",
+            "leaked credentials",
+            "token leak*",
+            "leaks the token",
+            "world readable",
+            "credential theft",
+            "zugangsdaten",
+            "identifiants",
+        ],
+    },
+    SignalDef {
+        name: "xss",
+        severity: Severity::Medium,
+        in_scope_class: true,
+        phrases: &[
+            "xss",
+            "cross site scripting",
+            "cross-site scripting",
+            "stored xss",
+            "reflected xss",
+            "dom xss",
+            "クロスサイトスクリプティング",
+        ],
+    },
+    SignalDef {
+        name: "csrf",
+        severity: Severity::Medium,
+        in_scope_class: true,
+        phrases: &[
+            "csrf",
+            "xsrf",
+            "cross site request forgery",
+            "cross-site request forgery",
+            "falsificacion de peticion",
+        ],
+    },
+    SignalDef {
+        name: "open redirect",
+        severity: Severity::Low,
+        in_scope_class: true,
+        phrases: &[
+            "open redirect",
+            "unvalidated redirect",
+            "redirection ouverte",
+        ],
+    },
+    SignalDef {
+        name: "information disclosure",
+        severity: Severity::Low,
+        in_scope_class: true,
+        phrases: &[
+            "information disclosure",
+            "info disclosure",
+            "information leak*",
+            "data exposure",
+            "sensitive data exposure",
+            "exposes private",
+            "lists private",
+            "enumeration",
+            "情報漏洩",
+            "情報漏えい",
+        ],
+    },
+    SignalDef {
+        name: "denial of service",
+        severity: Severity::Medium,
+        in_scope_class: false,
+        phrases: &[
+            "denial of service",
+            "denial-of-service",
+            "ddos",
+            "dos attack",
+            "resource exhaustion",
+            "cpu exhaustion",
+            "memory exhaustion",
+            "redos",
+            "deni de service",
+            "denegacion de servicio",
+            "negacao de servico",
+            "dienstverweigerung",
+            "サービス拒否",
+            "サービス妨害",
+        ],
+    },
+];
+
+/// Compiled built-in signal phrases.
+pub static SIGNAL_PHRASES: LazyLock<Vec<(usize, Vec<Phrase>)>> = LazyLock::new(|| {
+    SIGNALS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (i, s.phrases.iter().filter_map(|p| Phrase::new(p)).collect()))
+        .collect()
+});
+
+/// A signal found in a report: index into [`SIGNALS`], subject hits, body hits.
+#[derive(Debug, Clone, Copy)]
+pub struct SignalHit {
+    /// index into [`SIGNALS`]
+    pub index: usize,
+    /// occurrences in the subject
+    pub subject: usize,
+    /// occurrences in the body (capped)
+    pub body: usize,
+}
+
+/// Finds built-in signals in normalized subject/body prose.
+pub fn find_signals(subject_norm: &str, body_norm: &str) -> Vec<SignalHit> {
+    let mut hits = Vec::new();
+    for (i, phrases) in SIGNAL_PHRASES.iter() {
+        let subject: usize = phrases.iter().map(|p| p.count(subject_norm, 3)).sum();
+        let body: usize = phrases.iter().map(|p| p.count(body_norm, 3)).sum();
+        if subject + body > 0 {
+            hits.push(SignalHit {
+                index: *i,
+                subject,
+                body,
+            });
+        }
+    }
+    hits
+}
+
+/// Severity hint from signals alone (highest signal wins; `Unknown` when none).
+pub fn severity_from_signals(hits: &[SignalHit]) -> Severity {
+    hits.iter()
+        .filter_map(|h| SIGNALS.get(h.index))
+        .map(|s| s.severity)
+        .max()
+        .unwrap_or(Severity::Unknown)
+}
+
+/// Configured critical signals present in the normalized text.
+pub fn critical_signals_present(cfg_signals: &[String], norm: &str) -> Vec<String> {
+    cfg_signals
+        .iter()
+        .filter_map(|s| Phrase::new(s))
+        .filter(|p| p.count(norm, 1) > 0)
+        .map(|p| p.raw)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::text::normalize;
+    use super::*;
+
+    #[test]
+    fn static_patterns_compile() {
+        assert!(PREFIXED_RE.is_some());
+        assert!(BARE_RE.is_some());
+    }
+
+    #[test]
+    fn v31_critical_vector_scores_9_8() {
+        let c = parse_cvss("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").unwrap();
+        assert_eq!(c.version, "3.1");
+        assert!((c.score - 9.8).abs() < 1e-9);
+        assert_eq!(c.severity, Severity::Critical);
+    }
+
+    #[test]
+    fn v40_vector_scores_9_3() {
+        let c =
+            parse_cvss("score: CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N.")
+                .unwrap();
+        assert_eq!(c.version, "4.0");
+        assert!((c.score - 9.3).abs() < 1e-9);
+    }
+
+    #[test]
+    fn v30_vector_keeps_version() {
+        let c = parse_cvss("(CVSS:3.0/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:N/A:N)").unwrap();
+        assert_eq!(c.version, "3.0");
+        assert!((c.score - 7.7).abs() < 1e-9);
+    }
+
+    #[test]
+    fn invalid_vector_is_skipped_and_later_valid_one_used() {
+        let t = "first CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:X/C:H/I:N/A:N then \
+                 CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:C/C:H/I:N/A:N";
+        let c = parse_cvss(t).unwrap();
+        assert!((c.score - 8.6).abs() < 1e-9);
+    }
+
+    #[test]
+    fn incomplete_or_trailing_garbage_vectors_are_invalid() {
+        assert!(parse_cvss("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:L").is_none());
+        assert!(parse_cvss("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:L/A:N/X:1").is_none());
+        assert!(parse_cvss("CVSS:5.0/AV:N/AC:L/PR:N/UI:N/S:U/C:N/I:L/A:N").is_none());
+        assert!(parse_cvss("CVSS:4.0/AV:N/AC:L").is_none());
+        assert!(parse_cvss("no vector here, CVSS: 9.8").is_none());
+    }
+
+    #[test]
+    fn bare_vectors_infer_version() {
+        let c = parse_cvss("CVSS 3.0 base AV:N/AC:L/PR:N/UI:R/S:U/C:N/I:H/A:N").unwrap();
+        assert_eq!(c.version, "3.0");
+        let c = parse_cvss("vector AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").unwrap();
+        assert_eq!(c.version, "3.1");
+        let c = parse_cvss("AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N").unwrap();
+        assert_eq!(c.version, "4.0");
+    }
+
+    #[test]
+    fn lowercase_vector_is_accepted() {
+        let c = parse_cvss("cvss:3.1/av:n/ac:l/pr:n/ui:n/s:u/c:h/i:h/a:h").unwrap();
+        assert!((c.score - 9.8).abs() < 1e-9);
+    }
+
+    #[test]
+    fn bands_match_the_specification() {
+        assert_eq!(band(0.0), Severity::None);
+        assert_eq!(band(0.1), Severity::Low);
+        assert_eq!(band(3.9), Severity::Low);
+        assert_eq!(band(4.0), Severity::Medium);
+        assert_eq!(band(6.9), Severity::Medium);
+        assert_eq!(band(7.0), Severity::High);
+        assert_eq!(band(8.9), Severity::High);
+        assert_eq!(band(9.0), Severity::Critical);
+    }
+
+    #[test]
+    fn hostile_vector_text_never_panics() {
+        let long = format!("CVSS:3.1/{}", "AV:N/".repeat(10_000));
+        assert!(parse_cvss(&long).is_none());
+        assert!(
+            parse_cvss("CVSS:4.0/AV:N/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N")
+                .is_none()
+        );
+        assert!(parse_cvss("CVSS:\u{1F600}/AV:N").is_none());
+        assert!(parse_cvss("ääääCVSS:3.0ä AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H").is_some());
+        assert!(parse_cvss(&"CVSS:3.1/".repeat(10_000)).is_none());
+        // multi-byte characters right before a bare vector (context window mid-char)
+        for pad in 0..6 {
+            let t = format!(
+                "{}{}{} AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "x".repeat(pad),
+                "€".repeat(20),
+                "CVSS 3.0"
+            );
+            assert!(parse_cvss(&t).is_some());
+            let t = format!(
+                "{}{} AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+                "x".repeat(pad),
+                "日本語".repeat(20)
+            );
+            assert_eq!(parse_cvss(&t).map(|c| c.version), Some("3.1".to_string()));
+        }
+    }
+
+    #[test]
+    fn every_v4_base_vector_scores_without_panicking() {
+        // 104,976 base vectors: proves the crate's lookup-table unwraps are unreachable for
+        // valid base input, and that every score is in range.
+        let av = ["N", "A", "L", "P"];
+        let two = ["L", "H"];
+        let at = ["N", "P"];
+        let three = ["N", "L", "H"];
+        let ui = ["N", "P", "A"];
+        let mut n = 0usize;
+        for a in av {
+            for ac in two {
+                for t in at {
+                    for pr in three {
+                        for u in ui {
+                            for vc in three {
+                                for vi in three {
+                                    for va in three {
+                                        for sc in three {
+                                            for si in three {
+                                                for sa in three {
+                                                    let v = format!(
+                                                        "CVSS:4.0/AV:{a}/AC:{ac}/AT:{t}/PR:{pr}/UI:{u}/VC:{vc}/VI:{vi}/VA:{va}/SC:{sc}/SI:{si}/SA:{sa}"
+                                                    );
+                                                    let c = score_vector(&v).unwrap();
+                                                    assert!((0.0..=10.0).contains(&c.score));
+                                                    n += 1;
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assert_eq!(n, 104_976);
+    }
+
+    #[test]
+    fn v4_threat_and_environmental_metrics_score() {
+        for e in ["X", "A", "P", "U"] {
+            for msi in ["X", "N", "L", "H", "S"] {
+                for cr in ["X", "H", "M", "L"] {
+                    let v = format!(
+                        "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N/E:{e}/CR:{cr}/MSI:{msi}/MSA:S/U:Red"
+                    );
+                    let c = score_vector(&v).unwrap();
+                    assert!((0.0..=10.0).contains(&c.score), "{v}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn signals_rank_rce_over_xss() {
+        let hits = find_signals(&normalize("RCE"), &normalize("also an XSS"));
+        assert_eq!(severity_from_signals(&hits), Severity::Critical);
+        let hits = find_signals(&normalize(""), &normalize("reflected xss only"));
+        assert_eq!(severity_from_signals(&hits), Severity::Medium);
+        assert_eq!(severity_from_signals(&[]), Severity::Unknown);
+    }
+}
