@@ -151,6 +151,8 @@ pub struct AckConfig {
     pub retry_max: Duration,
     pub ack_business_days: u32,
     pub assessment_business_days: u32,
+    /// Mail the team this long before an assessment deadline passes.
+    pub warn_before: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -349,6 +351,8 @@ struct RawCalendar {
     ack_business_days: u32,
     #[serde(default = "default_assessment_days")]
     assessment_business_days: u32,
+    #[serde(default = "default_warn_before")]
+    warn_before_hours: u64,
 }
 
 impl Default for RawCalendar {
@@ -359,6 +363,7 @@ impl Default for RawCalendar {
             holidays: Vec::new(),
             ack_business_days: default_ack_days(),
             assessment_business_days: default_assessment_days(),
+            warn_before_hours: default_warn_before(),
         }
     }
 }
@@ -371,6 +376,9 @@ fn default_work_days() -> Vec<String> {
         .iter()
         .map(|d| d.to_string())
         .collect()
+}
+fn default_warn_before() -> u64 {
+    24
 }
 fn default_ack_days() -> u32 {
     2
@@ -740,6 +748,7 @@ impl Config {
             retry_max: Duration::from_secs(a.retry_max_secs),
             ack_business_days: c.ack_business_days,
             assessment_business_days: c.assessment_business_days,
+            warn_before: Duration::from_secs(c.warn_before_hours * 3600),
         };
 
         let triage = raw.triage.unwrap_or_default();

@@ -206,6 +206,7 @@ pub async fn run(
         )
         .await?;
         imap::logout(session, ctx.config.imap.timeout).await;
+        sla_check(&ctx).await?;
         let pass = outbox.run_once(&ctx.store, Utc::now()).await?;
         summary.acks_sent = pass.sent;
         info!(?summary, "single pass done");
@@ -232,6 +233,7 @@ pub async fn run(
         wake_outbox.clone(),
         progress.clone(),
     ));
+    tracker.spawn(sla_loop(ctx.clone(), cancel.clone(), wake_outbox.clone()));
     tracker.spawn(watchdog_loop(
         ctx.config.clone(),
         cancel.clone(),
@@ -501,6 +503,40 @@ async fn outbox_loop(
             _ = wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}
             _ = cancel.cancelled() => {}
+        }
+    }
+}
+
+/// Queue deadline warnings for the team; returns how many were queued.
+async fn sla_check(ctx: &Context) -> Result<usize, StoreError> {
+    let Some(team) = ctx.config.ack.team_address.clone() else {
+        return Ok(0);
+    };
+    let domain = ctx.config.ack.message_id_domain.clone();
+    let now = Utc::now();
+    let horizon = now + chrono::Duration::from_std(ctx.config.ack.warn_before).unwrap_or_default();
+    let queued = ctx
+        .store
+        .run(move |s| s.queue_deadline_warnings(&team, &domain, now, horizon))
+        .await?;
+    if queued > 0 {
+        info!(queued, "assessment deadline warnings queued for the team");
+    }
+    Ok(queued)
+}
+
+async fn sla_loop(ctx: Arc<Context>, cancel: CancellationToken, wake_outbox: Arc<Notify>) {
+    let mut interval = tokio::time::interval(Duration::from_secs(300));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        match sla_check(&ctx).await {
+            Ok(n) if n > 0 => wake_outbox.notify_one(),
+            Ok(_) => {}
+            Err(e) => error!(error = %e, "deadline check failed"),
         }
     }
 }

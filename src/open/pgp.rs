@@ -476,7 +476,7 @@ fn read_bounded(r: &mut dyn Read, budget: usize, limit: usize) -> Result<Vec<u8>
     loop {
         let n = match r.read(&mut chunk) {
             Ok(0) => break,
-            Ok(n) => n,
+            Ok(n) => n.min(chunk.len()),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 wipe(&mut out);

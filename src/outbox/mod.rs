@@ -317,10 +317,15 @@ impl Builder {
         let calendar = &self.config.calendar;
         let team_public = self.team_keys.public_certs();
         let (rendered, body) = match item.kind.as_str() {
-            "alert" => {
-                let rendered =
-                    self.templates
-                        .render("alert.txt.j2", facts, &self.site, calendar)?;
+            kind @ ("alert" | "deadline") => {
+                let template = if kind == "alert" {
+                    "alert.txt.j2"
+                } else {
+                    "deadline.txt.j2"
+                };
+                let rendered = self
+                    .templates
+                    .render(template, facts, &self.site, calendar)?;
                 let body = if team_public.is_empty() {
                     Body::Plain(compose::text_entity(&rendered.body))
                 } else {

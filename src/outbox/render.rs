@@ -16,7 +16,12 @@ use crate::sla::BusinessCalendar;
 use crate::store::AckFacts;
 
 /// Templates every template directory must hold.
-pub const TEMPLATE_FILES: [&str; 3] = ["ack.txt.j2", "ack-neutral.txt.j2", "alert.txt.j2"];
+pub const TEMPLATE_FILES: [&str; 4] = [
+    "ack.txt.j2",
+    "ack-neutral.txt.j2",
+    "alert.txt.j2",
+    "deadline.txt.j2",
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {

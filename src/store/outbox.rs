@@ -204,6 +204,49 @@ impl Store {
         Ok(())
     }
 
+    /// Queue a warning to `team` for every open, unassessed report whose
+    /// assessment deadline falls before `horizon` and has not been warned about.
+    pub fn queue_deadline_warnings(
+        &mut self,
+        team: &str,
+        message_id_domain: &str,
+        now: DateTime<Utc>,
+        horizon: DateTime<Utc>,
+    ) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let due: Vec<i64> = {
+            let mut stmt = tx.prepare(
+                "SELECT r.id FROM reports r
+                 WHERE r.status IN ('new', 'triaging') AND r.assessed_at IS NULL AND r.assessment_due <= ?1
+                   AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.report_id = r.id AND o.kind = 'deadline')",
+            )?;
+            let rows = stmt
+                .query_map([ts(horizon)], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            rows
+        };
+        for report_id in &due {
+            let message_id = super::new_message_id(message_id_domain);
+            tx.execute(
+                "INSERT INTO outbox(report_id, kind, recipient, message_id, status, next_attempt_at, created_at)
+                 VALUES (?1, 'deadline', ?2, ?3, 'queued', ?4, ?4)",
+                params![report_id, team, message_id, ts(now)],
+            )?;
+            let outbox = tx.last_insert_rowid();
+            append_event(
+                &tx,
+                Some(*report_id),
+                None,
+                "deadline_warning_queued",
+                "daemon",
+                &serde_json::json!({ "outbox": outbox }),
+                now,
+            )?;
+        }
+        tx.commit()?;
+        Ok(due.len())
+    }
+
     /// The facts an ack for `report_id` may carry.
     pub fn ack_facts(&self, report_id: i64) -> Result<AckFacts> {
         let facts = self.conn.query_row(
