@@ -65,6 +65,8 @@ pub struct Context {
     pub store: SharedStore,
     pub pipeline: Arc<Pipeline>,
     pub policy: IngestPolicy,
+    /// Unix time of the intake's latest sign of life (watchdog).
+    pub heartbeat: Arc<AtomicI64>,
 }
 
 impl Context {
@@ -81,6 +83,7 @@ impl Context {
             store: SharedStore::new(store),
             pipeline: Arc::new(pipeline),
             policy,
+            heartbeat: Arc::new(AtomicI64::new(Utc::now().timestamp())),
         })
     }
 
@@ -158,10 +161,9 @@ impl Context {
 }
 
 /// Liveness of the loops, for the systemd watchdog.
-#[derive(Default)]
 struct Progress {
-    intake: AtomicI64,
-    outbox: AtomicI64,
+    intake: Arc<AtomicI64>,
+    outbox: Arc<AtomicI64>,
 }
 
 impl Progress {
@@ -216,7 +218,10 @@ pub async fn run(
     let cancel = CancellationToken::new();
     let tracker = TaskTracker::new();
     let wake_outbox = Arc::new(Notify::new());
-    let progress = Arc::new(Progress::default());
+    let progress = Arc::new(Progress {
+        intake: ctx.heartbeat.clone(),
+        outbox: outbox.heartbeat(),
+    });
     Progress::touch(&progress.intake);
     Progress::touch(&progress.outbox);
 
@@ -266,6 +271,7 @@ async fn intake_loop(
     let mut failures: u32 = 0;
     while !cancel.is_cancelled() {
         Progress::touch(&progress.intake);
+        crate::fault::hang("hang_intake").await;
         let result = session_loop(&ctx, &cancel, &wake_outbox, &progress).await;
         match result {
             Ok(()) => failures = 0,
@@ -398,6 +404,7 @@ async fn intake_pass(
         let mut committed: Vec<(i64, u32, String)> = Vec::new();
         let mut known_uids: Vec<u32> = Vec::new();
         for message in fetched {
+            Progress::touch(&ctx.heartbeat);
             summary.fetched += 1;
             let uid = message.uid;
             let source = SourceRef::Imap {
@@ -498,7 +505,10 @@ async fn outbox_loop(
         let wait = next
             .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))
             .unwrap_or(Duration::from_secs(30))
-            .clamp(Duration::from_millis(200), Duration::from_secs(30));
+            .clamp(
+                Duration::from_millis(200),
+                ctx.config.imap.poll_interval.min(Duration::from_secs(30)),
+            );
         tokio::select! {
             _ = wake.notified() => {}
             _ = tokio::time::sleep(wait) => {}
@@ -549,7 +559,10 @@ async fn watchdog_loop(config: Arc<Config>, cancel: CancellationToken, progress:
     }
     let interval = Duration::from_micros(usec / 2);
     // A loop is stuck when it has not come round for this long.
-    let stale = (config.imap.poll_interval + config.imap.timeout * 6).as_secs() as i64;
+    // NOTE: both loops come round at least every poll interval, and touch the
+    // heartbeat per message/reply while working through a backlog.
+    let stale = (config.imap.poll_interval + config.imap.timeout * 6 + Duration::from_secs(5))
+        .as_secs() as i64;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}

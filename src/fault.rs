@@ -21,16 +21,24 @@ fn faults() -> &'static Vec<(String, f64)> {
     })
 }
 
+fn fires(name: &str) -> bool {
+    let list = faults();
+    !list.is_empty() && list.iter().any(|(n, p)| n == name && fastrand::f64() < *p)
+}
+
 /// Abort the process with the configured probability at fault point `name`.
 pub fn hit(name: &str) {
-    let list = faults();
-    if list.is_empty() {
-        return;
+    if fires(name) {
+        eprintln!("hexon-triage: injected fault at {name}: aborting");
+        std::process::abort();
     }
-    if let Some((_, p)) = list.iter().find(|(n, _)| n == name) {
-        if fastrand::f64() < *p {
-            eprintln!("hexon-triage: injected fault at {name}: aborting");
-            std::process::abort();
-        }
+}
+
+/// Hang forever with the configured probability at fault point `name`
+/// (a stuck loop, for the watchdog test).
+pub async fn hang(name: &str) {
+    if fires(name) {
+        eprintln!("hexon-triage: injected fault at {name}: hanging");
+        std::future::pending::<()>().await;
     }
 }

@@ -257,7 +257,7 @@ fn idle_wakes_the_daemon_without_waiting_for_the_poll_interval() {
         ),
     );
     wait_for("report stored via IDLE", Duration::from_secs(30), || {
-        (reports_json(&setup).len() == 1).then_some(())
+        (report_count(&setup) == 1).then_some(())
     });
     let inbox = wait_messages(&u.researcher, &u.password, "INBOX", 1, DELIVERY);
     assert_eq!(inbox.len(), 1);

@@ -69,6 +69,15 @@ struct Case {
     check: Option<Check>,
 }
 
+/// mail-parser 0.11.9 panics on these two inputs only where overflow checks
+/// / debug assertions are on (this test's profile): `open::open` catches the
+/// unwind and the message is quarantined. In release they are plain reports.
+const PARSER_DEBUG_PANIC: Expect = if cfg!(debug_assertions) {
+    Expect::Quarantined("internal parser failure")
+} else {
+    Expect::Acked
+};
+
 /// Expectations for the committed corpus. A file not listed here must still
 /// be stored; a name listed here must exist.
 fn corpus_expectations() -> BTreeMap<&'static str, Expect> {
@@ -139,11 +148,12 @@ fn corpus_expectations() -> BTreeMap<&'static str, Expect> {
         ("base64_body_garbage", Acked),
         ("quoted_printable_invalid_escapes", Acked),
         ("charset_unknown_and_8bit_body", Acked),
-        ("qp_soft_break_before_boundary", Acked),
-        ("message_global_empty_rfc822_then_close", Acked),
+        ("qp_soft_break_before_boundary", PARSER_DEBUG_PANIC),
+        ("message_global_empty_rfc822_then_close", PARSER_DEBUG_PANIC),
         ("html_unterminated_comment_and_script", Acked),
         ("message_rfc822_base64_loop", Acked),
         ("message_rfc822_empty", Stored),
+        ("terminal_escapes", Acked),
         ("date_out_of_range", Acked),
         ("bare_lf_line_endings", Acked),
         // Loop guard (RFC 3834).
@@ -227,14 +237,16 @@ fn attachment_50mib() -> Vec<u8> {
     )
 }
 
-/// Big but legal. Kept at 24 MiB so that the unoptimised test build (SHA-256
-/// and base64 run ~20x slower than in release) stays well inside STALL_LIMIT.
-fn attachment_24mib() -> Vec<u8> {
+/// Big but legal. Kept at 12 MiB: the unoptimised test build hashes and
+/// decodes ~10x slower than release (24 MiB: 0.5 s release, ~6 s here, and
+/// the message is parsed five times), and STALL_LIMIT must catch loops, not
+/// debug-build slowness.
+fn attachment_12mib() -> Vec<u8> {
     with_attachment(
-        "24 MiB attachment, under the limit",
+        "12 MiB attachment, under the limit",
         "dump.bin",
         "application/octet-stream",
-        &vec![0x5a; 24 * 1024 * 1024],
+        &vec![0x5a; 12 * 1024 * 1024],
     )
 }
 
@@ -577,7 +589,7 @@ fn generated_cases() -> Vec<Case> {
             attachment_50mib,
             Quarantined(LIMIT_BYTES),
         ),
-        gen("attachment_24mib_under_limit", attachment_24mib, Acked),
+        gen("attachment_12mib_under_limit", attachment_12mib, Acked),
         gen(
             "attachments_5000",
             attachments_5000,
@@ -750,13 +762,18 @@ fn hostile_corpus() {
         "the committed corpus has {committed} files, expected at least 34"
     );
     cases.extend(generated_cases());
-
-    let mut failures: Vec<String> = Vec::new();
     println!(
         "{} cases ({committed} committed, {} generated)",
         cases.len(),
         cases.len() - committed
     );
+    // HOSTILE_ONLY=substring runs just the matching cases (for a quick rerun).
+    if let Ok(only) = std::env::var("HOSTILE_ONLY") {
+        cases.retain(|c| c.name.contains(only.as_str()));
+        println!("HOSTILE_ONLY={only}: running {} of them", cases.len());
+    }
+
+    let mut failures: Vec<String> = Vec::new();
     for case in cases {
         let name = case.name.clone();
         let outcome = run_case(&shared, case);

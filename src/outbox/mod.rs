@@ -53,6 +53,7 @@ pub struct Outbox {
     team_keys: Arc<TeamKeys>,
     sender: SmtpSender,
     site: Site,
+    heartbeat: Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Outbox {
@@ -73,7 +74,13 @@ impl Outbox {
             team_keys,
             sender,
             site,
+            heartbeat: Arc::new(std::sync::atomic::AtomicI64::new(Utc::now().timestamp())),
         })
+    }
+
+    /// Unix time of the worker's latest sign of life (watchdog).
+    pub fn heartbeat(&self) -> Arc<std::sync::atomic::AtomicI64> {
+        self.heartbeat.clone()
     }
 
     /// Send every due row once; then file copies of sent replies.
@@ -93,6 +100,8 @@ impl Outbox {
             }
             let mut progressed = false;
             for item in items {
+                self.heartbeat
+                    .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
                 match self.send_one(store, &item).await? {
                     Outcome::Sent => {
                         pass.sent += 1;

@@ -25,6 +25,62 @@ pub struct Stack {
 }
 
 impl Stack {
+    /// Stop Dovecot (IMAP + LMTP).
+    pub fn stop_dovecot(&self) {
+        let status = Command::new("doveadm")
+            .args(["-c", self.get("DOVECOT_CONF"), "stop"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("doveadm");
+        assert!(status.success(), "cannot stop dovecot");
+        wait_for("dovecot to stop", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port("IMAPS_PORT")))
+                .is_err()
+                .then_some(())
+        });
+    }
+
+    pub fn start_dovecot(&self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("dovecot.restart.out"))
+            .unwrap();
+        let status = Command::new("dovecot")
+            .args(["-c", self.get("DOVECOT_CONF")])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .status()
+            .expect("dovecot");
+        assert!(status.success(), "cannot start dovecot");
+        wait_for("dovecot to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", self.port("IMAPS_PORT")))
+                .ok()
+                .map(|_| ())
+        });
+    }
+
+    pub fn postfix(&self, action: &str) {
+        let status = Command::new("postfix")
+            .args(["-c", self.get("POSTFIX_CONFIG"), action])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("postfix");
+        assert!(status.success(), "postfix {action} failed");
+        let port = self.port("SUBMISSION_PORT");
+        let want_up = action == "start";
+        wait_for(
+            &format!("postfix {action}"),
+            Duration::from_secs(20),
+            || (std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() == want_up).then_some(()),
+        );
+    }
+
     pub fn get(&self, key: &str) -> &str {
         self.env
             .get(key)
@@ -49,12 +105,21 @@ fn read_env(path: &Path) -> HashMap<String, String> {
         .collect()
 }
 
+static PRIVATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Make this test process use a stack of its own (for tests that stop and
+/// restart the servers). Call before anything else touches the stack.
+pub fn use_private_stack() {
+    PRIVATE.store(true, std::sync::atomic::Ordering::SeqCst);
+}
+
 /// The stack for this test process: the one `scripts/test.sh` started
 /// (MAILSTACK_ENV), or one started here and stopped when this process exits.
 pub fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| {
-        if let Ok(env_file) = std::env::var("MAILSTACK_ENV") {
+        let shared = std::env::var("MAILSTACK_ENV").ok().filter(|_| !PRIVATE.load(std::sync::atomic::Ordering::SeqCst));
+        if let Some(env_file) = shared {
             let env = read_env(Path::new(&env_file));
             let dir = PathBuf::from(env.get("MAILSTACK_DIR").cloned().unwrap_or_default());
             let status = Command::new("bash")
@@ -67,7 +132,7 @@ pub fn stack() -> &'static Stack {
             assert!(status.success(), "MAILSTACK_ENV={env_file} names a stack that is not running");
             return Stack { dir, env };
         }
-        let dir = std::env::temp_dir().join(format!("hexon-triage-stack-{}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!("hexon-triage-stack-{}-{}", std::process::id(), fastrand::u32(..)));
         let out = Command::new("bash")
             .arg(format!("{REPO}/scripts/mailstack.sh"))
             .args(["start", &dir.display().to_string()])
@@ -275,6 +340,17 @@ pub fn cli_ok(setup: &Setup, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Number of stored reports; 0 while the database does not exist yet.
+pub fn report_count(setup: &Setup) -> usize {
+    let out = cli(setup, &["reports", "list", "--json"]);
+    if !out.status.success() {
+        return 0;
+    }
+    serde_json::from_slice::<Vec<serde_json::Value>>(&out.stdout)
+        .map(|v| v.len())
+        .unwrap_or(0)
+}
+
 pub fn reports_json(setup: &Setup) -> Vec<serde_json::Value> {
     let out = cli_ok(setup, &["reports", "list", "--json", "--sort", "oldest"]);
     serde_json::from_str(&out)
@@ -303,7 +379,15 @@ impl Daemon {
             .path()
             .join(format!("daemon-{}.log", fastrand::u32(..)));
         let file = std::fs::File::create(&log).unwrap();
-        let child = Command::new(BIN)
+        // Like systemd, name the daemon's own pid in WATCHDOG_PID (exec keeps the pid).
+        let mut command = if env.iter().any(|(k, _)| *k == "WATCHDOG_USEC") {
+            let mut c = Command::new("bash");
+            c.args(["-c", r#"export WATCHDOG_PID=$$; exec "$0" "$@""#, BIN]);
+            c
+        } else {
+            Command::new(BIN)
+        };
+        let child = command
             .arg("--config")
             .arg(&setup.config)
             .arg("run")
