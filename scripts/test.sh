@@ -23,3 +23,7 @@ if [[ $# -eq 0 ]]; then
 	cargo clippy --all-targets -- -D warnings
 fi
 cargo test "$@"
+if [[ $# -eq 0 ]]; then
+	# The post-quantum build: sequoia's pure-Rust backend (ML-KEM-768+X25519, RFC 9580 v6 keys).
+	cargo test --no-default-features --features crypto-rust --lib open::
+fi

@@ -111,6 +111,10 @@ pub enum ReportsCommand {
     Show {
         /// Tracking id, e.g. HEXON-2026-0001.
         id: String,
+        /// Decrypt encrypted messages on demand with the team key (needs the
+        /// full config and its key files; the plaintext is only printed).
+        #[arg(long)]
+        decrypt: bool,
         #[arg(long)]
         json: bool,
     },
@@ -235,7 +239,11 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         }
         Command::Reports(command) => {
             let mut store = open_store(&cli.config, cli.database.as_deref())?;
-            reports(&mut store, command)
+            let decryptor = match &command {
+                ReportsCommand::Show { decrypt: true, .. } => Some(Decryptor::new(&cli.config)?),
+                _ => None,
+            };
+            reports(&mut store, command, decryptor.as_ref())
         }
         Command::Quarantine { json } => {
             let store = open_store(&cli.config, cli.database.as_deref())?;
@@ -380,7 +388,54 @@ fn database_path_of(config: &Path) -> Result<PathBuf> {
     })
 }
 
-fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
+/// Opens stored ciphertext on demand (`reports show --decrypt`).
+struct Decryptor {
+    pipeline: crate::pipeline::Pipeline,
+}
+
+impl Decryptor {
+    fn new(config: &Path) -> Result<Decryptor> {
+        let config = load_config(config)?;
+        let pipeline = crate::pipeline::Pipeline::from_config(&config).map_err(|e| ExitError {
+            code: exit::CONFIG,
+            message: format!("cannot load team keys: {}", e.reason()),
+        })?;
+        Ok(Decryptor { pipeline })
+    }
+
+    /// The decrypted text of a stored message, or why not.
+    fn text(&self, raw: &[u8]) -> String {
+        let p = &self.pipeline;
+        match crate::open::open(raw, &p.team_keys, &[], &p.open_limits) {
+            Err(e) => format!("(cannot decrypt: {})", e.reason()),
+            Ok(opened) => {
+                if let Some(text) = opened.inline_text {
+                    return text;
+                }
+                let mut text = match crate::parse::parse_entity(&opened.entity, &p.parse_limits) {
+                    Ok((text, _)) => text,
+                    Err(e) => format!("(cannot parse decrypted content: {e})"),
+                };
+                if let Some(subject) = opened.protected_subject {
+                    text = format!("Subject: {subject}\n\n{text}");
+                }
+                for (name, bytes) in opened.decrypted_attachments {
+                    text.push_str(&format!(
+                        "\n\n--- {name} ---\n{}",
+                        String::from_utf8_lossy(&bytes)
+                    ));
+                }
+                text
+            }
+        }
+    }
+}
+
+fn reports(
+    store: &mut Store,
+    command: ReportsCommand,
+    decryptor: Option<&Decryptor>,
+) -> Result<i32> {
     match command {
         ReportsCommand::List(args) => {
             let filter = ReportFilter {
@@ -403,8 +458,8 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
             };
             list(store, &filter, json)
         }
-        ReportsCommand::Show { id, json } => {
-            let detail = match store.report_detail(&id) {
+        ReportsCommand::Show { id, json, .. } => {
+            let mut detail = match store.report_detail(&id) {
                 Ok(d) => d,
                 Err(StoreError::NoSuchReport(id)) => {
                     return Err(ExitError {
@@ -415,6 +470,13 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            if let Some(decryptor) = decryptor {
+                for m in detail.messages.iter_mut().filter(|m| m.encrypted) {
+                    if let Some(raw) = store.raw_message(m.id)? {
+                        m.body_text = Some(decryptor.text(&raw));
+                    }
+                }
+            }
             if json {
                 println!("{}", serde_json::to_string_pretty(&detail)?);
                 return Ok(exit::OK);
@@ -529,9 +591,10 @@ fn reports(store: &mut Store, command: ReportsCommand) -> Result<i32> {
                             writeln!(out, "     | {line}")?;
                         }
                     }
-                    None if m.encrypted => {
-                        writeln!(out, "     | (encrypted; not stored in clear)")?
-                    }
+                    None if m.encrypted => writeln!(
+                        out,
+                        "     | (encrypted; not stored in clear; use --decrypt)"
+                    )?,
                     None => {}
                 }
             }

@@ -326,10 +326,14 @@ fn multipart_nesting_17() -> Vec<u8> {
     multipart_nesting(17)
 }
 
-fn rfc822_nesting_1000() -> Vec<u8> {
-    let mut m = head("message/rfc822 nested 1000 deep", "rfc822nest").into_bytes();
+fn rfc822_nesting(depth: usize) -> Vec<u8> {
+    let mut m = head(
+        &format!("message/rfc822 nested {depth} deep"),
+        &format!("rfc822nest{depth}"),
+    )
+    .into_bytes();
     m.extend_from_slice(b"Content-Type: message/rfc822\r\n\r\n");
-    for level in 0..999 {
+    for level in 0..depth - 1 {
         m.extend_from_slice(
             format!("From: level{level}@attacker.test\r\nSubject: level {level}\r\nContent-Type: message/rfc822\r\n\r\n")
                 .as_bytes(),
@@ -339,19 +343,41 @@ fn rfc822_nesting_1000() -> Vec<u8> {
     m
 }
 
-fn rfc822_in_multipart_nesting_1000() -> Vec<u8> {
-    let mut m = head("multipart + message/rfc822 nested 1000 deep", "rfc822mp").into_bytes();
-    for level in 0..1000 {
+fn rfc822_nesting_1000() -> Vec<u8> {
+    rfc822_nesting(1000)
+}
+/// 5.2 MB, far under the size limit.
+fn rfc822_nesting_100000() -> Vec<u8> {
+    rfc822_nesting(100_000)
+}
+fn multipart_nesting_100000() -> Vec<u8> {
+    multipart_nesting(100_000)
+}
+
+fn rfc822_in_multipart_nesting(depth: usize) -> Vec<u8> {
+    let mut m = head(
+        &format!("multipart + message/rfc822 nested {depth} deep"),
+        &format!("rfc822mp{depth}"),
+    )
+    .into_bytes();
+    for level in 0..depth {
         m.extend_from_slice(
             format!("Content-Type: multipart/mixed; boundary=\"m{level}\"\r\n\r\n--m{level}\r\nContent-Type: message/rfc822\r\n\r\nFrom: l{level}@attacker.test\r\n")
                 .as_bytes(),
         );
     }
     m.extend_from_slice(b"\r\ninnermost\r\n");
-    for level in (0..1000).rev() {
+    for level in (0..depth).rev() {
         m.extend_from_slice(format!("--m{level}--\r\n").as_bytes());
     }
     m
+}
+
+fn rfc822_in_multipart_nesting_1000() -> Vec<u8> {
+    rfc822_in_multipart_nesting(1000)
+}
+fn rfc822_in_multipart_nesting_100000() -> Vec<u8> {
+    rfc822_in_multipart_nesting(100_000)
 }
 
 /// Number of `<length 258, distance 1>` copies in the bomb: 1 + 258 * COPIES
@@ -619,6 +645,21 @@ fn generated_cases() -> Vec<Case> {
             Quarantined(LIMIT_DEPTH),
         ),
         gen(
+            "multipart_nesting_100000",
+            multipart_nesting_100000,
+            Quarantined(LIMIT_DEPTH),
+        ),
+        gen(
+            "rfc822_nesting_100000",
+            rfc822_nesting_100000,
+            Quarantined(LIMIT_DEPTH),
+        ),
+        gen(
+            "rfc822_in_multipart_nesting_100000",
+            rfc822_in_multipart_nesting_100000,
+            Quarantined(LIMIT_DEPTH),
+        ),
+        gen(
             "rfc822_in_multipart_nesting_1000",
             rfc822_in_multipart_nesting_1000,
             Quarantined(LIMIT_DEPTH),
@@ -697,6 +738,8 @@ struct Shared {
 struct Outcome {
     line: String,
     problems: Vec<String>,
+    /// The worker is still running (only the child process can end it).
+    stalled: bool,
 }
 
 thread_local! {
@@ -722,13 +765,83 @@ fn record_panic_locations() {
     }));
 }
 
+/// The parent: every case runs in a child process (this test binary again,
+/// `hostile_case_child` with HOSTILE_CASE=<name>), so a case that aborts the
+/// process (stack overflow) or never returns is reported by name and the run
+/// goes on. Inside the child the case runs on a 2 MiB thread under
+/// STALL_LIMIT with `catch_unwind`.
 #[test]
 fn hostile_corpus() {
-    record_panic_locations();
     println!(
         "build: debug_assertions={} (the daemon's release build has neither debug assertions nor overflow checks)",
         cfg!(debug_assertions)
     );
+    let shared = load_shared();
+    assert_eq!(
+        shared.pipeline.parse_limits.max_message_bytes,
+        64 * 1024 * 1024
+    );
+    assert_eq!(shared.pipeline.parse_limits.max_mime_depth, 16);
+    assert_eq!(shared.pipeline.parse_limits.max_attachments, 64);
+    drop(shared);
+
+    let mut names: Vec<String> = all_cases().into_iter().map(|c| c.name).collect();
+    // HOSTILE_ONLY=substring runs just the matching cases (for a quick rerun).
+    if let Ok(only) = std::env::var("HOSTILE_ONLY") {
+        names.retain(|n| n.contains(only.as_str()));
+        println!("HOSTILE_ONLY={only}: running {} of them", names.len());
+    }
+
+    let mut failures: Vec<String> = Vec::new();
+    for name in names {
+        let outcome = run_isolated(&name);
+        println!("{}", outcome.line);
+        for p in outcome.problems {
+            println!("    !! {p}");
+            failures.push(format!("{name}: {p}"));
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problem(s):\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// The child: runs the one case named by HOSTILE_CASE (does nothing otherwise).
+#[test]
+fn hostile_case_child() {
+    let Ok(name) = std::env::var("HOSTILE_CASE") else {
+        return;
+    };
+    record_panic_locations();
+    let shared = Arc::new(load_shared());
+    let Some(case) = all_cases().into_iter().find(|c| c.name == name) else {
+        println!("{MARK_LINE}{name:<44} → no such case");
+        println!("{MARK_PROBLEM}no such case");
+        return;
+    };
+    let outcome = run_case(&shared, case);
+    println!("{MARK_LINE}{}", outcome.line.replace('\n', "\\n"));
+    for p in &outcome.problems {
+        println!("{MARK_PROBLEM}{}", p.replace('\n', "\\n"));
+    }
+    if outcome.stalled {
+        // The worker is still spinning: end the process so the parent moves on.
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+        std::process::exit(0);
+    }
+}
+
+const MARK_LINE: &str = "@@hostile-line ";
+const MARK_PROBLEM: &str = "@@hostile-problem ";
+/// A child gets this long to build its case, run it and report (the case
+/// itself is bounded by STALL_LIMIT inside the child).
+const CHILD_LIMIT: Duration = Duration::from_secs(120);
+
+fn load_shared() -> Shared {
     let config = Config::load(Path::new(CONFIG)).expect("example config loads");
     assert_eq!(config.smtp.from_address, OWN_ADDRESS);
     assert!(
@@ -744,17 +857,16 @@ fn hostile_corpus() {
         from_address: config.smtp.from_address.clone(),
         time_zone: config.calendar.time_zone_name().to_string(),
     };
-    assert_eq!(pipeline.parse_limits.max_message_bytes, 64 * 1024 * 1024);
-    assert_eq!(pipeline.parse_limits.max_mime_depth, 16);
-    assert_eq!(pipeline.parse_limits.max_attachments, 64);
-    let shared = Arc::new(Shared {
+    Shared {
         config,
         pipeline,
         policy,
         templates,
         site,
-    });
+    }
+}
 
+fn all_cases() -> Vec<Case> {
     let mut cases = corpus_cases();
     let committed = cases.len();
     assert!(
@@ -762,33 +874,119 @@ fn hostile_corpus() {
         "the committed corpus has {committed} files, expected at least 34"
     );
     cases.extend(generated_cases());
-    println!(
-        "{} cases ({committed} committed, {} generated)",
-        cases.len(),
-        cases.len() - committed
-    );
-    // HOSTILE_ONLY=substring runs just the matching cases (for a quick rerun).
-    if let Ok(only) = std::env::var("HOSTILE_ONLY") {
-        cases.retain(|c| c.name.contains(only.as_str()));
-        println!("HOSTILE_ONLY={only}: running {} of them", cases.len());
-    }
+    cases
+}
 
-    let mut failures: Vec<String> = Vec::new();
-    for case in cases {
-        let name = case.name.clone();
-        let outcome = run_case(&shared, case);
-        println!("{}", outcome.line);
-        for p in outcome.problems {
-            println!("    !! {p}");
-            failures.push(format!("{name}: {p}"));
+/// Run one case in a child process and turn what it printed (or how it
+/// died) into an outcome.
+fn run_isolated(name: &str) -> Outcome {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let fail = |line: String, problem: String| Outcome {
+        line: format!("{name:<44} → {line}"),
+        problems: vec![problem],
+        stalled: false,
+    };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => return fail(format!("cannot find test binary: {e}"), e.to_string()),
+    };
+    let started = Instant::now();
+    let child = Command::new(exe)
+        .args([
+            "hostile_case_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("HOSTILE_CASE", name)
+        .env_remove("HOSTILE_ONLY")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) => return fail(format!("cannot start child: {e}"), e.to_string()),
+    };
+    let reader = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = r.read_to_end(&mut buf);
+            String::from_utf8_lossy(&buf).into_owned()
+        })
+    };
+    let out = reader(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = reader(Box::new(child.stderr.take().expect("piped stderr")));
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() > CHILD_LIMIT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(5)),
+            Err(_) => break None,
+        }
+    };
+    let stdout = out.join().unwrap_or_default();
+    let stderr = err.join().unwrap_or_default();
+    let mut line = None;
+    let mut problems = Vec::new();
+    for l in stdout.lines() {
+        // libtest may print "test hostile_case_child ... " on the same line.
+        if let Some(pos) = l.find(MARK_LINE) {
+            line = Some(l[pos + MARK_LINE.len()..].to_string());
+        } else if let Some(pos) = l.find(MARK_PROBLEM) {
+            problems.push(l[pos + MARK_PROBLEM.len()..].to_string());
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} problem(s):\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    if let Some(line) = line {
+        return Outcome {
+            line,
+            problems,
+            stalled: false,
+        };
+    }
+    let ms = started.elapsed().as_millis();
+    let why: Vec<&str> = stderr
+        .lines()
+        .filter(|l| {
+            l.contains("overflowed its stack")
+                || l.contains("fatal runtime error")
+                || l.contains("panicked at")
+                || l.contains("memory allocation")
+        })
+        .take(3)
+        .collect();
+    let why = if why.is_empty() {
+        stderr.lines().rev().take(3).collect::<Vec<_>>().join(" | ")
+    } else {
+        why.join(" | ")
+    };
+    match status {
+        None => fail(
+            format!("STALL: child killed after {ms} ms"),
+            format!("child did not finish within {CHILD_LIMIT:?}"),
+        ),
+        Some(status) => {
+            #[cfg(unix)]
+            let how = {
+                use std::os::unix::process::ExitStatusExt as _;
+                match status.signal() {
+                    Some(sig) => format!("killed by signal {sig}"),
+                    None => format!("exit {status}"),
+                }
+            };
+            #[cfg(not(unix))]
+            let how = format!("exit {status}");
+            fail(
+                format!("CRASH: the process died ({how}) after {ms} ms: {why}"),
+                format!("process died ({how}): {why}"),
+            )
+        }
+    }
 }
 
 fn corpus_cases() -> Vec<Case> {
@@ -847,6 +1045,7 @@ fn run_case(shared: &Arc<Shared>, case: Case) -> Outcome {
                 return Outcome {
                     line: format!("{name:<44} → cannot read fixture: {e}"),
                     problems: vec![format!("cannot read fixture: {e}")],
+                    stalled: false,
                 }
             }
         },
@@ -876,6 +1075,7 @@ fn run_case(shared: &Arc<Shared>, case: Case) -> Outcome {
         return Outcome {
             line: format!("{name:<44} → cannot start worker: {e}"),
             problems: vec![format!("cannot start worker: {e}")],
+            stalled: false,
         };
     }
     let received = rx.recv_timeout(STALL_LIMIT);
@@ -886,18 +1086,22 @@ fn run_case(shared: &Arc<Shared>, case: Case) -> Outcome {
                 "{name:<44} → {summary}  in {ms} ms (prepare {prepare_ms} ms)  [{size} bytes]"
             ),
             problems,
+            stalled: false,
         },
         Ok(Err(panic)) => Outcome {
             line: format!("{name:<44} → PANIC: {panic}  after {ms} ms"),
             problems: vec![format!("panicked: {panic}")],
+            stalled: false,
         },
         Err(mpsc::RecvTimeoutError::Timeout) => Outcome {
-            line: format!("{name:<44} → STALL: no result after {ms} ms (worker left running)"),
+            line: format!("{name:<44} → STALL: no result after {ms} ms"),
             problems: vec![format!("stalled: no result within {STALL_LIMIT:?}")],
+            stalled: true,
         },
         Err(mpsc::RecvTimeoutError::Disconnected) => Outcome {
             line: format!("{name:<44} → worker died after {ms} ms"),
             problems: vec!["worker thread died without a result".into()],
+            stalled: false,
         },
     }
 }

@@ -1,0 +1,249 @@
+//! OpenPGP through the running loop (real Dovecot + Postfix, messages and
+//! keys made by real GnuPG): an encrypted, signed report whose sender's key
+//! arrives in an Autocrypt header gets an ack encrypted to that key and signed
+//! by the team, which `gpg --decrypt` opens and verifies; an encrypted report
+//! from someone whose key is unknown gets a neutral notice, and its plaintext
+//! (a canary) is nowhere: not in the database, its WAL, the logs, or the mail
+//! the researcher received.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+
+const DELIVERY: Duration = Duration::from_secs(20);
+
+fn fixtures() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("openpgp-e2e-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = Command::new("bash")
+            .arg(format!("{REPO}/scripts/gpg-fixtures.sh"))
+            .arg(&dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("bash");
+        assert!(
+            out.status.success(),
+            "gpg-fixtures.sh: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        dir
+    })
+}
+
+fn fixture(name: &str) -> String {
+    std::fs::read_to_string(fixtures().join(name)).unwrap()
+}
+
+/// Rewrite the outer From/To of a fixture and optionally add header lines.
+fn readdress(eml: &str, from: &str, to: &str, extra_headers: &str) -> Vec<u8> {
+    let (head, body) = eml.split_once("\n\n").unwrap();
+    let mut lines: Vec<String> = Vec::new();
+    for line in head.lines() {
+        if line.starts_with("From:") {
+            lines.push(format!("From: Researcher <{from}>"));
+        } else if line.starts_with("To:") {
+            lines.push(format!("To: {to}"));
+        } else {
+            lines.push(line.to_string());
+        }
+    }
+    let mut out = lines.join("\n");
+    if !extra_headers.is_empty() {
+        out.push('\n');
+        out.push_str(extra_headers.trim_end());
+    }
+    out.push_str("\n\n");
+    out.push_str(body);
+    out.into_bytes()
+}
+
+/// The (possibly folded) Autocrypt header of the autocrypt fixture.
+fn autocrypt_header() -> String {
+    let eml = fixture("autocrypt.eml");
+    let mut out = String::new();
+    let mut inside = false;
+    for line in eml.lines() {
+        if line.starts_with("Autocrypt:") {
+            inside = true;
+        } else if inside && !line.starts_with(' ') && !line.starts_with('\t') {
+            break;
+        }
+        if inside {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(!out.is_empty());
+    out
+}
+
+fn team_keys_toml() -> String {
+    format!(
+        "\n[openpgp]\nteam_keys = [\"{}\", \"{}\"]\n",
+        fixtures().join("team-cv25519.sec.asc").display(),
+        fixtures().join("team-rsa.sec.asc").display()
+    )
+}
+
+#[test]
+fn encrypted_report_with_known_key_gets_an_ack_gpg_decrypts_and_verifies() {
+    // The fixtures' keys belong to alice@researcher.test: this test owns that mailbox.
+    let setup = setup_with("pgpack", &[], &team_keys_toml());
+    let alice = "alice@researcher.test";
+    add_user(alice, &setup.users.password);
+    wait_login(alice, &setup.users.password);
+    let sec = &setup.users.security;
+    let raw = readdress(
+        &fixture("signed-encrypted.eml"),
+        alice,
+        sec,
+        &autocrypt_header(),
+    );
+    send_raw(alice, sec, &raw);
+    wait_messages(sec, &setup.users.password, "INBOX", 1, DELIVERY);
+    cli_ok(&setup, &["run", "--once"]);
+
+    let reports = reports_json(&setup);
+    assert_eq!(reports.len(), 1);
+    let r = &reports[0];
+    assert_eq!(r["encrypted"], true);
+    assert!(
+        r["subject"].is_null(),
+        "an encrypted report's subject is not stored"
+    );
+    let tracking = r["tracking_id"].as_str().unwrap().to_string();
+    let detail = report_json(&setup, &tracking);
+    let alice_fpr = fixture("researcher-cv25519.fpr").trim().to_string();
+    assert_eq!(
+        detail["reporter_key"],
+        alice_fpr.as_str(),
+        "key from the Autocrypt header is pinned"
+    );
+    assert_eq!(detail["messages"][0]["signature"], "good");
+    assert!(detail["messages"][0]["body_text"].is_null());
+
+    // The ack alice received: PGP/MIME, opened and verified by GnuPG with her key.
+    let acks = wait_messages(alice, &setup.users.password, "INBOX", 1, DELIVERY);
+    let ack = acks
+        .iter()
+        .find(|m| m.header("X-Hexon-Tracking-Id").as_deref() == Some(tracking.as_str()))
+        .unwrap();
+    let content_type = ack.header("Content-Type").unwrap();
+    assert!(
+        content_type.starts_with("multipart/encrypted"),
+        "{content_type}"
+    );
+    let text = ack.text();
+    let start = text.find("-----BEGIN PGP MESSAGE-----").unwrap();
+    let end = text.find("-----END PGP MESSAGE-----").unwrap() + "-----END PGP MESSAGE-----".len();
+    let armored = &text[start..end];
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("ack.asc"), armored).unwrap();
+    let out = Command::new("gpg")
+        .arg("--homedir")
+        .arg(fixtures().join("gnupg-alice"))
+        .args([
+            "--batch",
+            "--status-fd",
+            "2",
+            "--trust-model",
+            "always",
+            "--decrypt",
+        ])
+        .arg(dir.path().join("ack.asc"))
+        .output()
+        .expect("gpg");
+    let status = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "gpg --decrypt failed: {status}");
+    let plain = String::from_utf8_lossy(&out.stdout);
+    assert!(plain.contains(&tracking), "{plain}");
+    let team_fpr = fixture("team-cv25519.fpr").trim().to_string();
+    assert!(status.contains("[GNUPG:] GOODSIG"), "{status}");
+    assert!(
+        status.contains(&format!("VALIDSIG {team_fpr}")) || status.contains(&team_fpr),
+        "{status}"
+    );
+    assert!(
+        !plain.contains("CANARY-signed-encrypted-7f3a"),
+        "the ack never quotes the report"
+    );
+}
+
+#[test]
+fn unknown_key_gets_a_neutral_notice_and_plaintext_is_stored_nowhere() {
+    let setup = setup_with("pgpneutral", &[], &team_keys_toml());
+    let u = &setup.users;
+    let canary = "CANARY-protected-subject-7f3a";
+    let raw = readdress(
+        &fixture("protected-subject.eml"),
+        &u.researcher,
+        &u.security,
+        "",
+    );
+    send_raw(&u.researcher, &u.security, &raw);
+    wait_messages(&u.security, &u.password, "INBOX", 1, DELIVERY);
+    let out = cli(&setup, &["run", "--once"]);
+    assert!(out.status.success());
+    let logs = String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let reports = reports_json(&setup);
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0]["encrypted"], true);
+    let tracking = reports[0]["tracking_id"].as_str().unwrap().to_string();
+
+    let acks = wait_messages(&u.researcher, &u.password, "INBOX", 1, DELIVERY);
+    let ack = &acks[0];
+    let body = ack.parsed().body_text(0).unwrap().to_string();
+    assert!(body.contains(&tracking));
+    assert!(
+        body.contains("deliberately says") || body.contains("public key"),
+        "{body}"
+    );
+    let subject = ack.header("Subject").unwrap();
+    assert!(
+        !subject.contains(canary) && !subject.contains("real subject"),
+        "{subject}"
+    );
+
+    // The canary is in the plaintext of the report (decrypt on demand shows it)…
+    let shown = cli_ok(&setup, &["reports", "show", &tracking, "--decrypt"]);
+    assert!(
+        shown.contains(canary),
+        "reports show --decrypt opens the stored ciphertext: {shown}"
+    );
+    // …and nowhere else.
+    let db = setup.database();
+    let mut places = vec![db.clone(), PathBuf::from(format!("{}-wal", db.display()))];
+    places.retain(|p| p.exists());
+    for place in &places {
+        let bytes = std::fs::read(place).unwrap();
+        assert!(
+            !bytes.windows(canary.len()).any(|w| w == canary.as_bytes()),
+            "plaintext canary found in {}",
+            place.display()
+        );
+    }
+    assert!(!logs.contains(canary), "canary in the daemon's logs");
+    for m in imap_messages(&u.researcher, &u.password, "INBOX") {
+        assert!(
+            !m.text().contains(canary),
+            "canary in the mail the researcher received"
+        );
+    }
+    for m in imap_messages(&u.security, &u.password, "INBOX") {
+        if m.header("X-Hexon-Tracking-Id").is_some() {
+            assert!(
+                !m.text().contains(canary),
+                "canary in the team's copy of the reply"
+            );
+        }
+    }
+}
