@@ -176,6 +176,19 @@ pub struct OpenPgpConfig {
     pub sign_plain_acks: bool,
 }
 
+/// What `security-txt` publishes (RFC 9116).
+#[derive(Debug, Clone)]
+pub struct SecurityTxt {
+    pub contact: Vec<String>,
+    pub expires: chrono::DateTime<chrono::Utc>,
+    pub encryption: Vec<String>,
+    pub policy: Option<String>,
+    pub preferred_languages: Vec<String>,
+    pub canonical: Vec<String>,
+    pub acknowledgments: Option<String>,
+    pub sign: bool,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -189,6 +202,7 @@ pub struct Config {
     pub limits: Limits,
     pub rate_limits: RateLimits,
     pub openpgp: OpenPgpConfig,
+    pub security_txt: Option<SecurityTxt>,
     pub log_format: LogFormat,
 }
 
@@ -216,7 +230,26 @@ struct RawConfig {
     #[serde(default)]
     openpgp: RawOpenPgp,
     #[serde(default)]
+    security_txt: Option<RawSecurityTxt>,
+    #[serde(default)]
     log: RawLog,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSecurityTxt {
+    contact: Vec<String>,
+    expires: String,
+    #[serde(default)]
+    encryption: Vec<String>,
+    policy: Option<String>,
+    #[serde(default)]
+    preferred_languages: Vec<String>,
+    #[serde(default)]
+    canonical: Vec<String>,
+    acknowledgments: Option<String>,
+    #[serde(default)]
+    sign: bool,
 }
 
 #[derive(Deserialize)]
@@ -804,6 +837,78 @@ impl Config {
             sign_plain_acks: o.sign_plain_acks,
         };
 
+        let security_txt = match raw.security_txt {
+            None => None,
+            Some(t) => {
+                if t.contact.is_empty() {
+                    return Err(invalid(
+                        "security_txt.contact",
+                        "needs at least one mailto:, https: or tel: URI".into(),
+                    ));
+                }
+                for (n, c) in t.contact.iter().enumerate() {
+                    if !(c.starts_with("mailto:")
+                        || c.starts_with("https://")
+                        || c.starts_with("tel:"))
+                        || c.contains(['\r', '\n'])
+                    {
+                        return Err(invalid(
+                            &format!("security_txt.contact[{n}]"),
+                            format!("`{c}` is not a mailto:, https: or tel: URI"),
+                        ));
+                    }
+                }
+                let uris = [
+                    ("security_txt.encryption", &t.encryption),
+                    ("security_txt.canonical", &t.canonical),
+                ];
+                for (key, list) in uris {
+                    for (n, u) in list.iter().enumerate() {
+                        if !u.starts_with("https://") || u.contains(['\r', '\n']) {
+                            return Err(invalid(
+                                &format!("{key}[{n}]"),
+                                format!("`{u}` must be an https:// URI"),
+                            ));
+                        }
+                    }
+                }
+                for (key, value) in [
+                    ("security_txt.policy", &t.policy),
+                    ("security_txt.acknowledgments", &t.acknowledgments),
+                ] {
+                    if let Some(u) = value {
+                        if !u.starts_with("https://") || u.contains(['\r', '\n']) {
+                            return Err(invalid(key, format!("`{u}` must be an https:// URI")));
+                        }
+                    }
+                }
+                let expires = chrono::DateTime::parse_from_rfc3339(&t.expires)
+                    .map_err(|e| {
+                        invalid(
+                            "security_txt.expires",
+                            format!("`{}` is not an RFC 3339 time: {e}", t.expires),
+                        )
+                    })?
+                    .with_timezone(&chrono::Utc);
+                if t.sign && openpgp.team_keys.is_empty() {
+                    return Err(invalid(
+                        "security_txt.sign",
+                        "signing needs openpgp.team_keys".into(),
+                    ));
+                }
+                Some(SecurityTxt {
+                    contact: t.contact,
+                    expires,
+                    encryption: t.encryption,
+                    policy: t.policy,
+                    preferred_languages: t.preferred_languages,
+                    canonical: t.canonical,
+                    acknowledgments: t.acknowledgments,
+                    sign: t.sign,
+                })
+            }
+        };
+
         Ok(Config {
             path: path.to_path_buf(),
             imap,
@@ -815,6 +920,7 @@ impl Config {
             limits,
             rate_limits,
             openpgp,
+            security_txt,
             log_format: raw.log.format,
         })
     }

@@ -96,6 +96,20 @@ impl Context {
         raw: Vec<u8>,
         source: SourceRef,
     ) -> Result<IngestResult, StoreError> {
+        self.process_at(raw, source, None).await
+    }
+
+    /// [`Context::process`] with an explicit receipt time (historical imports
+    /// use the message's Date so deadlines are those it had).
+    ///
+    /// # Errors
+    /// Store errors only.
+    pub async fn process_at(
+        &self,
+        raw: Vec<u8>,
+        source: SourceRef,
+        received_at: Option<chrono::DateTime<Utc>>,
+    ) -> Result<IngestResult, StoreError> {
         let headers = crate::parse::parse_headers(&raw, &self.pipeline.parse_limits).ok();
         if let Some(mid) = headers.as_ref().and_then(|h| h.message_id.clone()) {
             let own = self.store.run(move |s| s.is_own_message_id(&mid)).await?;
@@ -125,11 +139,11 @@ impl Context {
             None => Vec::new(),
         };
         let pipeline = self.pipeline.clone();
-        let prepared = tokio::task::spawn_blocking(move || {
-            pipeline.prepare(raw, source, Utc::now(), &sender_certs)
-        })
-        .await
-        .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
+        let at = received_at.unwrap_or_else(Utc::now);
+        let prepared =
+            tokio::task::spawn_blocking(move || pipeline.prepare(raw, source, at, &sender_certs))
+                .await
+                .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
         let prepared = Arc::new(prepared);
         let policy = self.policy.clone();
         let result = self

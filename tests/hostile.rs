@@ -785,7 +785,14 @@ fn hostile_corpus() {
     assert_eq!(shared.pipeline.parse_limits.max_attachments, 64);
     drop(shared);
 
-    let mut names: Vec<String> = all_cases().into_iter().map(|c| c.name).collect();
+    let cases = all_cases();
+    let generated = cases.iter().filter(|c| c.build.is_some()).count();
+    println!(
+        "{} cases ({} committed, {generated} generated)",
+        cases.len(),
+        cases.len() - generated
+    );
+    let mut names: Vec<String> = cases.into_iter().map(|c| c.name).collect();
     // HOSTILE_ONLY=substring runs just the matching cases (for a quick rerun).
     if let Ok(only) = std::env::var("HOSTILE_ONLY") {
         names.retain(|n| n.contains(only.as_str()));

@@ -425,10 +425,10 @@ impl Store {
                 )?;
             }
         }
-        let kind = if field == "note" {
-            "note".to_string()
-        } else {
-            format!("{field}_changed")
+        let kind = match field {
+            "note" => "note".to_string(),
+            "credit" => "credit_recorded".to_string(),
+            _ => format!("{field}_changed"),
         };
         append_event(
             &tx,

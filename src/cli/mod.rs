@@ -15,6 +15,8 @@ use crate::config::Config;
 use crate::daemon::{self, Context, RunOptions};
 use crate::store::{ReportFilter, SourceRef, Store, StoreError};
 
+mod ops;
+
 /// Exit codes (sysexits-style where one fits).
 pub mod exit {
     pub const OK: i32 = 0;
@@ -72,6 +74,7 @@ pub enum Command {
         /// Store only; queue no acknowledgement.
         #[arg(long)]
         no_ack: bool,
+        /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
     },
@@ -80,11 +83,13 @@ pub enum Command {
     Reports(ReportsCommand),
     /// List quarantined messages with their reasons.
     Quarantine {
+        /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
     },
     /// Daemon health: last poll, backlog, outbox queue, failures.
     Status {
+        /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
     },
@@ -93,8 +98,31 @@ pub enum Command {
     Audit(AuditCommand),
     /// Validate the config file and the secrets/templates/keys it names.
     CheckConfig {
+        /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
+    },
+    /// Write security.txt (RFC 9116) from the [security_txt] config, clear-signed if configured.
+    SecurityTxt {
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Import an existing security@ archive (mbox file or Maildir directory) through the pipeline; idempotent.
+    Import {
+        /// An mbox file or a Maildir directory (with cur/ and new/).
+        path: PathBuf,
+        /// Also queue acknowledgements (off by default: historical mail gets none).
+        #[arg(long)]
+        send_acks: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Online backup of the database (safe while the daemon runs).
+    Backup {
+        /// Destination file (must not exist).
+        dest: PathBuf,
     },
     /// Print shell completions.
     Completions {
@@ -115,13 +143,43 @@ pub enum ReportsCommand {
         /// full config and its key files; the plaintext is only printed).
         #[arg(long)]
         decrypt: bool,
+        /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
     },
     /// Change a report's status, assignee, severity, component, or add a note.
     Set(SetArgs),
+    /// Record how the reporter wants to be credited.
+    Credit {
+        /// Tracking id.
+        id: String,
+        /// Credit under this name or handle.
+        #[arg(long, conflicts_with_all = ["anonymous", "declined"])]
+        name: Option<String>,
+        /// Credit as "anonymous".
+        #[arg(long, conflicts_with = "declined")]
+        anonymous: bool,
+        /// The reporter does not want credit.
+        #[arg(long)]
+        declined: bool,
+        /// Who records it (default: $USER).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        actor: String,
+    },
+    /// Export reports as JSON or CSV (same filters as `list`).
+    Export {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// json or csv
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
     /// Reports past their acknowledgement or assessment deadline.
     Overdue {
+        /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
     },
@@ -129,6 +187,15 @@ pub enum ReportsCommand {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FilterArgs {
     /// new, triaging, accepted, fixed, disclosed, rejected, duplicate
     #[arg(long)]
     pub status: Option<String>,
@@ -150,10 +217,24 @@ pub struct ListArgs {
     /// newest (default), oldest, severity, due
     #[arg(long)]
     pub sort: Option<String>,
+    /// At most this many reports.
     #[arg(long)]
     pub limit: Option<usize>,
-    #[arg(long)]
-    pub json: bool,
+}
+
+impl FilterArgs {
+    fn to_filter(&self) -> ReportFilter {
+        ReportFilter {
+            status: self.status.clone(),
+            component: self.component.clone(),
+            severity: self.severity.clone(),
+            reporter: self.reporter.clone(),
+            text: self.text.clone(),
+            overdue_at: self.overdue.then(Utc::now),
+            sort: self.sort.clone(),
+            limit: self.limit,
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -180,6 +261,7 @@ pub struct SetArgs {
 pub enum AuditCommand {
     /// Check the hash chain; exit 4 and name the events if anything was edited or deleted.
     Verify {
+        /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
     },
@@ -325,6 +407,16 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             })
         }
         Command::CheckConfig { json } => check_config(&cli.config, json),
+        Command::SecurityTxt { output } => ops::security_txt(&cli.config, output.as_deref()),
+        Command::Import {
+            path,
+            send_acks,
+            json,
+        } => ops::import(&cli.config, &path, send_acks, json).await,
+        Command::Backup { dest } => {
+            let store = open_store(&cli.config, cli.database.as_deref())?;
+            ops::backup(&store, &dest)
+        }
         Command::Completions { shell } => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "hexon-triage", &mut std::io::stdout());
@@ -437,18 +529,46 @@ fn reports(
     decryptor: Option<&Decryptor>,
 ) -> Result<i32> {
     match command {
-        ReportsCommand::List(args) => {
-            let filter = ReportFilter {
-                status: args.status,
-                component: args.component,
-                severity: args.severity,
-                reporter: args.reporter,
-                text: args.text,
-                overdue_at: args.overdue.then(Utc::now),
-                sort: args.sort,
-                limit: args.limit,
+        ReportsCommand::List(args) => list(store, &args.filter.to_filter(), args.json),
+        ReportsCommand::Export {
+            filter,
+            format,
+            output,
+        } => ops::export(store, &filter.to_filter(), &format, output.as_ref()),
+        ReportsCommand::Credit {
+            id,
+            name,
+            anonymous,
+            declined,
+            actor,
+        } => {
+            let credit = match (name, anonymous, declined) {
+                (Some(n), _, _) if !n.trim().is_empty() => {
+                    crate::triage::Credit::Name(n.trim().to_string())
+                }
+                (None, true, _) => crate::triage::Credit::Anonymous,
+                (None, false, true) => crate::triage::Credit::Declined,
+                _ => {
+                    return Err(ExitError {
+                        code: exit::USAGE,
+                        message: "give --name NAME, --anonymous or --declined".into(),
+                    }
+                    .into())
+                }
             };
-            list(store, &filter, args.json)
+            let value = serde_json::to_string(&credit)?;
+            match store.set_report_field(&id, "credit", &value, &actor) {
+                Ok(()) => {
+                    println!("{}: credit = {value}", id.to_ascii_uppercase());
+                    Ok(exit::OK)
+                }
+                Err(StoreError::NoSuchReport(id)) => Err(ExitError {
+                    code: exit::NOT_FOUND,
+                    message: format!("no report {id}"),
+                }
+                .into()),
+                Err(e) => Err(e.into()),
+            }
         }
         ReportsCommand::Overdue { json } => {
             let filter = ReportFilter {
@@ -803,6 +923,12 @@ fn check_config(path: &Path, json: bool) -> Result<i32> {
     }
     if infos.is_empty() {
         warnings.push("no team keys configured: encrypted reports will be quarantined".into());
+    }
+    if let Some(t) = &config.security_txt {
+        warnings.extend(ops::security_txt_text(t, Utc::now()).1);
+        if t.expires <= Utc::now() {
+            warnings.push("security_txt.expires is in the past".into());
+        }
     }
     if json {
         println!(
