@@ -146,10 +146,12 @@ impl Context {
                 .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
         let prepared = Arc::new(prepared);
         let policy = self.policy.clone();
+        let t_commit = std::time::Instant::now();
         let result = self
             .store
             .run(move |s| s.ingest(&prepared, &policy))
             .await?;
+        crate::metrics::record(crate::metrics::Stage::Commit, t_commit, 1);
         match &result {
             IngestResult::NewReport {
                 tracking_id, ack, ..
@@ -272,7 +274,7 @@ pub async fn run(
     {
         warn!("tasks did not stop within 20s; exiting anyway (committed work is safe)");
     }
-    info!("stopped");
+    info!(stages = %crate::metrics::snapshot(), "stopped");
     Ok(Summary::default())
 }
 
@@ -414,7 +416,9 @@ async fn intake_pass(
         if uids.is_empty() {
             break;
         }
+        let t_fetch = std::time::Instant::now();
         let fetched = imap::fetch(session, &uids, config.timeout).await?;
+        crate::metrics::record(crate::metrics::Stage::Fetch, t_fetch, fetched.len() as u64);
         let mut committed: Vec<(i64, u32, String)> = Vec::new();
         let mut known_uids: Vec<u32> = Vec::new();
         for message in fetched {

@@ -35,6 +35,7 @@ pub mod config;
 pub mod daemon;
 pub mod fault;
 pub mod loopguard;
+pub mod metrics;
 pub mod open;
 pub mod outbox;
 pub mod parse;

@@ -24,7 +24,7 @@ mod seal;
 
 use std::borrow::Cow;
 
-use mail_parser::{Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 
@@ -397,12 +397,10 @@ fn open_inner(
     })
 }
 
-fn parse_mail(raw: &[u8]) -> Result<Message<'_>, OpenError> {
-    MessageParser::default()
-        .parse(raw)
-        .ok_or_else(|| OpenError::Malformed {
-            reason: "cannot parse MIME structure".into(),
-        })
+fn parse_mail(raw: &[u8]) -> Result<crate::parse::Flat<'_>, OpenError> {
+    crate::parse::parse_flat(raw).ok_or_else(|| OpenError::Malformed {
+        reason: "cannot parse MIME structure".into(),
+    })
 }
 
 fn content_type_is(part: &MessagePart<'_>, ctype: &str, subtype: &str) -> bool {
@@ -539,7 +537,7 @@ impl Ctx<'_> {
     fn open_pgp_mime(&mut self, payload: &[u8]) -> Result<Vec<u8>, OpenError> {
         let mut p = self.process(payload)?;
         let before = self.discovered.len();
-        if let Some(inner) = MessageParser::default().parse(&p.plaintext[..]) {
+        if let Some(inner) = crate::parse::parse_flat(&p.plaintext[..]) {
             self.discover_in(&inner);
         }
         let mut signature = p.signature.clone();

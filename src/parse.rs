@@ -83,6 +83,41 @@ pub struct Inbound {
     pub attachments: Vec<Attachment>,
 }
 
+/// A parsed message whose drop is iterative.
+///
+/// mail-parser builds nested `message/rfc822` parts without recursion but
+/// drops them recursively: a message nested some 10,000 levels deep would
+/// overflow the stack while being dropped (an abort, not a panic). Every
+/// parse in this crate goes through [`parse_flat`], whose guard flattens the
+/// tree before dropping it.
+pub struct Flat<'x>(mail_parser::Message<'x>);
+
+impl<'x> std::ops::Deref for Flat<'x> {
+    type Target = mail_parser::Message<'x>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl Drop for Flat<'_> {
+    fn drop(&mut self) {
+        let mut pending = vec![std::mem::take(&mut self.0)];
+        while let Some(mut message) = pending.pop() {
+            for part in message.parts.iter_mut() {
+                if let PartType::Message(inner) = &mut part.body {
+                    pending.push(std::mem::take(inner));
+                }
+            }
+            // `message` now holds no nested message: dropping it is shallow.
+        }
+    }
+}
+
+/// Parse `raw` with mail-parser behind a [`Flat`] guard.
+pub fn parse_flat(raw: &[u8]) -> Option<Flat<'_>> {
+    MessageParser::default().parse(raw).map(Flat)
+}
+
 /// Parse only the outer headers of `raw`.
 ///
 /// # Errors
@@ -102,9 +137,7 @@ pub fn parse_headers(raw: &[u8], limits: &ParseLimits) -> Result<Headers, ParseE
 /// or has no sender address.
 pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<Inbound, ParseError> {
     check_raw(raw, limits)?;
-    let message = MessageParser::default()
-        .parse(raw)
-        .ok_or(ParseError::NoHeaders)?;
+    let message = parse_flat(raw).ok_or(ParseError::NoHeaders)?;
     let headers = headers_of(&message);
     if headers.from_address.is_none() {
         return Err(ParseError::NoSender);
@@ -132,7 +165,7 @@ pub fn parse_entity(
             limit: limits.max_message_bytes,
         });
     }
-    match MessageParser::default().parse(entity) {
+    match parse_flat(entity) {
         Some(message) => content_of(&message, limits),
         // NOTE: an entity with no header block is plain text (RFC 2045 defaults).
         None => Ok((
@@ -387,7 +420,7 @@ pub fn sanitize_filename(name: &str) -> Option<String> {
     let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
     let cleaned: String = base
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_invisible_format(*c))
         .map(|c| if "<>:\"|?*".contains(c) { '_' } else { c })
         .take(100)
         .collect();
@@ -404,6 +437,14 @@ pub fn sanitize_filename(name: &str) -> Option<String> {
         return Some(format!("_{cleaned}"));
     }
     Some(cleaned)
+}
+
+/// Bidi overrides/isolates, zero-width and other invisible format characters:
+/// they make `invoice\u{202E}gpj.exe` display as `invoiceexe.jpg`.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{061C}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{FEFF}' | '\u{FFF9}'..='\u{FFFB}')
 }
 
 #[cfg(test)]
@@ -472,6 +513,24 @@ Steps to reproduce: open /admin.\r\n";
     }
 
     #[test]
+    fn very_deep_rfc822_nesting_does_not_overflow_the_stack() {
+        let mut raw = String::from("From: a@b.test\r\n");
+        for _ in 0..100_000 {
+            raw.push_str("Content-Type: message/rfc822\r\n\r\n");
+        }
+        raw.push_str("Subject: x\r\n\r\nbody\r\n");
+        // Runs on a 2 MiB thread, like tokio's blocking pool.
+        let handle = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn(move || parse(raw.as_bytes(), &ParseLimits::default()).map(|_| ()))
+            .unwrap();
+        assert_eq!(
+            handle.join().unwrap(),
+            Err(ParseError::TooDeep { limit: 16 })
+        );
+    }
+
+    #[test]
     fn deep_nesting_is_refused() {
         let mut raw = String::from("From: a@b.test\r\n");
         for n in 0..40 {
@@ -503,6 +562,10 @@ Steps to reproduce: open /admin.\r\n";
         assert_eq!(sanitize_filename("CON.txt").as_deref(), Some("_CON.txt"));
         assert_eq!(sanitize_filename("a\r\nb.txt").as_deref(), Some("ab.txt"));
         assert_eq!(sanitize_filename("..."), None);
+        assert_eq!(
+            sanitize_filename("invoice\u{202E}gpj.exe").as_deref(),
+            Some("invoicegpj.exe")
+        );
     }
 
     #[test]

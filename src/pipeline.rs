@@ -9,6 +9,7 @@ use sequoia_openpgp::Cert;
 
 use crate::config::Config;
 use crate::loopguard::{self, Verdict};
+use crate::metrics;
 use crate::open::{self, OpenError, OpenLimits, TeamKeys};
 use crate::parse::{self, Attachment, ParseLimits};
 use crate::sla::BusinessCalendar;
@@ -123,7 +124,11 @@ impl Pipeline {
                 headers: Box::new(headers),
             };
         }
-        let opened = match open::open(raw, &self.team_keys, sender_certs, &self.open_limits) {
+        let t_open = std::time::Instant::now();
+        let opened = open::open(raw, &self.team_keys, sender_certs, &self.open_limits);
+        metrics::record(metrics::Stage::Open, t_open, 1);
+        let t_parse = std::time::Instant::now();
+        let opened = match opened {
             Ok(o) => o,
             Err(e) => return quarantine(e.reason()),
         };
@@ -163,6 +168,8 @@ impl Pipeline {
                 self.parse_limits.max_attachments
             ));
         }
+        metrics::record(metrics::Stage::Parse, t_parse, 1);
+        let t_triage = std::time::Instant::now();
         let subject = opened
             .protected_subject
             .as_deref()
@@ -217,6 +224,7 @@ impl Pipeline {
             // NOTE: the stored/visible subject of an encrypted report must not be plaintext.
             headers.subject = subject.clone();
         }
+        metrics::record(metrics::Stage::Triage, t_triage, 1);
         PreparedKind::Mail(Box::new(PreparedMail {
             headers,
             text,

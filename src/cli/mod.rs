@@ -708,7 +708,7 @@ fn reports(
                 match &m.body_text {
                     Some(body) => {
                         for line in body.lines().take(200) {
-                            writeln!(out, "     | {line}")?;
+                            writeln!(out, "     | {}", printable(line))?;
                         }
                     }
                     None if m.encrypted => writeln!(
@@ -853,6 +853,20 @@ fn list(store: &Store, filter: &ReportFilter, json: bool) -> Result<i32> {
         );
     }
     Ok(exit::OK)
+}
+
+/// Report text for a terminal: control characters (escape sequences that
+/// could rewrite the analyst's screen) become U+FFFD; tabs stay.
+fn printable(line: &str) -> String {
+    line.chars()
+        .map(|c| {
+            if c.is_control() && c != '\t' {
+                '\u{FFFD}'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 fn truncate(text: &str, max: usize) -> String {

@@ -55,7 +55,6 @@ pub fn protected_entity(body: &str, subject: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let part = MimePart::new(
         mail_builder::headers::content_type::ContentType::new("text/plain")
-            .attribute("charset", "utf-8")
             .attribute("protected-headers", "v1"),
         body.replace("\r\n", "\n").replace('\n', "\r\n"),
     )
@@ -78,16 +77,20 @@ pub fn compose(envelope: &Envelope<'_>, body: Body) -> Vec<u8> {
     if let Some(r) = envelope.reply_to {
         builder = builder.reply_to(parse_address(r));
     }
-    if let Some(irt) = envelope.in_reply_to {
-        builder = builder.in_reply_to(clean(irt));
+    // NOTE: msg-ids are ASCII (RFC 5322); a reporter's 8-bit id is not echoed.
+    let usable_id = |id: &str| -> Option<String> {
+        let id = clean(id);
+        (!id.is_empty() && id.is_ascii() && !id.contains(' ')).then_some(id)
+    };
+    if let Some(irt) = envelope.in_reply_to.and_then(usable_id) {
+        builder = builder.in_reply_to(irt);
     }
-    if !envelope.references.is_empty() {
-        let refs: Vec<String> = envelope
-            .references
-            .iter()
-            .map(|r| clean(r))
-            .filter(|r| !r.is_empty())
-            .collect();
+    let refs: Vec<String> = envelope
+        .references
+        .iter()
+        .filter_map(|r| usable_id(r))
+        .collect();
+    if !refs.is_empty() {
         builder = builder.references(refs);
     }
     if let Some(t) = envelope.tracking_id {

@@ -188,6 +188,7 @@ impl Outbox {
                     Some(rid) => Some(store.run(move |s| s.ack_facts(rid)).await?),
                     None => None,
                 };
+                let t_render = std::time::Instant::now();
                 let built = {
                     let this = self.builder();
                     let item = item.clone();
@@ -197,6 +198,7 @@ impl Outbox {
                     .await
                     .unwrap_or_else(|e| Err(OutboxError::Seal(format!("build task failed: {e}"))))
                 };
+                crate::metrics::record(crate::metrics::Stage::Render, t_render, 1);
                 match built {
                     Ok(bytes) => bytes,
                     Err(e) => {
@@ -220,7 +222,10 @@ impl Outbox {
         if self.config.ack.copy_mode == CopyMode::Bcc && item.kind == "ack" {
             recipients.push(self.config.ack.copy_address.as_str());
         }
-        match self.sender.send(&recipients, &bytes).await {
+        let t_send = std::time::Instant::now();
+        let sent = self.sender.send(&recipients, &bytes).await;
+        crate::metrics::record(crate::metrics::Stage::Send, t_send, 1);
+        match sent {
             Ok(()) => {
                 crate::fault::hit("after_smtp");
                 store.run(move |s| s.outbox_sent(id, Utc::now())).await?;
