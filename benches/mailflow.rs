@@ -214,7 +214,7 @@ fn make_message(n: usize, cv: &Cert, rsa: &Cert) -> Vec<u8> {
         format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n")
     };
     let headers = format!(
-        "From: Researcher {n} <r{n}@researcher.test>\r\nTo: {SECURITY}\r\nSubject: Bench report {n}\r\nMessage-ID: <bench-{n}@researcher.test>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
+        "From: Researcher {n} <alice+r{n}@researcher.test>\r\nTo: {SECURITY}\r\nSubject: Bench report {n}\r\nMessage-ID: <bench-{n}@researcher.test>\r\nDate: Tue, 24 Nov 2026 10:00:00 +0000\r\nMIME-Version: 1.0\r\n"
     );
     let kind = n % 10;
     if kind < 5 {
@@ -267,7 +267,7 @@ user = "{SECURITY}"
 password_file = "password"
 poll_interval_secs = {poll}
 timeout_secs = 30
-fetch_batch = 200
+fetch_batch = 100
 
 [smtp]
 host = "127.0.0.1"
@@ -451,6 +451,25 @@ fn main() {
         .map(|s| s.split_whitespace().next().unwrap_or("").to_string())
         .unwrap_or_default();
     let (stored, acks, _) = db_counts(&db).unwrap();
+    {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let mut stmt = conn
+            .prepare("SELECT status, COALESCE(reason, ''), COUNT(*) FROM messages GROUP BY 1, 2")
+            .unwrap();
+        let rows: Vec<(String, String, i64)> = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        println!("stored messages by status: {rows:?}");
+    }
+    println!(
+        "backlog: stored + queued in {:.1?} ({:.0} msg/s), sent + filed in {:.1?} ({:.0} msg/s); stages {stages}",
+        stored_t,
+        n as f64 / stored_t.as_secs_f64(),
+        sent_t,
+        n as f64 / sent_t.as_secs_f64()
+    );
 
     // ---- 2. latency ----------------------------------------------------------
     let latency_dir = work.path().join("latency");
@@ -472,6 +491,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let _enter = runtime.enter();
     let smtp = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
         .port(stack.get("SMTP_PORT").parse().unwrap())
         .tls(lettre::transport::smtp::client::Tls::None)
@@ -538,7 +558,7 @@ fn main() {
             "INBOX",
         ]))
         .trim()
-        .trim_start_matches("uidvalidity=")
+        .rsplit('=').next().unwrap_or("")
         .parse()
         .unwrap();
         let last: i64 = sh(Command::new("doveadm").args([
@@ -552,7 +572,7 @@ fn main() {
             "INBOX",
         ]))
         .trim()
-        .trim_start_matches("uidnext=")
+        .rsplit('=').next().unwrap_or("")
         .parse::<i64>()
         .unwrap()
             - 1;

@@ -128,6 +128,8 @@ pub struct SmtpConfig {
     pub from_address: String,
     pub reply_to: Option<String>,
     pub timeout: Duration,
+    /// SMTP connections used in parallel (and kept open for reuse).
+    pub connections: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -319,6 +321,12 @@ struct RawSmtp {
     reply_to: Option<String>,
     #[serde(default = "default_timeout")]
     timeout_secs: u64,
+    #[serde(default = "default_connections")]
+    connections: usize,
+}
+
+fn default_connections() -> usize {
+    8
 }
 
 #[derive(Deserialize)]
@@ -665,6 +673,9 @@ impl Config {
         if s.timeout_secs == 0 {
             return Err(invalid("smtp.timeout_secs", "must be at least 1".into()));
         }
+        if !(1..=64).contains(&s.connections) {
+            return Err(invalid("smtp.connections", "must be between 1 and 64".into()));
+        }
         let smtp_ca = s.ca_file.as_deref().map(resolve);
         if let Some(ca) = &smtp_ca {
             if !ca.is_file() {
@@ -685,6 +696,7 @@ impl Config {
             from_address,
             reply_to: s.reply_to,
             timeout: Duration::from_secs(s.timeout_secs),
+            connections: s.connections,
         };
 
         // Store

@@ -176,6 +176,124 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Process one fetched batch: header lookups in one store call, open /
+    /// parse / triage in parallel on the blocking pool (order kept), then ONE
+    /// transaction for the whole batch (group commit). A batch the store
+    /// refuses is retried message by message so one bad message cannot block
+    /// the others.
+    ///
+    /// # Errors
+    /// Store errors that persist message by message.
+    pub async fn process_batch(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        messages: Vec<imap::Fetched>,
+    ) -> Result<Vec<(u32, IngestResult)>, StoreError> {
+        let limits = self.pipeline.parse_limits.clone();
+        let heads: Vec<(Option<String>, Option<String>)> = messages
+            .iter()
+            .map(|m| match crate::parse::parse_headers(&m.raw, &limits) {
+                Ok(h) => (h.message_id, h.from_address),
+                Err(_) => (None, None),
+            })
+            .collect();
+        let lookups = self
+            .store
+            .run(move |s| {
+                heads
+                    .iter()
+                    .map(|(mid, from)| {
+                        let own = match mid {
+                            Some(mid) => s.is_own_message_id(mid)?,
+                            None => false,
+                        };
+                        let key = match from {
+                            Some(from) if !own => s.reporter_key(from)?,
+                            _ => None,
+                        };
+                        Ok((own, key))
+                    })
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await?;
+        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let now = Utc::now();
+        let prepared: Vec<(u32, Option<crate::store::Prepared>)> = futures::StreamExt::collect::<Vec<_>>(
+            futures::StreamExt::buffered(
+                futures::stream::iter(messages.into_iter().zip(lookups).map(|(m, (own, key))| {
+                    let pipeline = self.pipeline.clone();
+                    let source = SourceRef::Imap {
+                        mailbox: mailbox.to_string(),
+                        uidvalidity,
+                        uid: m.uid,
+                    };
+                    tokio::task::spawn_blocking(move || {
+                        if own {
+                            return (m.uid, None);
+                        }
+                        let certs: Vec<_> = key
+                            .and_then(|a| open::parse_cert(a.as_bytes()).ok())
+                            .into_iter()
+                            .collect();
+                        (m.uid, Some(pipeline.prepare(m.raw, source, now, &certs)))
+                    })
+                })),
+                workers,
+            ),
+        )
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
+        let uids: Vec<u32> = prepared.iter().map(|(uid, _)| *uid).collect();
+        let prepared = Arc::new(prepared);
+        let policy = self.policy.clone();
+        let mb = mailbox.to_string();
+        let t_commit = std::time::Instant::now();
+        let batch = {
+            let prepared = prepared.clone();
+            let policy = policy.clone();
+            self.store
+                .run(move |s| s.ingest_batch(&prepared, &policy, &mb, uidvalidity))
+                .await
+        };
+        crate::metrics::record(crate::metrics::Stage::Commit, t_commit, uids.len() as u64);
+        let results = match batch {
+            Ok(results) => results,
+            Err(e) if e.is_transient() => return Err(e),
+            Err(e) => {
+                warn!(error = %e, "group commit refused; committing message by message");
+                let mut results = Vec::with_capacity(prepared.len());
+                for n in 0..prepared.len() {
+                    let (prepared, policy, mb) = (prepared.clone(), policy.clone(), mailbox.to_string());
+                    results.push(
+                        self.store
+                            .run(move |s| s.ingest_batch(&prepared[n..n + 1], &policy, &mb, uidvalidity))
+                            .await?
+                            .remove(0),
+                    );
+                }
+                results
+            }
+        };
+        for result in &results {
+            match result {
+                IngestResult::NewReport { tracking_id, ack, .. } => {
+                    info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
+                }
+                IngestResult::FollowUp { tracking_id, .. } => info!(tracking_id = %tracking_id, "follow-up stored"),
+                IngestResult::Quarantined { message_row } => warn!(message = message_row, "message quarantined"),
+                IngestResult::Ignored { message_row } => info!(message = message_row, "message ignored (not a report)"),
+                IngestResult::Duplicate { message_row, .. } => info!(message = message_row, "duplicate delivery stored"),
+                IngestResult::Known => debug!("message already stored"),
+            }
+        }
+        Ok(uids.into_iter().zip(results).collect())
+    }
+}
+
 /// Liveness of the loops, for the systemd watchdog.
 struct Progress {
     intake: Arc<AtomicI64>,
@@ -421,16 +539,11 @@ async fn intake_pass(
         crate::metrics::record(crate::metrics::Stage::Fetch, t_fetch, fetched.len() as u64);
         let mut committed: Vec<(i64, u32, String)> = Vec::new();
         let mut known_uids: Vec<u32> = Vec::new();
-        for message in fetched {
-            Progress::touch(&ctx.heartbeat);
-            summary.fetched += 1;
-            let uid = message.uid;
-            let source = SourceRef::Imap {
-                mailbox: mailbox.clone(),
-                uidvalidity,
-                uid,
-            };
-            let result = ctx.process(message.raw, source).await?;
+        Progress::touch(&ctx.heartbeat);
+        summary.fetched += fetched.len();
+        let results = ctx.process_batch(&mailbox, uidvalidity, fetched).await?;
+        Progress::touch(&ctx.heartbeat);
+        for (uid, result) in results {
             summary.add(&result);
             match result.message_row() {
                 Some(row) => {
@@ -444,9 +557,6 @@ async fn intake_pass(
                 None => known_uids.push(uid),
             }
             last_uid = last_uid.max(uid);
-            if cancel.is_cancelled() {
-                break;
-            }
         }
         crate::fault::hit("after_commit");
         // Rule 1: marks only after the commit above.

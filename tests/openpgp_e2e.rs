@@ -98,8 +98,11 @@ fn encrypted_report_with_known_key_gets_an_ack_gpg_decrypts_and_verifies() {
     // The fixtures' keys belong to alice@researcher.test: this test owns that mailbox.
     let setup = setup_with("pgpack", &[], &team_keys_toml());
     let alice = "alice@researcher.test";
-    add_user(alice, &setup.users.password);
-    wait_login(alice, &setup.users.password);
+    // NOTE: a fixed password: Dovecot may miss a same-size, same-second rewrite of its passwd-file.
+    let alice_password = "alice-fixture-password";
+    add_user(alice, alice_password);
+    wait_login(alice, alice_password);
+    clear_inbox(alice);
     let sec = &setup.users.security;
     let raw = readdress(
         &fixture("signed-encrypted.eml"),
@@ -131,7 +134,7 @@ fn encrypted_report_with_known_key_gets_an_ack_gpg_decrypts_and_verifies() {
     assert!(detail["messages"][0]["body_text"].is_null());
 
     // The ack alice received: PGP/MIME, opened and verified by GnuPG with her key.
-    let acks = wait_messages(alice, &setup.users.password, "INBOX", 1, DELIVERY);
+    let acks = wait_messages(alice, alice_password, "INBOX", 1, DELIVERY);
     let ack = acks
         .iter()
         .find(|m| m.header("X-Hexon-Tracking-Id").as_deref() == Some(tracking.as_str()))

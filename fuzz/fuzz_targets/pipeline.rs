@@ -15,6 +15,8 @@ use hexon_triage::pipeline::Pipeline;
 use hexon_triage::store::{IngestPolicy, SourceRef, Store};
 use libfuzzer_sys::fuzz_target;
 
+mod common;
+
 const CONFIG: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../config/hexon-triage.example.toml"
@@ -39,14 +41,16 @@ static SHARED: LazyLock<Shared> = LazyLock::new(|| {
 });
 
 fuzz_target!(|data: &[u8]| {
-    let shared = &*SHARED;
-    let _ = shared.pipeline.sender_of(data);
-    let prepared = shared
-        .pipeline
-        .prepare(data.to_vec(), SourceRef::Ingest, shared.now, &[]);
-    // A fresh store per input keeps every crash reproducible from its input alone.
-    let mut store = Store::open_in_memory().expect("in-memory store");
-    if let Err(e) = store.ingest(&prepared, &shared.policy) {
-        panic!("ingest failed: {e:?}\nprepared kind: {:?}", prepared.kind);
-    }
+    common::run("pipeline", data, || {
+        let shared = &*SHARED;
+        let _ = shared.pipeline.sender_of(data);
+        let prepared = shared
+            .pipeline
+            .prepare(data.to_vec(), SourceRef::Ingest, shared.now, &[]);
+        // A fresh store per input keeps every crash reproducible from its input alone.
+        let mut store = Store::open_in_memory().expect("in-memory store");
+        if let Err(e) = store.ingest(&prepared, &shared.policy) {
+            panic!("ingest failed: {e:?}\nprepared kind: {:?}", prepared.kind);
+        }
+    });
 });

@@ -99,10 +99,19 @@ impl Outbox {
                 break;
             }
             let mut progressed = false;
-            for item in items {
+            // Several replies at once, one pooled SMTP connection each.
+            let mut outcomes = Vec::with_capacity(items.len());
+            for chunk in items.chunks(self.sender.concurrency().max(1)) {
                 self.heartbeat
                     .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
-                match self.send_one(store, &item).await? {
+                let mut sends = Vec::with_capacity(chunk.len());
+                for item in chunk {
+                    sends.push(self.send_one(store, item));
+                }
+                outcomes.extend(futures::future::join_all(sends).await);
+            }
+            for outcome in outcomes {
+                match outcome? {
                     Outcome::Sent => {
                         pass.sent += 1;
                         progressed = true;

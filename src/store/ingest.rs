@@ -162,6 +162,41 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Group commit: several fetched messages of one mailbox in ONE
+    /// transaction, with the cursor set to the highest UID. `None` items are
+    /// UIDs that need no storing (our own reply copies). All or nothing: on
+    /// an error nothing of the batch is written.
+    ///
+    /// # Errors
+    /// Database errors (the caller may retry message by message).
+    pub fn ingest_batch(
+        &mut self,
+        items: &[(u32, Option<Prepared>)],
+        policy: &IngestPolicy,
+        mailbox: &str,
+        uidvalidity: u32,
+    ) -> Result<Vec<IngestResult>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let mut results = Vec::with_capacity(items.len());
+        let mut max_uid = 0;
+        for (uid, prepared) in items {
+            max_uid = max_uid.max(*uid);
+            results.push(match prepared {
+                Some(p) => ingest_tx(&tx, p, policy)?,
+                None => IngestResult::Known,
+            });
+        }
+        if max_uid > 0 {
+            set_cursor(&tx, mailbox, uidvalidity, max_uid)?;
+        }
+        tx.commit()?;
+        Ok(results)
+    }
+}
+
 fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
     let (mailbox, uidvalidity, uid) = match &p.source {
         SourceRef::Imap {

@@ -199,6 +199,17 @@ pub fn users(test: &str) -> Users {
     u
 }
 
+/// Empty a user's INBOX (test set-up for fixed addresses reused across runs).
+pub fn clear_inbox(user: &str) {
+    let s = stack();
+    let _ = Command::new("doveadm")
+        .args(["-c", s.get("DOVECOT_CONF"), "expunge", "-u", user, "mailbox", "INBOX", "all"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
 /// Dovecot re-reads its passwd-file at most once a second: poll until the
 /// new user can log in (and so can receive mail over LMTP).
 pub fn wait_login(user: &str, password: &str) {
