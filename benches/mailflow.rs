@@ -558,7 +558,9 @@ fn main() {
             "INBOX",
         ]))
         .trim()
-        .rsplit('=').next().unwrap_or("")
+        .rsplit('=')
+        .next()
+        .unwrap_or("")
         .parse()
         .unwrap();
         let last: i64 = sh(Command::new("doveadm").args([
@@ -572,7 +574,9 @@ fn main() {
             "INBOX",
         ]))
         .trim()
-        .rsplit('=').next().unwrap_or("")
+        .rsplit('=')
+        .next()
+        .unwrap_or("")
         .parse::<i64>()
         .unwrap()
             - 1;

@@ -674,7 +674,10 @@ impl Config {
             return Err(invalid("smtp.timeout_secs", "must be at least 1".into()));
         }
         if !(1..=64).contains(&s.connections) {
-            return Err(invalid("smtp.connections", "must be between 1 and 64".into()));
+            return Err(invalid(
+                "smtp.connections",
+                "must be between 1 and 64".into(),
+            ));
         }
         let smtp_ca = s.ca_file.as_deref().map(resolve);
         if let Some(ca) = &smtp_ca {

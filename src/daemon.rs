@@ -218,10 +218,12 @@ impl Context {
                     .collect::<Result<Vec<_>, StoreError>>()
             })
             .await?;
-        let workers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let workers = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         let now = Utc::now();
-        let prepared: Vec<(u32, Option<crate::store::Prepared>)> = futures::StreamExt::collect::<Vec<_>>(
-            futures::StreamExt::buffered(
+        let prepared: Vec<(u32, Option<crate::store::Prepared>)> =
+            futures::StreamExt::collect::<Vec<_>>(futures::StreamExt::buffered(
                 futures::stream::iter(messages.into_iter().zip(lookups).map(|(m, (own, key))| {
                     let pipeline = self.pipeline.clone();
                     let source = SourceRef::Imap {
@@ -241,12 +243,11 @@ impl Context {
                     })
                 })),
                 workers,
-            ),
-        )
-        .await
-        .into_iter()
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
+            ))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
         let uids: Vec<u32> = prepared.iter().map(|(uid, _)| *uid).collect();
         let prepared = Arc::new(prepared);
         let policy = self.policy.clone();
@@ -267,10 +268,13 @@ impl Context {
                 warn!(error = %e, "group commit refused; committing message by message");
                 let mut results = Vec::with_capacity(prepared.len());
                 for n in 0..prepared.len() {
-                    let (prepared, policy, mb) = (prepared.clone(), policy.clone(), mailbox.to_string());
+                    let (prepared, policy, mb) =
+                        (prepared.clone(), policy.clone(), mailbox.to_string());
                     results.push(
                         self.store
-                            .run(move |s| s.ingest_batch(&prepared[n..n + 1], &policy, &mb, uidvalidity))
+                            .run(move |s| {
+                                s.ingest_batch(&prepared[n..n + 1], &policy, &mb, uidvalidity)
+                            })
                             .await?
                             .remove(0),
                     );
@@ -280,13 +284,23 @@ impl Context {
         };
         for result in &results {
             match result {
-                IngestResult::NewReport { tracking_id, ack, .. } => {
+                IngestResult::NewReport {
+                    tracking_id, ack, ..
+                } => {
                     info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
                 }
-                IngestResult::FollowUp { tracking_id, .. } => info!(tracking_id = %tracking_id, "follow-up stored"),
-                IngestResult::Quarantined { message_row } => warn!(message = message_row, "message quarantined"),
-                IngestResult::Ignored { message_row } => info!(message = message_row, "message ignored (not a report)"),
-                IngestResult::Duplicate { message_row, .. } => info!(message = message_row, "duplicate delivery stored"),
+                IngestResult::FollowUp { tracking_id, .. } => {
+                    info!(tracking_id = %tracking_id, "follow-up stored")
+                }
+                IngestResult::Quarantined { message_row } => {
+                    warn!(message = message_row, "message quarantined")
+                }
+                IngestResult::Ignored { message_row } => {
+                    info!(message = message_row, "message ignored (not a report)")
+                }
+                IngestResult::Duplicate { message_row, .. } => {
+                    info!(message = message_row, "duplicate delivery stored")
+                }
                 IngestResult::Known => debug!("message already stored"),
             }
         }

@@ -318,6 +318,21 @@ pub fn open(
     sender_certs: &[Cert],
     limits: &OpenLimits,
 ) -> Result<Opened, OpenError> {
+    if !may_hold_openpgp(raw) {
+        // Fast path: nothing in the raw bytes could be OpenPGP (no armor, no
+        // pgp/gpg content types or file names, no Autocrypt header, and no
+        // base64 part that could hide an armored block).
+        return Ok(Opened {
+            encrypted: false,
+            entity: raw.to_vec(),
+            inline_text: None,
+            decrypted_attachments: Vec::new(),
+            signature: SignatureStatus::None,
+            protected_subject: None,
+            discovered_keys: Vec::new(),
+            decrypted_with: None,
+        });
+    }
     // Last line of defence against panics in the parsers (sequoia 2.4 has at
     // least one reachable `unwrap` on truncated nested ciphertext): a hostile
     // mail must become an error, never take the daemon down. All state is
@@ -331,6 +346,18 @@ pub fn open(
             reason: "cannot process message: internal parser failure".into(),
         })
     })
+}
+
+/// Could `raw` contain anything [`open`] acts on? Conservative: any mention
+/// of pgp/gpg/autocrypt, or any base64-encoded part, says yes.
+fn may_hold_openpgp(raw: &[u8]) -> bool {
+    static MARKERS: std::sync::LazyLock<Option<regex::bytes::Regex>> =
+        std::sync::LazyLock::new(|| regex::bytes::Regex::new(r"(?i)pgp|gpg|autocrypt|base64").ok());
+    match MARKERS.as_ref() {
+        Some(re) => re.is_match(raw),
+        // NOTE: the pattern is a literal and compiles; if it ever did not, take the slow path.
+        None => true,
+    }
 }
 
 fn open_inner(

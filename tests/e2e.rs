@@ -91,7 +91,10 @@ fn report_is_stored_and_researcher_gets_exactly_one_threaded_ack() {
     );
 
     let out = cli_ok(&setup, &["run", "--once"]);
-    assert!(out.contains("new reports 0") && out.contains("ignored 0"), "{out}");
+    assert!(
+        out.contains("new reports 0") && out.contains("ignored 0"),
+        "{out}"
+    );
     assert_eq!(
         reports_json(&setup).len(),
         1,

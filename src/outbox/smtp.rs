@@ -13,7 +13,9 @@ use std::time::Duration;
 
 use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
+use lettre::transport::smtp::client::{
+    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
+};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -25,7 +27,11 @@ use crate::config::{SmtpConfig, TlsMode};
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
     #[error("cannot set up SMTP to {host}:{port}: {reason}")]
-    Setup { host: String, port: u16, reason: String },
+    Setup {
+        host: String,
+        port: u16,
+        reason: String,
+    },
     #[error("SMTP server rejected the message permanently: {reason}")]
     Permanent { reason: String },
     #[error("cannot send over SMTP (will retry): {reason}")]
@@ -43,13 +49,21 @@ impl SendError {
 struct TlsTcp(tokio_rustls::client::TlsStream<TcpStream>);
 
 impl AsyncRead for TlsTcp {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.0).poll_read(cx, buf)
     }
 }
 
 impl AsyncWrite for TlsTcp {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
         Pin::new(&mut self.0).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
@@ -93,21 +107,37 @@ impl SmtpSender {
         let (tls_connector, tls_parameters) = match config.tls {
             TlsMode::None => (None, None),
             TlsMode::Implicit => (
-                Some(crate::source::imap::tls_connector(config.ca_file.as_deref()).map_err(|e| setup(e.to_string()))?),
+                Some(
+                    crate::source::imap::tls_connector(config.ca_file.as_deref())
+                        .map_err(|e| setup(e.to_string()))?,
+                ),
                 None,
             ),
             TlsMode::Starttls => {
                 let mut params = TlsParameters::builder(config.host.clone());
                 if let Some(ca) = &config.ca_file {
-                    let pem = std::fs::read(ca).map_err(|e| setup(format!("cannot read CA file {}: {e}", ca.display())))?;
-                    let cert = Certificate::from_pem(&pem)
-                        .map_err(|e| setup(format!("CA file {} is not a PEM certificate: {e}", ca.display())))?;
+                    let pem = std::fs::read(ca)
+                        .map_err(|e| setup(format!("cannot read CA file {}: {e}", ca.display())))?;
+                    let cert = Certificate::from_pem(&pem).map_err(|e| {
+                        setup(format!(
+                            "CA file {} is not a PEM certificate: {e}",
+                            ca.display()
+                        ))
+                    })?;
                     params = params.add_root_certificate(cert);
                 }
-                (None, Some(params.build_rustls().map_err(|e| setup(e.to_string()))?))
+                (
+                    None,
+                    Some(params.build_rustls().map_err(|e| setup(e.to_string()))?),
+                )
             }
         };
-        let domain = config.from_address.rsplit('@').next().unwrap_or("localhost").to_string();
+        let domain = config
+            .from_address
+            .rsplit('@')
+            .next()
+            .unwrap_or("localhost")
+            .to_string();
         Ok(SmtpSender {
             config: config.clone(),
             from_address,
@@ -133,11 +163,14 @@ impl SmtpSender {
         let _ = tcp.set_nodelay(true);
         let stream: Box<dyn AsyncTokioStream> = match &self.tls_connector {
             Some(connector) => {
-                let name = ServerName::try_from(c.host.clone()).map_err(|e| transient(e.to_string()))?;
-                let tls = connector
-                    .connect(name, tcp)
-                    .await
-                    .map_err(|e| transient(format!("cannot establish TLS with {}:{}: {e}", c.host, c.port)))?;
+                let name =
+                    ServerName::try_from(c.host.clone()).map_err(|e| transient(e.to_string()))?;
+                let tls = connector.connect(name, tcp).await.map_err(|e| {
+                    transient(format!(
+                        "cannot establish TLS with {}:{}: {e}",
+                        c.host, c.port
+                    ))
+                })?;
                 Box::new(TlsTcp(tls))
             }
             None => Box::new(tcp),
@@ -149,7 +182,14 @@ impl SmtpSender {
             // NOTE: STARTTLS is required; a server without it is an error, never plaintext.
             conn.starttls(params.clone(), &self.hello)
                 .await
-                .map_err(|e| transient(format!("STARTTLS with {}:{} failed: {}", c.host, c.port, error_chain(&e))))?;
+                .map_err(|e| {
+                    transient(format!(
+                        "STARTTLS with {}:{} failed: {}",
+                        c.host,
+                        c.port,
+                        error_chain(&e)
+                    ))
+                })?;
         }
         if let (Some(user), Some(password)) = (&c.user, &c.password) {
             let credentials = Credentials::new(user.clone(), password.expose().to_string());
@@ -180,8 +220,10 @@ impl SmtpSender {
                 })
             })
             .collect::<Result<_, _>>()?;
-        let envelope = Envelope::new(Some(self.from_address.clone()), to).map_err(|e| SendError::Permanent {
-            reason: e.to_string(),
+        let envelope = Envelope::new(Some(self.from_address.clone()), to).map_err(|e| {
+            SendError::Permanent {
+                reason: e.to_string(),
+            }
         })?;
         let whole = self.config.timeout * 4;
         let pooled = self.pool.lock().await.pop();
@@ -190,7 +232,10 @@ impl SmtpSender {
             _ => match tokio::time::timeout(self.config.timeout * 2, self.connect()).await {
                 Err(_) => {
                     return Err(SendError::Transient {
-                        reason: format!("no SMTP session within {}s", (self.config.timeout * 2).as_secs()),
+                        reason: format!(
+                            "no SMTP session within {}s",
+                            (self.config.timeout * 2).as_secs()
+                        ),
                     })
                 }
                 Ok(result) => result?,
@@ -201,7 +246,9 @@ impl SmtpSender {
                 reason: format!("no answer within {}s", whole.as_secs()),
             }),
             Ok(Ok(_)) => Ok(()),
-            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent { reason: e.to_string() }),
+            Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent {
+                reason: e.to_string(),
+            }),
             Ok(Err(e)) => Err(SendError::Transient {
                 reason: error_chain(&e),
             }),

@@ -145,10 +145,18 @@ impl Store {
     /// # Errors
     /// Database errors; the transaction is rolled back and nothing is written.
     pub fn ingest(&mut self, prepared: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let result = ingest_tx(&tx, prepared, policy)?;
+        let result = self.ingest_one(prepared, policy);
+        if result.is_err() {
+            // NOTE: the cache may hold rows of the rolled-back transaction.
+            self.dup_cache = DupCache::default();
+        }
+        result
+    }
+
+    fn ingest_one(&mut self, prepared: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
+        let Store { conn, dup_cache } = self;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let result = ingest_tx(&tx, prepared, policy, dup_cache)?;
         if let SourceRef::Imap {
             mailbox,
             uidvalidity,
@@ -177,15 +185,28 @@ impl Store {
         mailbox: &str,
         uidvalidity: u32,
     ) -> Result<Vec<IngestResult>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let result = self.ingest_batch_tx(items, policy, mailbox, uidvalidity);
+        if result.is_err() {
+            self.dup_cache = DupCache::default();
+        }
+        result
+    }
+
+    fn ingest_batch_tx(
+        &mut self,
+        items: &[(u32, Option<Prepared>)],
+        policy: &IngestPolicy,
+        mailbox: &str,
+        uidvalidity: u32,
+    ) -> Result<Vec<IngestResult>> {
+        let Store { conn, dup_cache } = self;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(items.len());
         let mut max_uid = 0;
         for (uid, prepared) in items {
             max_uid = max_uid.max(*uid);
             results.push(match prepared {
-                Some(p) => ingest_tx(&tx, p, policy)?,
+                Some(p) => ingest_tx(&tx, p, policy, dup_cache)?,
                 None => IngestResult::Known,
             });
         }
@@ -197,7 +218,53 @@ impl Store {
     }
 }
 
-fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
+/// How many recent reports a new one is compared with.
+const DUPLICATE_WINDOW: usize = 300;
+
+/// Parsed fingerprints of the most recent reports, refreshed incrementally
+/// (only rows newer than the last seen id are read and parsed).
+#[derive(Default)]
+pub(crate) struct DupCache {
+    last_id: i64,
+    entries: std::collections::VecDeque<(i64, String, Fingerprint)>,
+}
+
+impl DupCache {
+    fn refresh(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, reporter_id, tracking_id, fingerprint FROM reports
+             WHERE id > ?1 AND fingerprint IS NOT NULL ORDER BY id DESC LIMIT ?2",
+        )?;
+        let mut fresh: Vec<(i64, i64, String, String)> = stmt
+            .query_map(params![self.last_id, DUPLICATE_WINDOW as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        fresh.reverse();
+        for (id, reporter, tid, json) in fresh {
+            self.last_id = self.last_id.max(id);
+            if let Ok(fp) = serde_json::from_str::<Fingerprint>(&json) {
+                self.entries.push_back((reporter, tid, fp));
+            }
+        }
+        while self.entries.len() > DUPLICATE_WINDOW {
+            self.entries.pop_front();
+        }
+        Ok(())
+    }
+}
+
+fn ingest_tx(
+    tx: &Transaction<'_>,
+    p: &Prepared,
+    policy: &IngestPolicy,
+    dup_cache: &mut DupCache,
+) -> Result<IngestResult> {
     let (mailbox, uidvalidity, uid) = match &p.source {
         SourceRef::Imap {
             mailbox,
@@ -454,7 +521,13 @@ fn ingest_tx(tx: &Transaction<'_>, p: &Prepared, policy: &IngestPolicy) -> Resul
     )?;
     let tracking_id = format_tracking_id(&policy.tracking_prefix, year, seq);
     let c = &mail.classification;
-    let duplicate_of = find_duplicate(tx, reporter.id, &mail.body_sha256, &mail.fingerprint)?;
+    let duplicate_of = find_duplicate(
+        tx,
+        dup_cache,
+        reporter.id,
+        &mail.body_sha256,
+        &mail.fingerprint,
+    )?;
     let json = |v: &dyn erased::Json| v.to_json();
     tx.execute(
         "INSERT INTO reports(tracking_id, year, seq, reporter_id, subject, encrypted, thread_message_id, component,
@@ -764,6 +837,7 @@ fn find_referenced_report(
 /// An earlier report by a DIFFERENT reporter with the same body or a similar fingerprint.
 fn find_duplicate(
     tx: &Transaction<'_>,
+    cache: &mut DupCache,
     reporter_id: i64,
     body_sha256: &str,
     fp: &Fingerprint,
@@ -781,28 +855,21 @@ fn find_duplicate(
     if fp.indicators.is_empty() && fp.shingles.is_empty() {
         return Ok(None);
     }
-    // NOTE: bounded scan of recent reports keeps ingest cost flat as the store grows.
-    let mut stmt = tx.prepare_cached(
-        "SELECT tracking_id, fingerprint FROM reports WHERE reporter_id <> ?1 AND fingerprint IS NOT NULL
-         ORDER BY id DESC LIMIT 300",
-    )?;
-    let mut best: Option<(f64, String)> = None;
-    let rows = stmt.query_map([reporter_id], |r| {
-        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-    })?;
-    for row in rows {
-        let (tid, json) = row?;
-        let Ok(other) = serde_json::from_str::<Fingerprint>(&json) else {
+    // NOTE: a bounded window of recent reports keeps ingest cost flat as the store grows.
+    cache.refresh(tx)?;
+    let mut best: Option<(f64, &String)> = None;
+    for (other_reporter, tid, other) in &cache.entries {
+        if *other_reporter == reporter_id {
             continue;
-        };
-        let score = triage::similarity(fp, &other);
+        }
+        let score = triage::similarity(fp, other);
         if score >= triage::NEAR_DUPLICATE_THRESHOLD
             && best.as_ref().is_none_or(|(b, _)| score > *b)
         {
             best = Some((score, tid));
         }
     }
-    Ok(best.map(|(_, tid)| tid))
+    Ok(best.map(|(_, tid)| tid.clone()))
 }
 
 /// Over a rate limit? Returns the reason if so.

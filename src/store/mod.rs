@@ -89,6 +89,8 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// One connection to the store.
 pub struct Store {
     conn: Connection,
+    /// Parsed fingerprints of recent reports (near-duplicate detection).
+    dup_cache: ingest::DupCache,
 }
 
 impl Store {
@@ -134,7 +136,10 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(open_err)?;
-        let mut store = Store { conn };
+        let mut store = Store {
+            conn,
+            dup_cache: ingest::DupCache::default(),
+        };
         store.migrate()?;
         Ok(store)
     }

@@ -3,7 +3,7 @@
 //! Spanish, Portuguese, Japanese) and content cues (numbered steps, commands, HTTP requests,
 //! code blocks, attachments). Pure text inspection; never panics.
 
-use super::text::{normalize, Phrase};
+use super::text::{normalize, Phrase, PhraseSet};
 use super::Section;
 use std::sync::LazyLock;
 
@@ -163,7 +163,10 @@ struct Compiled {
     steps: Vec<Phrase>,
     impact: Vec<Phrase>,
     poc: Vec<Phrase>,
-    impact_cues: Vec<Phrase>,
+    /// [`IMPACT_CUES`] in one matcher
+    impact_cues: PhraseSet,
+    /// [`POC_LABELS`] in one matcher (mentions anywhere in the text)
+    poc_set: PhraseSet,
 }
 
 static COMPILED: LazyLock<Compiled> = LazyLock::new(|| Compiled {
@@ -171,8 +174,23 @@ static COMPILED: LazyLock<Compiled> = LazyLock::new(|| Compiled {
     steps: super::text::phrases(STEPS_LABELS),
     impact: super::text::phrases(IMPACT_LABELS),
     poc: super::text::phrases(POC_LABELS),
-    impact_cues: super::text::phrases(IMPACT_CUES),
+    impact_cues: PhraseSet::new(super::text::phrases(IMPACT_CUES)),
+    poc_set: PhraseSet::new(super::text::phrases(POC_LABELS)),
 });
+
+/// Inline labels (see [`has_inline_label`]), colon included.
+const INLINE_STEPS: &[&str] = &[
+    "repro:",
+    "steps:",
+    "reproduce:",
+    "to reproduce:",
+    "pasos:",
+    "passos:",
+    "schritte:",
+    "etapes:",
+];
+const INLINE_IMPACT: &[&str] = &["impact:", "impacto:", "auswirkung:"];
+const INLINE_POC: &[&str] = &["poc:", "proof of concept:", "exploit:"];
 
 /// Strips list markers and markdown decoration from the start of a line; tells whether the
 /// line carried heading markup.
@@ -188,10 +206,15 @@ fn strip_decoration(line: &str) -> (&str, bool) {
     (t, heading)
 }
 
-/// Does this line open a section with one of `labels`? A label counts at the start of a line
-/// when it is the whole line, is followed by `:`/`：`/`(`/`]`/`】`/`*`, or the line is
-/// heading-decorated (`## Impact`, `**Impact**`, `【影響】`) or underlined (next line `---`).
-fn is_label_line(line: &str, next: Option<&str>, labels: &[Phrase]) -> bool {
+/// The start of a line as a section label candidate: its normalized head (the first words up
+/// to a separator) and whether a label there may open a section (followed by a separator,
+/// heading-decorated or underlined, or a short head). `None` for a blank line.
+struct LabelHead {
+    head_norm: String,
+    may_open: bool,
+}
+
+fn label_head(line: &str, next: Option<&str>) -> Option<LabelHead> {
     let (t, mut heading) = strip_decoration(line);
     if next.is_some_and(|n| {
         let n = n.trim();
@@ -200,7 +223,7 @@ fn is_label_line(line: &str, next: Option<&str>, labels: &[Phrase]) -> bool {
         heading = true;
     }
     if t.is_empty() {
-        return false;
+        return None;
     }
     // the label is the first few words of the line, up to a separator
     let head_end = t
@@ -209,12 +232,26 @@ fn is_label_line(line: &str, next: Option<&str>, labels: &[Phrase]) -> bool {
     let head = &t[..head_end];
     let separated = head_end < t.len();
     let head_norm = normalize(head);
-    let words = head_norm.split_whitespace().count();
-    labels.iter().any(|p| {
-        let starts =
-            p.count(&head_norm, 1) > 0 && head_norm.trim_start().starts_with(first_word(p));
-        starts && (separated || heading || words <= 4)
+    let may_open = separated || heading || head_norm.split_whitespace().nth(4).is_none();
+    Some(LabelHead {
+        head_norm,
+        may_open,
     })
+}
+
+/// Does this head open a section with one of `labels`? A label counts at the start of a line
+/// when it is the whole line, is followed by `:`/`：`/`(`/`]`/`】`/`*`, or the line is
+/// heading-decorated (`## Impact`, `**Impact**`, `【影響】`) or underlined (next line `---`).
+fn opens_section(h: &LabelHead, labels: &[Phrase]) -> bool {
+    h.may_open
+        && labels.iter().any(|p| {
+            h.head_norm.trim_start().starts_with(first_word(p)) && p.count(&h.head_norm, 1) > 0
+        })
+}
+
+#[cfg(test)]
+fn is_label_line(line: &str, next: Option<&str>, labels: &[Phrase]) -> bool {
+    label_head(line, next).is_some_and(|h| opens_section(&h, labels))
 }
 
 /// The normalized first word of a phrase (used to anchor labels at the line start).
@@ -225,24 +262,26 @@ fn first_word(p: &Phrase) -> &str {
     })
 }
 
-/// Inline labels such as "... repro: capture a login" anywhere in a line.
+/// Inline labels such as "... repro: capture a login" anywhere in a line; `labels` end
+/// with `:`.
 fn has_inline_label(norm_with_colons: &str, labels: &[&str]) -> bool {
-    labels.iter().any(|l| {
-        let pat = format!("{l}:");
+    labels.iter().any(|pat| {
         norm_with_colons
-            .match_indices(pat.as_str())
+            .match_indices(pat)
             .any(|(i, _)| i == 0 || !norm_with_colons[..i].ends_with(|c: char| c.is_alphanumeric()))
     })
 }
 
 fn is_numbered_step(line: &str) -> bool {
     let t = line.trim_start();
-    let digits: String = t.chars().take_while(|c| c.is_ascii_digit()).collect();
-    if !digits.is_empty() && digits.len() <= 2 {
-        let rest = &t[digits.len()..];
+    let digits = t.bytes().take_while(u8::is_ascii_digit).count();
+    if digits > 0 && digits <= 2 {
+        let rest = &t[digits..];
         return rest.starts_with(". ") || rest.starts_with(") ") || rest.starts_with('.');
     }
-    let lower = t.to_lowercase();
+    // "step N": only the first six characters matter (lowercasing never turns more than one
+    // input character into these six output bytes, nor anything else into an ASCII digit)
+    let lower: String = t.chars().take(6).flat_map(char::to_lowercase).collect();
     lower.starts_with("step ") && lower[5..].starts_with(|c: char| c.is_ascii_digit())
 }
 
@@ -296,11 +335,19 @@ fn has_inline_command(line: &str) -> bool {
         }
         in_code = !in_code;
     }
-    let words: Vec<&str> = line.split_whitespace().collect();
-    words.windows(2).any(|w| {
-        INLINE_TOOLS.contains(&w[0].trim_start_matches(['(', '"', '\'']))
-            && (w[1].starts_with('-') || w[1].starts_with("http") || w[1].starts_with('\''))
-    })
+    let mut words = line.split_whitespace();
+    let Some(mut prev) = words.next() else {
+        return false;
+    };
+    for w in words {
+        if INLINE_TOOLS.contains(&prev.trim_start_matches(['(', '"', '\'']))
+            && (w.starts_with('-') || w.starts_with("http") || w.starts_with('\''))
+        {
+            return true;
+        }
+        prev = w;
+    }
+    false
 }
 
 /// A line of JSON, HTML or XML (a request body or markup PoC).
@@ -387,10 +434,12 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
 
     for (i, line) in inp.lines.iter().enumerate() {
         let next = inp.lines.get(i + 1).copied();
-        label_desc |= is_label_line(line, next, &c.description);
-        label_steps |= is_label_line(line, next, &c.steps);
-        label_impact |= is_label_line(line, next, &c.impact);
-        label_poc |= is_label_line(line, next, &c.poc);
+        if let Some(h) = label_head(line, next) {
+            label_desc |= opens_section(&h, &c.description);
+            label_steps |= opens_section(&h, &c.steps);
+            label_impact |= opens_section(&h, &c.impact);
+            label_poc |= opens_section(&h, &c.poc);
+        }
         if is_numbered_step(line) {
             numbered += 1;
         }
@@ -415,28 +464,19 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
             indented_code += 1;
         }
         words += line.split_whitespace().count();
-        let lower = normalize_keep_colons(line);
-        inline_steps |= has_inline_label(
-            &lower,
-            &[
-                "repro",
-                "steps",
-                "reproduce",
-                "to reproduce",
-                "pasos",
-                "passos",
-                "schritte",
-                "etapes",
-            ],
-        );
-        inline_impact |= has_inline_label(&lower, &["impact", "impacto", "auswirkung"]);
-        inline_poc |= has_inline_label(&lower, &["poc", "proof of concept", "exploit"]);
+        // every inline label ends with a colon, which only a word ending in ':' or '：' yields
+        if line.contains([':', '：']) {
+            let lower = normalize_keep_colons(line);
+            inline_steps |= has_inline_label(&lower, INLINE_STEPS);
+            inline_impact |= has_inline_label(&lower, INLINE_IMPACT);
+            inline_poc |= has_inline_label(&lower, INLINE_POC);
+        }
     }
 
-    let impact_cue = c.impact_cues.iter().any(|p| p.count(inp.norm, 1) > 0);
+    let impact_cue = c.impact_cues.counts(inp.norm).iter().any(|&n| n > 0);
     let poc_attachment = inp.attachments.iter().any(|a| is_poc_attachment(a));
     let code = code_fences >= 2 || indented_code >= 1 || structured >= 1;
-    let poc_in_text = c.poc.iter().any(|p| p.count(inp.norm, 1) > 0);
+    let poc_in_text = c.poc_set.counts(inp.norm).iter().any(|&n| n > 0);
 
     let has_description =
         label_desc || (words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));

@@ -2,8 +2,10 @@
 //! declined. Quoted lines (`>`) and everything after a signature delimiter are ignored.
 //! Pure; returns `None` for unrelated text rather than guessing.
 
-use super::text::normalize;
+use super::text::{normalize, Phrase, PhraseSet};
 use super::Credit;
+use regex::Regex;
+use std::sync::LazyLock;
 
 /// Longest credited name accepted.
 const MAX_NAME_CHARS: usize = 120;
@@ -138,11 +140,41 @@ fn strip_trailer(name: &str) -> &str {
         .trim()
 }
 
+/// [`DECLINE`] phrases matched as `" {phrase} "` in normalized text.
+static DECLINE_SET: LazyLock<PhraseSet> = LazyLock::new(|| exact_words(DECLINE));
+/// [`ANON_WORDS`] matched as `" {word} "` in normalized text.
+static ANON_SET: LazyLock<PhraseSet> = LazyLock::new(|| exact_words(ANON_WORDS));
+/// Finds whether a lowercase line contains any of [`NAME_LEADS`] (a prefilter: the leads are
+/// then tried in order as before).
+static NAME_LEAD_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let alternation: Vec<String> = NAME_LEADS.iter().map(|l| regex::escape(l)).collect();
+    super::text::re(&alternation.join("|"))
+});
+
+fn exact_words(list: &[&str]) -> PhraseSet {
+    PhraseSet::new(list.iter().filter_map(|w| Phrase::exact_words(w)).collect())
+}
+
+/// Does normalized `n` contain `" {w} "` for one of the phrases of `set`?
+fn contains_padded(set: &PhraseSet, n: &str) -> bool {
+    set.counts(n).iter().any(|&k| k > 0)
+}
+
 fn is_anonymous_word(s: &str) -> bool {
-    let n = normalize(s);
-    ANON_WORDS
-        .iter()
-        .any(|w| n.trim() == *w || n.contains(&format!(" {w} ")))
+    // `normalize` pads with spaces, so `n.trim() == w` implies `n` contains `" {w} "`
+    contains_padded(&ANON_SET, &normalize(s))
+}
+
+/// `s.to_lowercase().starts_with(prefix)` for an ASCII `prefix` without the letters `i` and
+/// `k` (the only ASCII letters that a non-ASCII character lowercases to, or begins with).
+fn starts_with_ascii_ci(s: &str, prefix: &str) -> bool {
+    s.len() >= prefix.len() && s.as_bytes()[..prefix.len()].eq_ignore_ascii_case(prefix.as_bytes())
+}
+
+/// `s.to_lowercase().ends_with(suffix)`, same conditions as [`starts_with_ascii_ci`].
+fn ends_with_ascii_ci(s: &str, suffix: &str) -> bool {
+    s.len() >= suffix.len()
+        && s.as_bytes()[s.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
 }
 
 /// See [`super::parse_credit`].
@@ -157,26 +189,30 @@ pub fn parse_credit(body: &str) -> Option<Credit> {
         if t.starts_with('>') {
             continue;
         }
-        let lower = t.to_lowercase();
-        if lower.starts_with("on ") && lower.ends_with("wrote:") {
+        if starts_with_ascii_ci(t, "on ") && ends_with_ascii_ci(t, "wrote:") {
             break; // reply header of the quoted original
         }
         lines.push(t);
     }
 
     for line in &lines {
-        let n = normalize(&line.replace('\'', ""));
         let n_apos = normalize(line);
-        if DECLINE
-            .iter()
-            .any(|d| n.contains(&format!(" {d} ")) || n_apos.contains(&format!(" {d} ")))
-        {
+        let declined = if line.contains('\'') {
+            contains_padded(&DECLINE_SET, &normalize(&line.replace('\'', "")))
+                || contains_padded(&DECLINE_SET, &n_apos)
+        } else {
+            contains_padded(&DECLINE_SET, &n_apos)
+        };
+        if declined {
             return Some(Credit::Declined);
         }
     }
     for line in &lines {
         // ASCII lowercasing keeps byte offsets, so indices found in `lower` are valid in `line`
         let lower = line.to_ascii_lowercase();
+        if NAME_LEAD_RE.as_ref().is_some_and(|r| !r.is_match(&lower)) {
+            continue;
+        }
         for lead in NAME_LEADS {
             let Some(i) = lower.find(lead) else { continue };
             let start = i + lead.len();

@@ -640,9 +640,10 @@ pub fn classify(report: &ReportText, cfg: &TriageConfig) -> Classification {
         body_hosts: &ex_body.hosts,
     };
 
-    let comp = scope::component(&views, cfg);
+    let compiled = scope::compiled(cfg);
+    let comp = scope::component(&views, cfg, &compiled);
     let hits = severity::find_signals(&subject_norm, &body_norm);
-    let oos = scope::out_of_scope(&views, cfg, &hits);
+    let oos = scope::out_of_scope(&views, cfg, &compiled, &hits);
     let cvss = parse_cvss(subject).or_else(|| parse_cvss(&body));
 
     let all_norm = format!("{subject_norm}{body_norm}");
@@ -671,7 +672,7 @@ pub fn classify(report: &ReportText, cfg: &TriageConfig) -> Classification {
         None => severity::severity_from_signals(&hits),
     };
     let critical = severity == Severity::Critical
-        || !severity::critical_signals_present(&cfg.critical_signals, &all_norm).is_empty();
+        || !severity::critical_in(&compiled.critical, &all_norm).is_empty();
 
     let mut indicators: BTreeSet<String> = BTreeSet::new();
     for ex in [&ex_subject, &ex_body] {

@@ -4,9 +4,11 @@
 //! the configuration and the report.
 
 use super::severity::{SignalHit, SIGNALS};
-use super::text::{host_match, is_host_pattern, Phrase};
+use super::text::{is_host_pattern, HostPattern, Phrase, PhraseSet};
 use super::TriageConfig;
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 /// Weight of one alias occurrence in the subject / in the body (body hits are capped at 3
 /// per alias so a long report does not drown a specific subject).
@@ -42,6 +44,141 @@ fn alias_weight(p: &Phrase) -> f64 {
     }
 }
 
+/// A [`TriageConfig`] compiled for matching: every alias, keyword and critical signal
+/// normalized once and put into single-pass [`PhraseSet`]s, host patterns prepared.
+/// Built by [`compiled`], which caches it per thread.
+#[derive(Debug)]
+pub struct Compiled {
+    /// all components' aliases (those that compile), in configuration order
+    aliases: PhraseSet,
+    /// per alias of `aliases`: owning component, weight, evidence string
+    alias_info: Vec<(usize, f64, String)>,
+    /// (component, pattern) in configuration order
+    hosts: Vec<(usize, HostPattern)>,
+    /// all word keywords of the out-of-scope rules (those that compile), in order
+    oos_phrases: PhraseSet,
+    /// per rule, its keywords in order
+    oos_rules: Vec<Vec<OosKeyword>>,
+    /// evidence strings of `oos_phrases`
+    oos_evidence: Vec<String>,
+    /// configured critical signals (those that compile)
+    pub critical: PhraseSet,
+}
+
+#[derive(Debug)]
+enum OosKeyword {
+    /// a host-pattern keyword and its evidence string
+    Host(HostPattern, String),
+    /// index into `Compiled::oos_phrases`
+    Phrase(usize),
+}
+
+impl Compiled {
+    /// Compiles `cfg`; entries that can never match (empty phrases) are dropped, exactly as
+    /// the matching rules skip them.
+    pub fn new(cfg: &TriageConfig) -> Self {
+        let mut aliases = Vec::new();
+        let mut alias_info = Vec::new();
+        let mut hosts = Vec::new();
+        for (i, c) in cfg.components.iter().enumerate() {
+            for alias in &c.aliases {
+                let Some(p) = Phrase::new(alias) else {
+                    continue;
+                };
+                alias_info.push((
+                    i,
+                    alias_weight(&p),
+                    format!("word:{}", p.raw.to_lowercase()),
+                ));
+                aliases.push(p);
+            }
+            for pat in &c.hosts {
+                hosts.push((i, HostPattern::new(pat)));
+            }
+        }
+        let mut oos_phrases = Vec::new();
+        let mut oos_evidence = Vec::new();
+        let mut oos_rules = Vec::new();
+        for rule in &cfg.out_of_scope {
+            let mut kws = Vec::new();
+            for kw in &rule.keywords {
+                if is_host_pattern(kw) {
+                    let pat = kw.trim().to_ascii_lowercase();
+                    kws.push(OosKeyword::Host(
+                        HostPattern::new(&pat),
+                        format!("host:{pat}"),
+                    ));
+                    continue;
+                }
+                let Some(p) = Phrase::new(kw) else { continue };
+                kws.push(OosKeyword::Phrase(oos_phrases.len()));
+                oos_evidence.push(format!("word:{}", p.raw.to_lowercase()));
+                oos_phrases.push(p);
+            }
+            oos_rules.push(kws);
+        }
+        let critical = cfg
+            .critical_signals
+            .iter()
+            .filter_map(|s| Phrase::new(s))
+            .collect();
+        Self {
+            aliases: PhraseSet::new(aliases),
+            alias_info,
+            hosts,
+            oos_phrases: PhraseSet::new(oos_phrases),
+            oos_rules,
+            oos_evidence,
+            critical: PhraseSet::new(critical),
+        }
+    }
+}
+
+/// Compiled configurations kept per thread (most recently used first).
+const CACHED_CONFIGS: usize = 4;
+
+thread_local! {
+    static CACHE: RefCell<Vec<(TriageConfig, Rc<Compiled>)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn same_config(a: &TriageConfig, b: &TriageConfig) -> bool {
+    a.critical_signals == b.critical_signals
+        && a.components.len() == b.components.len()
+        && a.out_of_scope.len() == b.out_of_scope.len()
+        && a.components
+            .iter()
+            .zip(&b.components)
+            .all(|(x, y)| x.name == y.name && x.aliases == y.aliases && x.hosts == y.hosts)
+        && a.out_of_scope
+            .iter()
+            .zip(&b.out_of_scope)
+            .all(|(x, y)| x.class == y.class && x.keywords == y.keywords)
+}
+
+/// The compiled form of `cfg`. Cached per thread and keyed by the configuration's content
+/// (compared in full on every call, a few hundred short string comparisons), so a
+/// configuration changed in place is never matched with stale tables.
+pub fn compiled(cfg: &TriageConfig) -> Rc<Compiled> {
+    let cached = CACHE.try_with(|cache| {
+        let mut cache = cache.try_borrow_mut().ok()?;
+        if let Some(pos) = cache.iter().position(|(k, _)| same_config(k, cfg)) {
+            let entry = cache.remove(pos);
+            let c = Rc::clone(&entry.1);
+            cache.insert(0, entry);
+            return Some(c);
+        }
+        let c = Rc::new(Compiled::new(cfg));
+        cache.insert(0, (cfg.clone(), Rc::clone(&c)));
+        cache.truncate(CACHED_CONFIGS);
+        Some(c)
+    });
+    match cached {
+        Ok(Some(c)) => c,
+        // thread-local storage being torn down (or re-entered): compile without caching
+        _ => Rc::new(Compiled::new(cfg)),
+    }
+}
+
 /// Result of component scoring.
 #[derive(Debug, Default)]
 pub struct ComponentMatch {
@@ -58,22 +195,19 @@ pub struct ComponentMatch {
 /// specific matching pattern (exact `registry.hexon.io` beats `*.hexon.io`, a longer wildcard
 /// suffix beats a shorter one). The highest total of at least 1.5 wins; ties go to the earlier
 /// component.
-pub fn component(v: &Views, cfg: &TriageConfig) -> ComponentMatch {
+pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch {
     let n = cfg.components.len();
     let mut scores = vec![0.0f64; n];
     let mut evidence: Vec<Vec<String>> = vec![Vec::new(); n];
 
-    for (i, c) in cfg.components.iter().enumerate() {
-        for alias in &c.aliases {
-            let Some(p) = Phrase::new(alias) else {
-                continue;
-            };
-            let s = p.count(v.subject, BODY_CAP);
-            let b = p.count(v.body, BODY_CAP);
-            if s + b > 0 {
-                scores[i] += alias_weight(&p) * (SUBJECT_WORD * s as f64 + BODY_WORD * b as f64);
-                evidence[i].push(format!("word:{}", p.raw.to_lowercase()));
-            }
+    let in_subject = cc.aliases.counts(v.subject);
+    let in_body = cc.aliases.counts(v.body);
+    for (k, (i, weight, ev)) in cc.alias_info.iter().enumerate() {
+        let s = in_subject[k].min(BODY_CAP);
+        let b = in_body[k].min(BODY_CAP);
+        if s + b > 0 {
+            scores[*i] += weight * (SUBJECT_WORD * s as f64 + BODY_WORD * b as f64);
+            evidence[*i].push(ev.clone());
         }
     }
 
@@ -86,12 +220,10 @@ pub fn component(v: &Views, cfg: &TriageConfig) -> ComponentMatch {
     }
     for (host, (s, b)) in all_hosts {
         let mut best: Option<(usize, usize)> = None; // (specificity, component)
-        for (i, c) in cfg.components.iter().enumerate() {
-            for pat in &c.hosts {
-                if let Some(spec) = host_match(host, pat) {
-                    if best.is_none_or(|(bs, _)| spec > bs) {
-                        best = Some((spec, i));
-                    }
+        for (i, pat) in &cc.hosts {
+            if let Some(spec) = pat.matches(host) {
+                if best.is_none_or(|(bs, _)| spec > bs) {
+                    best = Some((spec, *i));
                 }
             }
         }
@@ -142,40 +274,46 @@ const OOS_MIN: f64 = 3.0;
 /// as the in-scope evidence. So "Impact: ... could also cause a denial of service" in an SQL
 /// injection report stays in scope, while a report titled "Denial of service via slowloris"
 /// or mostly about flooding a host is out of scope.
-pub fn out_of_scope(v: &Views, cfg: &TriageConfig, signals: &[SignalHit]) -> OutOfScopeMatch {
+pub fn out_of_scope(
+    v: &Views,
+    cfg: &TriageConfig,
+    cc: &Compiled,
+    signals: &[SignalHit],
+) -> OutOfScopeMatch {
     let in_scope: f64 = signals
         .iter()
         .filter(|h| SIGNALS.get(h.index).is_some_and(|s| s.in_scope_class))
         .map(|h| SUBJECT_WORD * h.subject.min(1) as f64 + h.body.min(BODY_CAP) as f64)
         .sum();
 
+    let in_subject = cc.oos_phrases.counts(v.subject);
+    let in_body = cc.oos_phrases.counts(v.body);
     let mut best: Option<(f64, usize, Vec<String>)> = None;
-    for (i, rule) in cfg.out_of_scope.iter().enumerate() {
+    for (i, rule) in cc.oos_rules.iter().enumerate() {
         let mut score = 0.0;
         let mut ev = Vec::new();
-        for kw in &rule.keywords {
-            if is_host_pattern(kw) {
-                let hits = v
-                    .subject_hosts
-                    .keys()
-                    .chain(v.body_hosts.keys())
-                    .filter(|h| {
-                        let pat = kw.trim().to_ascii_lowercase();
-                        host_match(h, &pat).is_some()
-                    })
-                    .count();
-                if hits > 0 {
-                    score += BODY_HOST * hits.min(BODY_CAP) as f64;
-                    ev.push(format!("host:{}", kw.trim().to_ascii_lowercase()));
+        for kw in rule {
+            match kw {
+                OosKeyword::Host(pat, evidence) => {
+                    let hits = v
+                        .subject_hosts
+                        .keys()
+                        .chain(v.body_hosts.keys())
+                        .filter(|h| pat.matches(h).is_some())
+                        .count();
+                    if hits > 0 {
+                        score += BODY_HOST * hits.min(BODY_CAP) as f64;
+                        ev.push(evidence.clone());
+                    }
                 }
-                continue;
-            }
-            let Some(p) = Phrase::new(kw) else { continue };
-            let s = p.count(v.subject, 1);
-            let b = p.count(v.body, BODY_CAP);
-            if s + b > 0 {
-                score += SUBJECT_WORD * s as f64 + BODY_WORD * b as f64;
-                ev.push(format!("word:{}", p.raw.to_lowercase()));
+                OosKeyword::Phrase(k) => {
+                    let s = in_subject[*k].min(1);
+                    let b = in_body[*k].min(BODY_CAP);
+                    if s + b > 0 {
+                        score += SUBJECT_WORD * s as f64 + BODY_WORD * b as f64;
+                        ev.push(cc.oos_evidence[*k].clone());
+                    }
+                }
             }
         }
         if score > 0.0 && best.as_ref().is_none_or(|(bs, _, _)| score > *bs) {

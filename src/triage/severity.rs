@@ -2,7 +2,7 @@
 //! signals that give a severity hint when no vector is present.
 //! Pure code: never panics on hostile text; invalid vectors are skipped, not errors.
 
-use super::text::{clip, re, Phrase};
+use super::text::{clip, re, Phrase, PhraseSet};
 use super::{Cvss, Severity};
 use regex::Regex;
 use std::sync::LazyLock;
@@ -446,6 +446,19 @@ pub static SIGNAL_PHRASES: LazyLock<Vec<(usize, Vec<Phrase>)>> = LazyLock::new(|
         .collect()
 });
 
+/// All built-in signal phrases in one matcher, with the [`SIGNALS`] index of each phrase.
+static SIGNAL_SET: LazyLock<(PhraseSet, Vec<usize>)> = LazyLock::new(|| {
+    let mut phrases = Vec::new();
+    let mut owner = Vec::new();
+    for (i, list) in SIGNAL_PHRASES.iter() {
+        for p in list {
+            phrases.push(p.clone());
+            owner.push(*i);
+        }
+    }
+    (PhraseSet::new(phrases), owner)
+});
+
 /// A signal found in a report: index into [`SIGNALS`], subject hits, body hits.
 #[derive(Debug, Clone, Copy)]
 pub struct SignalHit {
@@ -457,21 +470,26 @@ pub struct SignalHit {
     pub body: usize,
 }
 
-/// Finds built-in signals in normalized subject/body prose.
+/// Finds built-in signals in normalized subject/body prose: per signal, the sum over its
+/// phrases of their occurrences capped at 3.
 pub fn find_signals(subject_norm: &str, body_norm: &str) -> Vec<SignalHit> {
-    let mut hits = Vec::new();
-    for (i, phrases) in SIGNAL_PHRASES.iter() {
-        let subject: usize = phrases.iter().map(|p| p.count(subject_norm, 3)).sum();
-        let body: usize = phrases.iter().map(|p| p.count(body_norm, 3)).sum();
-        if subject + body > 0 {
-            hits.push(SignalHit {
-                index: *i,
-                subject,
-                body,
-            });
-        }
+    let (set, owner) = &*SIGNAL_SET;
+    let in_subject = set.counts(subject_norm);
+    let in_body = set.counts(body_norm);
+    let mut subject = vec![0usize; SIGNALS.len()];
+    let mut body = vec![0usize; SIGNALS.len()];
+    for (k, &i) in owner.iter().enumerate() {
+        subject[i] += in_subject[k].min(3);
+        body[i] += in_body[k].min(3);
     }
-    hits
+    (0..SIGNALS.len())
+        .filter(|&i| subject[i] + body[i] > 0)
+        .map(|i| SignalHit {
+            index: i,
+            subject: subject[i],
+            body: body[i],
+        })
+        .collect()
 }
 
 /// Severity hint from signals alone (highest signal wins; `Unknown` when none).
@@ -483,13 +501,13 @@ pub fn severity_from_signals(hits: &[SignalHit]) -> Severity {
         .unwrap_or(Severity::Unknown)
 }
 
-/// Configured critical signals present in the normalized text.
-pub fn critical_signals_present(cfg_signals: &[String], norm: &str) -> Vec<String> {
-    cfg_signals
+/// Configured critical signals (compiled into `set`) present in the normalized text.
+pub fn critical_in(set: &PhraseSet, norm: &str) -> Vec<String> {
+    set.counts(norm)
         .iter()
-        .filter_map(|s| Phrase::new(s))
-        .filter(|p| p.count(norm, 1) > 0)
-        .map(|p| p.raw)
+        .zip(set.phrases())
+        .filter(|(n, _)| **n > 0)
+        .map(|(_, p)| p.raw.clone())
         .collect()
 }
 

@@ -63,7 +63,19 @@ pub fn normalize(s: &str) -> String {
     out.push(' ');
     let mut last_space = true;
     for c in s.chars() {
-        if c.is_alphanumeric() || c == '_' {
+        if c.is_ascii() {
+            // fast path, same result: ASCII alphanumerics are exactly the ASCII letters and
+            // digits, their lowercase is the ASCII lowercase and `fold` leaves them alone
+            if c.is_ascii_alphanumeric() || c == '_' {
+                out.push(c.to_ascii_lowercase());
+                last_space = false;
+            } else if !last_space {
+                out.push(' ');
+                last_space = true;
+            }
+            continue;
+        }
+        if c.is_alphanumeric() {
             for l in c.to_lowercase() {
                 out.push(fold(l));
             }
@@ -137,6 +149,189 @@ impl Phrase {
             from = start + step;
         }
         n
+    }
+}
+
+impl Phrase {
+    /// A phrase matched byte for byte as whole words, without normalizing it: `hay` contains
+    /// `" {word} "` exactly when [`PhraseSet::counts`] counts it. `None` for an empty word.
+    pub(crate) fn exact_words(word: &str) -> Option<Self> {
+        if word.is_empty() {
+            return None;
+        }
+        Some(Self {
+            raw: word.to_string(),
+            norm: word.to_string(),
+            prefix: false,
+            substring: false,
+        })
+    }
+}
+
+/// Many [`Phrase`]s matched in one pass over normalized text.
+///
+/// [`PhraseSet::counts`] gives, for every phrase, exactly `phrase.count(hay, usize::MAX)`:
+/// whole-word phrases are looked up in a byte trie at every word start (a position right
+/// after a space), so overlapping occurrences count as they do in [`Phrase::count`];
+/// unspaced-script phrases keep their substring semantics.
+#[derive(Debug, Clone)]
+pub struct PhraseSet {
+    phrases: Vec<Phrase>,
+    /// root transitions by first byte (0 = none; node 0 is the root and never a child)
+    root: Box<[u32; 256]>,
+    nodes: Vec<TrieNode>,
+    /// indices of the substring (unspaced-script) phrases
+    substring: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TrieNode {
+    /// children by byte, sorted by byte
+    edges: Vec<(u8, u32)>,
+    /// phrases whose normalized form ends at this node
+    ends: Vec<u32>,
+}
+
+impl TrieNode {
+    fn child(&self, b: u8) -> u32 {
+        match self.edges.binary_search_by_key(&b, |&(k, _)| k) {
+            Ok(i) => self.edges[i].1,
+            Err(_) => 0,
+        }
+    }
+}
+
+impl PhraseSet {
+    /// Builds the matcher; phrase `i` of the set is `phrases[i]`.
+    pub fn new(phrases: Vec<Phrase>) -> Self {
+        let mut root = Box::new([0u32; 256]);
+        let mut nodes = vec![TrieNode::default()];
+        let mut substring = Vec::new();
+        for (i, p) in phrases.iter().enumerate() {
+            if p.substring {
+                substring.push(i);
+                continue;
+            }
+            let bytes = p.norm.as_bytes();
+            let Some((&first, rest)) = bytes.split_first() else {
+                continue;
+            };
+            let mut node = root[usize::from(first)];
+            if node == 0 {
+                node = nodes.len() as u32;
+                nodes.push(TrieNode::default());
+                root[usize::from(first)] = node;
+            }
+            for &b in rest {
+                let n = &mut nodes[node as usize];
+                node = match n.edges.binary_search_by_key(&b, |&(k, _)| k) {
+                    Ok(j) => n.edges[j].1,
+                    Err(j) => {
+                        let new = nodes.len() as u32;
+                        nodes[node as usize].edges.insert(j, (b, new));
+                        nodes.push(TrieNode::default());
+                        new
+                    }
+                };
+            }
+            nodes[node as usize].ends.push(i as u32);
+        }
+        Self {
+            phrases,
+            root,
+            nodes,
+            substring,
+        }
+    }
+
+    /// The phrases, in the order given to [`PhraseSet::new`].
+    pub fn phrases(&self) -> &[Phrase] {
+        &self.phrases
+    }
+
+    /// Occurrences of every phrase in `hay` (which must come from [`normalize`]), uncapped:
+    /// `counts(hay)[i]` equals `phrases()[i].count(hay, usize::MAX)`, so `min(cap, ..)` of it
+    /// equals `count(hay, cap)`.
+    pub fn counts(&self, hay: &str) -> Vec<usize> {
+        let mut counts = vec![0usize; self.phrases.len()];
+        let b = hay.as_bytes();
+        if self.nodes.len() > 1 {
+            for p in 1..b.len() {
+                if b[p - 1] != b' ' {
+                    continue;
+                }
+                let mut node = self.root[usize::from(b[p])];
+                let mut q = p;
+                while node != 0 {
+                    let n = &self.nodes[node as usize];
+                    let end = q + 1;
+                    for &i in &n.ends {
+                        let i = i as usize;
+                        if self.phrases[i].prefix || b.get(end) == Some(&b' ') {
+                            counts[i] += 1;
+                        }
+                    }
+                    if end >= b.len() {
+                        break;
+                    }
+                    q = end;
+                    node = n.child(b[q]);
+                }
+            }
+        }
+        if !self.substring.is_empty() && !hay.is_ascii() && hay.chars().any(is_unspaced_script) {
+            for &i in &self.substring {
+                counts[i] = hay.match_indices(self.phrases[i].norm.as_str()).count();
+            }
+        }
+        counts
+    }
+}
+
+/// A host pattern (`hexon.io`, `*.hexon.io`) prepared for [`host_match`]-identical matching.
+#[derive(Debug, Clone)]
+pub enum HostPattern {
+    /// `*.suffix`: `dotted` is `.suffix`, `spec` its specificity
+    Wildcard {
+        /// `.suffix`
+        dotted: String,
+        /// specificity returned on a match
+        spec: usize,
+    },
+    /// an exact host
+    Exact {
+        /// the lowercase host
+        host: String,
+        /// specificity returned on a match
+        spec: usize,
+    },
+}
+
+impl HostPattern {
+    /// Prepares `pattern` (trimmed and lowercased like [`host_match`] does).
+    pub fn new(pattern: &str) -> Self {
+        let pattern = pattern.trim().to_ascii_lowercase();
+        if let Some(suffix) = pattern.strip_prefix("*.") {
+            Self::Wildcard {
+                dotted: format!(".{suffix}"),
+                spec: suffix.len(),
+            }
+        } else {
+            Self::Exact {
+                spec: 10_000 + pattern.len(),
+                host: pattern,
+            }
+        }
+    }
+
+    /// Same as `host_match(host, pattern)`.
+    pub fn matches(&self, host: &str) -> Option<usize> {
+        match self {
+            Self::Wildcard { dotted, spec } => {
+                (host.len() > dotted.len() && host.ends_with(dotted.as_str())).then_some(*spec)
+            }
+            Self::Exact { host: h, spec } => (host == h).then_some(*spec),
+        }
     }
 }
 

@@ -203,7 +203,16 @@ pub fn users(test: &str) -> Users {
 pub fn clear_inbox(user: &str) {
     let s = stack();
     let _ = Command::new("doveadm")
-        .args(["-c", s.get("DOVECOT_CONF"), "expunge", "-u", user, "mailbox", "INBOX", "all"])
+        .args([
+            "-c",
+            s.get("DOVECOT_CONF"),
+            "expunge",
+            "-u",
+            user,
+            "mailbox",
+            "INBOX",
+            "all",
+        ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

@@ -60,6 +60,7 @@ CREATE TABLE reports (
 );
 CREATE INDEX reports_status ON reports(status);
 CREATE INDEX reports_thread ON reports(thread_message_id);
+CREATE INDEX reports_body ON reports(body_sha256);
 
 CREATE TABLE messages (
     id                 INTEGER PRIMARY KEY,
@@ -131,6 +132,7 @@ CREATE TABLE outbox (
     appended_at     TEXT
 );
 CREATE INDEX outbox_due ON outbox(status, next_attempt_at);
+CREATE INDEX outbox_rate ON outbox(kind, created_at, recipient);
 
 CREATE TABLE imap_cursor (
     mailbox     TEXT PRIMARY KEY,
