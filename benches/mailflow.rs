@@ -28,6 +28,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_hexon-triage");
 const PASSWORD: &str = "bench-password";
 const SECURITY: &str = "security@hexon.test";
 const RESEARCHER: &str = "alice@researcher.test";
+/// Latency samples come from a mailbox of their own (the backlog's acks go to alice).
+const LATENCY_RESEARCHER: &str = "bob@researcher.test";
 
 fn env_usize(key: &str, default: usize) -> usize {
     std::env::var(key)
@@ -68,7 +70,7 @@ impl Stack {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let stack = Stack { dir, env };
-        for user in [SECURITY, RESEARCHER] {
+        for user in [SECURITY, RESEARCHER, LATENCY_RESEARCHER] {
             sh(Command::new("bash")
                 .arg(format!("{REPO}/scripts/mailstack.sh"))
                 .args(["adduser", stack.dir.to_str().unwrap(), user, PASSWORD]));
@@ -496,15 +498,15 @@ fn main() {
         .port(stack.get("SMTP_PORT").parse().unwrap())
         .tls(lettre::transport::smtp::client::Tls::None)
         .build();
-    let researcher_maildir = stack.maildir(RESEARCHER);
+    let researcher_maildir = stack.maildir(LATENCY_RESEARCHER);
     let mut samples = Vec::with_capacity(latency_n);
     for i in 0..latency_n {
         let before = count_files(&researcher_maildir);
         let raw = format!(
-            "From: {RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Latency {i}\r\nMessage-ID: <lat-{i}@researcher.test>\r\n\r\nXSS in the Hexon Gateway admin UI, sample {i}.\r\n"
+            "From: {LATENCY_RESEARCHER}\r\nTo: {SECURITY}\r\nSubject: Latency {i}\r\nMessage-ID: <lat-{i}@researcher.test>\r\n\r\nXSS in the Hexon Gateway admin UI, sample {i}.\r\n"
         );
         let envelope = lettre::address::Envelope::new(
-            Some(RESEARCHER.parse().unwrap()),
+            Some(LATENCY_RESEARCHER.parse().unwrap()),
             vec![SECURITY.parse().unwrap()],
         )
         .unwrap();

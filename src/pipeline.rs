@@ -91,7 +91,16 @@ impl Pipeline {
         sender_certs: &[Cert],
     ) -> Prepared {
         let sha256 = sha256_hex(&raw);
-        let kind = self.classify_raw(&raw, now, sender_certs);
+        // NOTE: a panic inside a parser (mail-parser has debug assertions that
+        // hostile input reaches) becomes a quarantine, never a dead worker.
+        let kind = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.classify_raw(&raw, now, sender_certs)
+        }))
+        .unwrap_or_else(|_| PreparedKind::Quarantine {
+            reason: "cannot parse: internal parser failure".into(),
+            message_id: None,
+            from_address: None,
+        });
         Prepared {
             raw,
             sha256,

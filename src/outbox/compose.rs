@@ -41,7 +41,7 @@ pub enum Body {
 pub fn text_entity(body: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let part = MimePart::new(
-        "text/plain; charset=utf-8",
+        "text/plain",
         body.replace("\r\n", "\n").replace('\n', "\r\n"),
     );
     // NOTE: writing into a Vec cannot fail.

@@ -3,8 +3,9 @@
 //! Spanish, Portuguese, Japanese) and content cues (numbered steps, commands, HTTP requests,
 //! code blocks, attachments). Pure text inspection; never panics.
 
-use super::text::{normalize, Phrase, PhraseSet};
+use super::text::{normalize, Phrase};
 use super::Section;
+use regex::Regex;
 use std::sync::LazyLock;
 
 /// Body words needed before a report is considered to carry a description.
@@ -61,7 +62,7 @@ const IMPACT_LABELS: &[&str] = &[
     "impacto",
     "影響",
 ];
-const POC_LABELS: &[&str] = &[
+pub(super) const POC_LABELS: &[&str] = &[
     "proof of concept",
     "poc",
     "exploit",
@@ -72,7 +73,7 @@ const POC_LABELS: &[&str] = &[
     "概念実証",
 ];
 /// Phrases that state a consequence ("an attacker can ...").
-const IMPACT_CUES: &[&str] = &[
+pub(super) const IMPACT_CUES: &[&str] = &[
     "an attacker can",
     "an attacker could",
     "attacker can",
@@ -158,25 +159,70 @@ const COMMANDS: &[&str] = &[
 ];
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
+/// A section label and the first word it must start the line with.
+struct Label {
+    phrase: Phrase,
+    /// first word of the phrase as written (see [`first_word`])
+    first: String,
+}
+
 struct Compiled {
-    description: Vec<Phrase>,
-    steps: Vec<Phrase>,
-    impact: Vec<Phrase>,
-    poc: Vec<Phrase>,
-    /// [`IMPACT_CUES`] in one matcher
-    impact_cues: PhraseSet,
-    /// [`POC_LABELS`] in one matcher (mentions anywhere in the text)
-    poc_set: PhraseSet,
+    description: Vec<Label>,
+    steps: Vec<Label>,
+    impact: Vec<Label>,
+    poc: Vec<Label>,
+}
+
+fn labels(list: &[&str]) -> Vec<Label> {
+    super::text::phrases(list)
+        .into_iter()
+        .map(|phrase| Label {
+            first: first_word(&phrase).to_string(),
+            phrase,
+        })
+        .collect()
 }
 
 static COMPILED: LazyLock<Compiled> = LazyLock::new(|| Compiled {
-    description: super::text::phrases(DESCRIPTION_LABELS),
-    steps: super::text::phrases(STEPS_LABELS),
-    impact: super::text::phrases(IMPACT_LABELS),
-    poc: super::text::phrases(POC_LABELS),
-    impact_cues: PhraseSet::new(super::text::phrases(IMPACT_CUES)),
-    poc_set: PhraseSet::new(super::text::phrases(POC_LABELS)),
+    description: labels(DESCRIPTION_LABELS),
+    steps: labels(STEPS_LABELS),
+    impact: labels(IMPACT_LABELS),
+    poc: labels(POC_LABELS),
 });
+
+/// [`PAYLOAD_MARKERS`] in one ASCII-case-insensitive pattern. On any line it matches exactly
+/// when the line's `to_lowercase()` contains a marker: the markers are ASCII, and the only
+/// non-ASCII characters that lowercase to ASCII are the Kelvin sign (`k`, in no marker) and
+/// `İ` (`i` followed by a combining dot, so never inside or at the end of a marker).
+static PAYLOAD_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let alternation: Vec<String> = PAYLOAD_MARKERS.iter().map(|m| regex::escape(m)).collect();
+    super::text::re(&format!("(?i-u:{})", alternation.join("|")))
+});
+
+/// What the whole normalized text (subject and body prose) mentions.
+#[derive(Debug, Clone, Copy)]
+pub struct Mentions {
+    /// one of [`IMPACT_CUES`] ("an attacker can ...")
+    pub impact_cue: bool,
+    /// one of [`POC_LABELS`] ("proof of concept", "PoC", ...)
+    pub poc: bool,
+}
+
+/// [`Mentions`] of normalized text ([`super::classify`] gets them from its single pass).
+#[cfg(test)]
+pub fn mentions(norm: &str) -> Mentions {
+    use super::text::PhraseSet;
+    let any = |list: &[&str]| {
+        PhraseSet::new(super::text::phrases(list))
+            .counts(norm)
+            .iter()
+            .any(|&n| n > 0)
+    };
+    Mentions {
+        impact_cue: any(IMPACT_CUES),
+        poc: any(POC_LABELS),
+    }
+}
 
 /// Inline labels (see [`has_inline_label`]), colon included.
 const INLINE_STEPS: &[&str] = &[
@@ -242,16 +288,14 @@ fn label_head(line: &str, next: Option<&str>) -> Option<LabelHead> {
 /// Does this head open a section with one of `labels`? A label counts at the start of a line
 /// when it is the whole line, is followed by `:`/`：`/`(`/`]`/`】`/`*`, or the line is
 /// heading-decorated (`## Impact`, `**Impact**`, `【影響】`) or underlined (next line `---`).
-fn opens_section(h: &LabelHead, labels: &[Phrase]) -> bool {
-    h.may_open
-        && labels.iter().any(|p| {
-            h.head_norm.trim_start().starts_with(first_word(p)) && p.count(&h.head_norm, 1) > 0
-        })
-}
-
-#[cfg(test)]
-fn is_label_line(line: &str, next: Option<&str>, labels: &[Phrase]) -> bool {
-    label_head(line, next).is_some_and(|h| opens_section(&h, labels))
+fn opens_section(h: &LabelHead, labels: &[Label]) -> bool {
+    if !h.may_open {
+        return false;
+    }
+    let start = h.head_norm.trim_start();
+    labels
+        .iter()
+        .any(|l| start.starts_with(l.first.as_str()) && l.phrase.count(&h.head_norm, 1) > 0)
 }
 
 /// The normalized first word of a phrase (used to anchor labels at the line start).
@@ -361,8 +405,13 @@ fn is_structured_code_line(line: &str) -> bool {
 }
 
 fn has_payload(line: &str) -> bool {
-    let lower = line.to_lowercase();
-    PAYLOAD_MARKERS.iter().any(|m| lower.contains(m))
+    match PAYLOAD_RE.as_ref() {
+        Some(r) => r.is_match(line),
+        None => {
+            let lower = line.to_lowercase();
+            PAYLOAD_MARKERS.iter().any(|m| lower.contains(m))
+        }
+    }
 }
 
 fn is_http_request_line(line: &str) -> bool {
@@ -402,8 +451,8 @@ pub fn is_poc_attachment(name: &str) -> bool {
 pub struct Inputs<'a> {
     /// body lines (quoted lines already removed)
     pub lines: &'a [&'a str],
-    /// normalized prose of subject + body
-    pub norm: &'a str,
+    /// what the normalized prose of subject + body mentions (see [`mentions`])
+    pub mentions: Mentions,
     /// attachment file names
     pub attachments: &'a [String],
     /// a component was recognised
@@ -465,7 +514,7 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
         }
         words += line.split_whitespace().count();
         // every inline label ends with a colon, which only a word ending in ':' or '：' yields
-        if line.contains([':', '：']) {
+        if has_word_ending_in_colon(line) {
             let lower = normalize_keep_colons(line);
             inline_steps |= has_inline_label(&lower, INLINE_STEPS);
             inline_impact |= has_inline_label(&lower, INLINE_IMPACT);
@@ -473,10 +522,10 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
         }
     }
 
-    let impact_cue = c.impact_cues.counts(inp.norm).iter().any(|&n| n > 0);
+    let impact_cue = inp.mentions.impact_cue;
     let poc_attachment = inp.attachments.iter().any(|a| is_poc_attachment(a));
     let code = code_fences >= 2 || indented_code >= 1 || structured >= 1;
-    let poc_in_text = c.poc_set.counts(inp.norm).iter().any(|&n| n > 0);
+    let poc_in_text = inp.mentions.poc;
 
     let has_description =
         label_desc || (words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));
@@ -507,6 +556,14 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
     out
 }
 
+/// Does a whitespace-separated word of `line` end with `:` or `：`?
+fn has_word_ending_in_colon(line: &str) -> bool {
+    line.match_indices([':', '：']).any(|(i, m)| {
+        line.get(i + m.len()..)
+            .is_some_and(|rest| rest.chars().next().is_none_or(char::is_whitespace))
+    })
+}
+
 /// Lowercase with diacritics folded but punctuation (notably `:`) kept.
 fn normalize_keep_colons(line: &str) -> String {
     // normalize() drops punctuation; rebuild word by word keeping colons attached.
@@ -534,7 +591,7 @@ mod tests {
         let norm = normalize(body);
         missing(&Inputs {
             lines: &lines,
-            norm: &norm,
+            mentions: mentions(&norm),
             attachments,
             has_component: true,
             has_class: true,
@@ -567,6 +624,30 @@ mod tests {
             &[],
         );
         assert_eq!(m, vec![Section::Description, Section::Impact]);
+    }
+
+    #[test]
+    fn payload_pattern_equals_lowercase_search() {
+        let reference = |line: &str| {
+            let lower = line.to_lowercase();
+            PAYLOAD_MARKERS.iter().any(|m| lower.contains(m))
+        };
+        for line in [
+            "GET /?q=<SCRIPT>alert(1)</script>",
+            "x' OR 1=1 --",
+            "' UNION SELECT password FROM users",
+            "<scrİpt>",
+            "<ſcript>",
+            "\u{212A}onerror=",
+            "onerror\u{130}=",
+            "..%2F..%2Fetc",
+            "${JNDI:ldap://x}",
+            "ÜNION SELECT",
+            "plain text",
+            "",
+        ] {
+            assert_eq!(has_payload(line), reference(line), "{line:?}");
+        }
     }
 
     #[test]

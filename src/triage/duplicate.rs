@@ -31,6 +31,18 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+/// [`fnv1a`] of the concatenation of `parts`.
+fn fnv1a_parts(parts: &[&str]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for part in parts {
+        for b in part.as_bytes() {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    h
+}
+
 /// Technical identifiers (`channelBinding`, `get_gateway_config`) are language-independent
 /// evidence that two reports talk about the same code.
 fn identifiers(text: &str) -> BTreeSet<String> {
@@ -76,21 +88,21 @@ pub fn fingerprint(text: &ReportText, classification: &Classification) -> Finger
 
     let norm = normalize(&prose(&format!("{subject}\n{body}")));
     let words: Vec<&str> = norm.split_whitespace().collect();
-    let mut hashes = BTreeSet::new();
-    for w in words.windows(3) {
-        let h = fnv1a(w.join(" ").as_bytes());
-        hashes.insert(h);
-        if hashes.len() > SKETCH_SIZE {
-            // keep only the smallest SKETCH_SIZE
-            hashes.pop_last();
-        }
-    }
+    // hash of the 3-gram "a b c", computed without building the string
+    let mut hashes: Vec<u64> = words
+        .windows(3)
+        .map(|w| fnv1a_parts(&[w[0], " ", w[1], " ", w[2]]))
+        .collect();
     if words.len() < 3 && !words.is_empty() {
-        hashes.insert(fnv1a(words.join(" ").as_bytes()));
+        hashes.push(fnv1a(words.join(" ").as_bytes()));
     }
+    // the SKETCH_SIZE smallest distinct hashes, ascending
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes.truncate(SKETCH_SIZE);
     Fingerprint {
         indicators: indicators.into_iter().collect(),
-        shingles: hashes.into_iter().collect(),
+        shingles: hashes,
     }
 }
 

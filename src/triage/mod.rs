@@ -633,23 +633,37 @@ pub fn classify(report: &ReportText, cfg: &TriageConfig) -> Classification {
     let ex_body = text::extract(&body);
     let subject_norm = text::normalize(&text::prose(subject));
     let body_norm = text::normalize(&text::prose(&body));
+    // one pass per text finds every phrase of the configuration, the built-in signals and the
+    // completeness cues; occurrences in subject + body are those in the concatenated prose
+    // (no phrase can span the two, which meet at a double space)
+    let compiled = scope::compiled(cfg);
+    let in_subject = compiled.phrases.counts(&subject_norm);
+    let in_body = compiled.phrases.counts(&body_norm);
     let views = scope::Views {
-        subject: &subject_norm,
-        body: &body_norm,
+        subject_counts: scope::Counts { all: &in_subject },
+        body_counts: scope::Counts { all: &in_body },
         subject_hosts: &ex_subject.hosts,
         body_hosts: &ex_body.hosts,
     };
+    let anywhere = |r: &std::ops::Range<usize>| {
+        let (s, b) = (views.subject_counts.of(r), views.body_counts.of(r));
+        s.iter().chain(b).any(|&n| n > 0)
+    };
 
-    let compiled = scope::compiled(cfg);
     let comp = scope::component(&views, cfg, &compiled);
-    let hits = severity::find_signals(&subject_norm, &body_norm);
+    let hits = severity::signals_from_counts(
+        views.subject_counts.of(&compiled.signals),
+        views.body_counts.of(&compiled.signals),
+    );
     let oos = scope::out_of_scope(&views, cfg, &compiled, &hits);
     let cvss = parse_cvss(subject).or_else(|| parse_cvss(&body));
 
-    let all_norm = format!("{subject_norm}{body_norm}");
     let missing = completeness::missing(&completeness::Inputs {
         lines: &lines,
-        norm: &all_norm,
+        mentions: completeness::Mentions {
+            impact_cue: anywhere(&compiled.impact_cues),
+            poc: anywhere(&compiled.poc),
+        },
         attachments: report.attachment_names,
         has_component: comp.name.is_some(),
         has_class: !hits.is_empty() || oos.class.is_some(),
@@ -671,8 +685,7 @@ pub fn classify(report: &ReportText, cfg: &TriageConfig) -> Classification {
         Some(c) => c.severity,
         None => severity::severity_from_signals(&hits),
     };
-    let critical = severity == Severity::Critical
-        || !severity::critical_in(&compiled.critical, &all_norm).is_empty();
+    let critical = severity == Severity::Critical || anywhere(&compiled.critical);
 
     let mut indicators: BTreeSet<String> = BTreeSet::new();
     for ex in [&ex_subject, &ex_body] {

@@ -8,6 +8,7 @@ use super::text::{is_host_pattern, HostPattern, Phrase, PhraseSet};
 use super::TriageConfig;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::ops::Range;
 use std::rc::Rc;
 
 /// Weight of one alias occurrence in the subject / in the body (body hits are capped at 3
@@ -25,10 +26,10 @@ const COMPONENT_MIN: f64 = 1.5;
 
 /// Normalized views of a report shared by the scope functions.
 pub struct Views<'a> {
-    /// normalized prose of the subject
-    pub subject: &'a str,
-    /// normalized prose of the body
-    pub body: &'a str,
+    /// occurrences of the compiled phrases in the normalized prose of the subject
+    pub subject_counts: Counts<'a>,
+    /// occurrences of the compiled phrases in the normalized prose of the body
+    pub body_counts: Counts<'a>,
     /// hosts in the subject with occurrences
     pub subject_hosts: &'a BTreeMap<String, usize>,
     /// hosts in the body with occurrences
@@ -45,39 +46,61 @@ fn alias_weight(p: &Phrase) -> f64 {
 }
 
 /// A [`TriageConfig`] compiled for matching: every alias, keyword and critical signal
-/// normalized once and put into single-pass [`PhraseSet`]s, host patterns prepared.
-/// Built by [`compiled`], which caches it per thread.
+/// normalized once and put, together with the built-in signal phrases and the completeness
+/// cues, into one single-pass [`PhraseSet`]; host patterns prepared. Built by [`compiled`],
+/// which caches it per thread.
 #[derive(Debug)]
 pub struct Compiled {
-    /// all components' aliases (those that compile), in configuration order
-    aliases: PhraseSet,
-    /// per alias of `aliases`: owning component, weight, evidence string
+    /// every phrase [`super::classify`] looks for, in the order of the ranges below
+    pub phrases: PhraseSet,
+    /// the components' aliases (those that compile), in configuration order
+    pub aliases: Range<usize>,
+    /// the word keywords of the out-of-scope rules (those that compile), in order
+    pub oos: Range<usize>,
+    /// the configured critical signals (those that compile)
+    pub critical: Range<usize>,
+    /// [`super::severity::signal_phrases`]
+    pub signals: Range<usize>,
+    /// [`super::completeness::IMPACT_CUES`]
+    pub impact_cues: Range<usize>,
+    /// [`super::completeness::POC_LABELS`]
+    pub poc: Range<usize>,
+    /// per alias: owning component, weight, evidence string
     alias_info: Vec<(usize, f64, String)>,
     /// (component, pattern) in configuration order
     hosts: Vec<(usize, HostPattern)>,
-    /// all word keywords of the out-of-scope rules (those that compile), in order
-    oos_phrases: PhraseSet,
     /// per rule, its keywords in order
     oos_rules: Vec<Vec<OosKeyword>>,
-    /// evidence strings of `oos_phrases`
+    /// evidence strings of the out-of-scope word keywords
     oos_evidence: Vec<String>,
-    /// configured critical signals (those that compile)
-    pub critical: PhraseSet,
 }
 
 #[derive(Debug)]
 enum OosKeyword {
     /// a host-pattern keyword and its evidence string
     Host(HostPattern, String),
-    /// index into `Compiled::oos_phrases`
+    /// index of the keyword within `Compiled::oos`
     Phrase(usize),
+}
+
+/// Occurrences of the phrases of a [`Compiled`] in one normalized text.
+pub struct Counts<'a> {
+    /// all occurrences, indexed like `Compiled::phrases`
+    pub all: &'a [usize],
+}
+
+impl Counts<'_> {
+    /// The occurrences for one range of the compiled phrases (empty if out of bounds).
+    pub fn of(&self, r: &Range<usize>) -> &[usize] {
+        self.all.get(r.clone()).unwrap_or(&[])
+    }
 }
 
 impl Compiled {
     /// Compiles `cfg`; entries that can never match (empty phrases) are dropped, exactly as
     /// the matching rules skip them.
     pub fn new(cfg: &TriageConfig) -> Self {
-        let mut aliases = Vec::new();
+        let mut phrases = Vec::new();
         let mut alias_info = Vec::new();
         let mut hosts = Vec::new();
         for (i, c) in cfg.components.iter().enumerate() {
@@ -90,13 +113,13 @@ impl Compiled {
                     alias_weight(&p),
                     format!("word:{}", p.raw.to_lowercase()),
                 ));
-                aliases.push(p);
+                phrases.push(p);
             }
             for pat in &c.hosts {
                 hosts.push((i, HostPattern::new(pat)));
             }
         }
-        let mut oos_phrases = Vec::new();
+        let aliases = 0..phrases.len();
         let mut oos_evidence = Vec::new();
         let mut oos_rules = Vec::new();
         for rule in &cfg.out_of_scope {
@@ -111,25 +134,33 @@ impl Compiled {
                     continue;
                 }
                 let Some(p) = Phrase::new(kw) else { continue };
-                kws.push(OosKeyword::Phrase(oos_phrases.len()));
+                kws.push(OosKeyword::Phrase(oos_evidence.len()));
                 oos_evidence.push(format!("word:{}", p.raw.to_lowercase()));
-                oos_phrases.push(p);
+                phrases.push(p);
             }
             oos_rules.push(kws);
         }
-        let critical = cfg
-            .critical_signals
-            .iter()
-            .filter_map(|s| Phrase::new(s))
-            .collect();
+        let oos = aliases.end..phrases.len();
+        phrases.extend(cfg.critical_signals.iter().filter_map(|s| Phrase::new(s)));
+        let critical = oos.end..phrases.len();
+        phrases.extend(super::severity::signal_phrases().iter().cloned());
+        let signals = critical.end..phrases.len();
+        phrases.extend(super::text::phrases(super::completeness::IMPACT_CUES));
+        let impact_cues = signals.end..phrases.len();
+        phrases.extend(super::text::phrases(super::completeness::POC_LABELS));
+        let poc = impact_cues.end..phrases.len();
         Self {
-            aliases: PhraseSet::new(aliases),
+            phrases: PhraseSet::new(phrases),
+            aliases,
+            oos,
+            critical,
+            signals,
+            impact_cues,
+            poc,
             alias_info,
             hosts,
-            oos_phrases: PhraseSet::new(oos_phrases),
             oos_rules,
             oos_evidence,
-            critical: PhraseSet::new(critical),
         }
     }
 }
@@ -200,14 +231,16 @@ pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch
     let mut scores = vec![0.0f64; n];
     let mut evidence: Vec<Vec<String>> = vec![Vec::new(); n];
 
-    let in_subject = cc.aliases.counts(v.subject);
-    let in_body = cc.aliases.counts(v.body);
+    let in_subject = v.subject_counts.of(&cc.aliases);
+    let in_body = v.body_counts.of(&cc.aliases);
     for (k, (i, weight, ev)) in cc.alias_info.iter().enumerate() {
-        let s = in_subject[k].min(BODY_CAP);
-        let b = in_body[k].min(BODY_CAP);
+        let s = in_subject.get(k).map_or(0, |&c| c.min(BODY_CAP));
+        let b = in_body.get(k).map_or(0, |&c| c.min(BODY_CAP));
         if s + b > 0 {
-            scores[*i] += weight * (SUBJECT_WORD * s as f64 + BODY_WORD * b as f64);
-            evidence[*i].push(ev.clone());
+            if let (Some(score), Some(e)) = (scores.get_mut(*i), evidence.get_mut(*i)) {
+                *score += weight * (SUBJECT_WORD * s as f64 + BODY_WORD * b as f64);
+                e.push(ev.clone());
+            }
         }
     }
 
@@ -228,8 +261,10 @@ pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch
             }
         }
         if let Some((_, i)) = best {
-            scores[i] += SUBJECT_HOST * s as f64 + BODY_HOST * b.min(BODY_CAP) as f64;
-            evidence[i].push(format!("host:{host}"));
+            if let (Some(score), Some(e)) = (scores.get_mut(i), evidence.get_mut(i)) {
+                *score += SUBJECT_HOST * s as f64 + BODY_HOST * b.min(BODY_CAP) as f64;
+                e.push(format!("host:{host}"));
+            }
         }
     }
 
@@ -286,8 +321,8 @@ pub fn out_of_scope(
         .map(|h| SUBJECT_WORD * h.subject.min(1) as f64 + h.body.min(BODY_CAP) as f64)
         .sum();
 
-    let in_subject = cc.oos_phrases.counts(v.subject);
-    let in_body = cc.oos_phrases.counts(v.body);
+    let in_subject = v.subject_counts.of(&cc.oos);
+    let in_body = v.body_counts.of(&cc.oos);
     let mut best: Option<(f64, usize, Vec<String>)> = None;
     for (i, rule) in cc.oos_rules.iter().enumerate() {
         let mut score = 0.0;
@@ -307,11 +342,11 @@ pub fn out_of_scope(
                     }
                 }
                 OosKeyword::Phrase(k) => {
-                    let s = in_subject[*k].min(1);
-                    let b = in_body[*k].min(BODY_CAP);
+                    let s = in_subject.get(*k).map_or(0, |&c| c.min(1));
+                    let b = in_body.get(*k).map_or(0, |&c| c.min(BODY_CAP));
                     if s + b > 0 {
                         score += SUBJECT_WORD * s as f64 + BODY_WORD * b as f64;
-                        ev.push(cc.oos_evidence[*k].clone());
+                        ev.extend(cc.oos_evidence.get(*k).cloned());
                     }
                 }
             }

@@ -470,17 +470,28 @@ pub struct SignalHit {
     pub body: usize,
 }
 
+/// The built-in signal phrases in matching order (see [`signals_from_counts`]).
+pub fn signal_phrases() -> &'static [Phrase] {
+    SIGNAL_SET.0.phrases()
+}
+
 /// Finds built-in signals in normalized subject/body prose: per signal, the sum over its
 /// phrases of their occurrences capped at 3.
+#[cfg(test)]
 pub fn find_signals(subject_norm: &str, body_norm: &str) -> Vec<SignalHit> {
-    let (set, owner) = &*SIGNAL_SET;
-    let in_subject = set.counts(subject_norm);
-    let in_body = set.counts(body_norm);
+    let set = &SIGNAL_SET.0;
+    signals_from_counts(&set.counts(subject_norm), &set.counts(body_norm))
+}
+
+/// [`find_signals`] from the uncapped occurrences of every phrase of [`signal_phrases`] in
+/// the subject and in the body.
+pub fn signals_from_counts(in_subject: &[usize], in_body: &[usize]) -> Vec<SignalHit> {
+    let owner = &SIGNAL_SET.1;
     let mut subject = vec![0usize; SIGNALS.len()];
     let mut body = vec![0usize; SIGNALS.len()];
     for (k, &i) in owner.iter().enumerate() {
-        subject[i] += in_subject[k].min(3);
-        body[i] += in_body[k].min(3);
+        subject[i] += in_subject.get(k).map_or(0, |&n| n.min(3));
+        body[i] += in_body.get(k).map_or(0, |&n| n.min(3));
     }
     (0..SIGNALS.len())
         .filter(|&i| subject[i] + body[i] > 0)
@@ -499,16 +510,6 @@ pub fn severity_from_signals(hits: &[SignalHit]) -> Severity {
         .map(|s| s.severity)
         .max()
         .unwrap_or(Severity::Unknown)
-}
-
-/// Configured critical signals (compiled into `set`) present in the normalized text.
-pub fn critical_in(set: &PhraseSet, norm: &str) -> Vec<String> {
-    set.counts(norm)
-        .iter()
-        .zip(set.phrases())
-        .filter(|(n, _)| **n > 0)
-        .map(|(_, p)| p.raw.clone())
-        .collect()
 }
 
 #[cfg(test)]

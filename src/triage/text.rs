@@ -177,35 +177,40 @@ impl Phrase {
 #[derive(Debug, Clone)]
 pub struct PhraseSet {
     phrases: Vec<Phrase>,
+    /// whether phrase `i` is a prefix phrase (`tailgat*`)
+    prefix: Vec<bool>,
     /// root transitions by first byte (0 = none; node 0 is the root and never a child)
     root: Box<[u32; 256]>,
-    nodes: Vec<TrieNode>,
+    /// per node: its children are `edge_bytes[edges_start..][..edges_len]` (sorted) with
+    /// targets in `edge_targets` at the same indices; the phrases ending there are
+    /// `ends[ends_start..][..ends_len]`
+    nodes: Vec<FlatNode>,
+    edge_bytes: Vec<u8>,
+    edge_targets: Vec<u32>,
+    ends: Vec<u32>,
     /// indices of the substring (unspaced-script) phrases
     substring: Vec<usize>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct TrieNode {
-    /// children by byte, sorted by byte
-    edges: Vec<(u8, u32)>,
-    /// phrases whose normalized form ends at this node
-    ends: Vec<u32>,
-}
-
-impl TrieNode {
-    fn child(&self, b: u8) -> u32 {
-        match self.edges.binary_search_by_key(&b, |&(k, _)| k) {
-            Ok(i) => self.edges[i].1,
-            Err(_) => 0,
-        }
-    }
+#[derive(Debug, Clone, Copy, Default)]
+struct FlatNode {
+    edges_start: u32,
+    edges_len: u32,
+    ends_start: u32,
+    ends_len: u32,
 }
 
 impl PhraseSet {
     /// Builds the matcher; phrase `i` of the set is `phrases[i]`.
     pub fn new(phrases: Vec<Phrase>) -> Self {
+        // build a pointer trie first, then flatten it
+        #[derive(Default)]
+        struct Node {
+            edges: Vec<(u8, u32)>,
+            ends: Vec<u32>,
+        }
         let mut root = Box::new([0u32; 256]);
-        let mut nodes = vec![TrieNode::default()];
+        let mut tree = vec![Node::default()];
         let mut substring = Vec::new();
         for (i, p) in phrases.iter().enumerate() {
             if p.substring {
@@ -218,28 +223,47 @@ impl PhraseSet {
             };
             let mut node = root[usize::from(first)];
             if node == 0 {
-                node = nodes.len() as u32;
-                nodes.push(TrieNode::default());
+                node = tree.len() as u32;
+                tree.push(Node::default());
                 root[usize::from(first)] = node;
             }
             for &b in rest {
-                let n = &mut nodes[node as usize];
-                node = match n.edges.binary_search_by_key(&b, |&(k, _)| k) {
-                    Ok(j) => n.edges[j].1,
+                let edges = &tree[node as usize].edges;
+                node = match edges.binary_search_by_key(&b, |&(k, _)| k) {
+                    Ok(j) => edges[j].1,
                     Err(j) => {
-                        let new = nodes.len() as u32;
-                        nodes[node as usize].edges.insert(j, (b, new));
-                        nodes.push(TrieNode::default());
+                        let new = tree.len() as u32;
+                        tree[node as usize].edges.insert(j, (b, new));
+                        tree.push(Node::default());
                         new
                     }
                 };
             }
-            nodes[node as usize].ends.push(i as u32);
+            tree[node as usize].ends.push(i as u32);
+        }
+        let mut nodes = Vec::with_capacity(tree.len());
+        let mut edge_bytes = Vec::new();
+        let mut edge_targets = Vec::new();
+        let mut ends = Vec::new();
+        for n in &tree {
+            nodes.push(FlatNode {
+                edges_start: edge_bytes.len() as u32,
+                edges_len: n.edges.len() as u32,
+                ends_start: ends.len() as u32,
+                ends_len: n.ends.len() as u32,
+            });
+            edge_bytes.extend(n.edges.iter().map(|&(b, _)| b));
+            edge_targets.extend(n.edges.iter().map(|&(_, t)| t));
+            ends.extend_from_slice(&n.ends);
         }
         Self {
+            prefix: phrases.iter().map(|p| p.prefix).collect(),
             phrases,
             root,
             nodes,
+            edge_bytes,
+            edge_targets,
+            ends,
             substring,
         }
     }
@@ -256,32 +280,49 @@ impl PhraseSet {
         let mut counts = vec![0usize; self.phrases.len()];
         let b = hay.as_bytes();
         if self.nodes.len() > 1 {
+            // every word start: the byte after a space
             for p in 1..b.len() {
                 if b[p - 1] != b' ' {
                     continue;
                 }
                 let mut node = self.root[usize::from(b[p])];
-                let mut q = p;
+                let mut end = p + 1; // where the match ends if `node` is an end node
                 while node != 0 {
-                    let n = &self.nodes[node as usize];
-                    let end = q + 1;
-                    for &i in &n.ends {
-                        let i = i as usize;
-                        if self.phrases[i].prefix || b.get(end) == Some(&b' ') {
-                            counts[i] += 1;
+                    let Some(n) = self.nodes.get(node as usize) else {
+                        break;
+                    };
+                    if n.ends_len > 0 {
+                        let s = n.ends_start as usize;
+                        let l = n.ends_len as usize;
+                        for &i in self.ends.get(s..s + l).unwrap_or(&[]) {
+                            let i = i as usize;
+                            if self.prefix.get(i) == Some(&true) || b.get(end) == Some(&b' ') {
+                                if let Some(c) = counts.get_mut(i) {
+                                    *c += 1;
+                                }
+                            }
                         }
                     }
-                    if end >= b.len() {
+                    let Some(&next) = b.get(end) else {
                         break;
-                    }
-                    q = end;
-                    node = n.child(b[q]);
+                    };
+                    let s = n.edges_start as usize;
+                    let l = n.edges_len as usize;
+                    node = self
+                        .edge_bytes
+                        .get(s..s + l)
+                        .and_then(|keys| keys.iter().position(|&k| k == next))
+                        .and_then(|j| self.edge_targets.get(s + j).copied())
+                        .unwrap_or(0);
+                    end += 1;
                 }
             }
         }
         if !self.substring.is_empty() && !hay.is_ascii() && hay.chars().any(is_unspaced_script) {
             for &i in &self.substring {
-                counts[i] = hay.match_indices(self.phrases[i].norm.as_str()).count();
+                if let (Some(c), Some(ph)) = (counts.get_mut(i), self.phrases.get(i)) {
+                    *c = hay.match_indices(ph.norm.as_str()).count();
+                }
             }
         }
         counts
@@ -395,6 +436,144 @@ static BARE_HOST_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r#"(?i)[a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9-]{1,63}){0,8}\.([a-z]{2,24})\b(?::\d{1,5})?(/[^\s"'<>`)\]|,;\\]*)?"#,
     )
 });
+/// [`BARE_HOST_RE`] for the ASCII view of a non-ASCII text made by [`host_scan_view`]: the
+/// same pattern over lowercase classes, `\d` widened by the placeholder `D` for non-ASCII
+/// digits and an ASCII word boundary (placeholders `W`/`D`/`k`/`s` are word bytes, ` `/`!`
+/// are not). On the view it matches exactly where [`BARE_HOST_RE`] matches on the text; it
+/// exists because a Unicode `\b` makes the regex engine fall back from its lazy DFA to a
+/// ~50x slower NFA simulation on any non-ASCII haystack.
+static BARE_HOST_VIEW_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r#"[a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9-]{1,63}){0,8}\.([a-z]{2,24})(?-u:\b)(?::[0-9D]{1,5})?(/[^\s"'<>`)\]|,;\\]*)?"#,
+    )
+});
+/// Non-ASCII word characters, digits and white space (regex classes, so exactly the
+/// characters `\w`, `\d` and `\s` mean in [`BARE_HOST_RE`]).
+static NON_ASCII_WORD_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\w&&[^\x00-\x7F]]+"));
+static NON_ASCII_DIGIT_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\d&&[^\x00-\x7F]]+"));
+static NON_ASCII_SPACE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\s&&[^\x00-\x7F]]+"));
+
+/// View byte of every character of the Basic Multilingual Plane (see [`host_scan_view`]),
+/// computed once by running the class patterns over all of them. `None` if one of them
+/// did not compile.
+static BMP_VIEW: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
+    let all: String = (0x80u32..=0xFFFF).filter_map(char::from_u32).collect();
+    let mut table = vec![b'!'; 0x10000];
+    classify_runs(&all, |c, k| {
+        if let Some(slot) = table.get_mut(c as usize) {
+            *slot = k;
+        }
+    })?;
+    for (c, k) in [(0x17Fusize, b's'), (0x212A, b'k')] {
+        if let Some(slot) = table.get_mut(c) {
+            *slot = k;
+        }
+    }
+    for (i, slot) in table.iter_mut().enumerate().take(0x80) {
+        *slot = (i as u8).to_ascii_lowercase();
+    }
+    Some(table)
+});
+
+/// Calls `mark(c, kind)` for the non-ASCII characters of `text` that are word characters
+/// (`W`), then for the digits (`D`, digits are word characters too), then for white space
+/// (` `). `None` if a class pattern did not compile.
+fn classify_runs(text: &str, mut mark: impl FnMut(char, u8)) -> Option<()> {
+    for (r, k) in [
+        (&NON_ASCII_WORD_RE, b'W'),
+        (&NON_ASCII_DIGIT_RE, b'D'),
+        (&NON_ASCII_SPACE_RE, b' '),
+    ] {
+        for m in r.as_ref()?.find_iter(text) {
+            for c in m.as_str().chars() {
+                mark(c, k);
+            }
+        }
+    }
+    Some(())
+}
+
+/// The view byte of one character outside the Basic Multilingual Plane (rare: emoji,
+/// historic scripts, CJK extensions). `None` if a class pattern did not compile.
+fn astral_view(c: char) -> Option<u8> {
+    let mut buf = [0u8; 4];
+    let mut k = b'!';
+    classify_runs(c.encode_utf8(&mut buf), |_, kind| k = kind)?;
+    Some(k)
+}
+
+/// An ASCII view of `text` for [`BARE_HOST_VIEW_RE`], one byte per character, and the byte
+/// offset in `text` of every character (plus the end). ASCII is lowercased (the original
+/// pattern is case-insensitive); the two non-ASCII characters that `(?i)[a-z]` matches, `ſ`
+/// and the Kelvin sign, become `s` and `k`; other non-ASCII characters become `D` (digit), `W`
+/// (other word character), ` ` (white space) or `!` (anything else), which have the same
+/// membership in every class and assertion of the pattern as the characters they replace.
+/// `None` if a helper pattern did not compile.
+fn host_scan_view(text: &str) -> Option<(String, Vec<usize>)> {
+    let table = BMP_VIEW.as_ref()?;
+    let mut view = Vec::with_capacity(text.len());
+    let mut offsets = Vec::with_capacity(text.len() + 1);
+    for (i, c) in text.char_indices() {
+        offsets.push(i);
+        view.push(match table.get(c as usize) {
+            Some(&k) => k,
+            None => astral_view(c)?,
+        });
+    }
+    offsets.push(text.len());
+    Some((String::from_utf8(view).ok()?, offsets))
+}
+
+/// A bare-host match: start, TLD, end of the host, path (all in the original text).
+struct BareHost<'t> {
+    start: usize,
+    tld: &'t str,
+    host_end: usize,
+    path: Option<&'t str>,
+}
+
+/// Every match of [`BARE_HOST_RE`] in `text`, in order.
+fn bare_hosts(text: &str) -> Vec<BareHost<'_>> {
+    let mut out = Vec::new();
+    if !text.is_ascii() {
+        if let (Some((view, off)), Some(r)) = (host_scan_view(text), BARE_HOST_VIEW_RE.as_ref()) {
+            let at = |i: usize| off.get(i).copied();
+            let span = |m: regex::Match| text.get(at(m.start())?..at(m.end())?);
+            for c in r.captures_iter(&view) {
+                let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
+                    continue;
+                };
+                let (Some(start), Some(tld_str), Some(host_end)) =
+                    (at(all.start()), span(tld), at(tld.end()))
+                else {
+                    continue;
+                };
+                out.push(BareHost {
+                    start,
+                    tld: tld_str,
+                    host_end,
+                    path: c.get(2).and_then(span),
+                });
+            }
+            return out;
+        }
+    }
+    if let Some(r) = BARE_HOST_RE.as_ref() {
+        for c in r.captures_iter(text) {
+            let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
+                continue;
+            };
+            out.push(BareHost {
+                start: all.start(),
+                tld: tld.as_str(),
+                host_end: tld.end(),
+                path: c.get(2).map(|p| p.as_str()),
+            });
+        }
+    }
+    out
+}
+
 static BARE_PATH_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(r#"(?:^|[\s"'`(=,\[（「])(/[A-Za-z0-9._~%{}<>-]+(?:/[A-Za-z0-9._~%{}<>:-]*){0,20})"#)
 });
@@ -496,22 +675,18 @@ pub fn extract(text: &str) -> Extracted {
         }
     }
     let inside_url = |pos: usize| url_spans.iter().any(|&(s, e)| pos >= s && pos < e);
-    if let Some(r) = BARE_HOST_RE.as_ref() {
-        for c in r.captures_iter(text) {
-            let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
-                continue;
-            };
-            if inside_url(all.start()) || preceded_by_word_char(text, all.start()) {
-                continue;
-            }
-            if !TLDS.contains(&tld.as_str().to_ascii_lowercase().as_str()) {
-                continue;
-            }
-            let host_end = tld.end();
-            add_host(&mut out, &text[all.start()..host_end]);
-            if let Some(p) = c.get(2) {
-                out.paths.extend(normalize_path(p.as_str()));
-            }
+    for m in bare_hosts(text) {
+        if inside_url(m.start) || preceded_by_word_char(text, m.start) {
+            continue;
+        }
+        if !TLDS.contains(&m.tld.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        if let Some(host) = text.get(m.start..m.host_end) {
+            add_host(&mut out, host);
+        }
+        if let Some(p) = m.path {
+            out.paths.extend(normalize_path(p));
         }
     }
     if let Some(r) = BARE_PATH_RE.as_ref() {
@@ -577,6 +752,116 @@ mod tests {
         assert!(BARE_HOST_RE.is_some());
         assert!(BARE_PATH_RE.is_some());
         assert!(CVE_RE.is_some());
+        assert!(BARE_HOST_VIEW_RE.is_some());
+        assert!(NON_ASCII_WORD_RE.is_some());
+        assert!(NON_ASCII_DIGIT_RE.is_some());
+        assert!(NON_ASCII_SPACE_RE.is_some());
+        assert!(BMP_VIEW.is_some());
+    }
+
+    /// The ASCII-view scan finds exactly what the original pattern finds on the text.
+    #[test]
+    fn bare_host_view_matches_original_pattern() {
+        let original = |text: &str| -> Vec<(usize, String, usize, Option<String>)> {
+            let r = BARE_HOST_RE.as_ref().unwrap();
+            r.captures_iter(text)
+                .map(|c| {
+                    let tld = c.get(1).unwrap();
+                    (
+                        c.get(0).unwrap().start(),
+                        tld.as_str().to_string(),
+                        tld.end(),
+                        c.get(2).map(|p| p.as_str().to_string()),
+                    )
+                })
+                .collect()
+        };
+        let viewed = |text: &str| -> Vec<(usize, String, usize, Option<String>)> {
+            bare_hosts(text)
+                .into_iter()
+                .map(|m| {
+                    (
+                        m.start,
+                        m.tld.to_string(),
+                        m.host_end,
+                        m.path.map(str::to_string),
+                    )
+                })
+                .collect()
+        };
+        let vocab = [
+            "registry.hexon.io",
+            "a.b",
+            ".",
+            "..",
+            "-",
+            "x",
+            "COM",
+            "io",
+            "/v2/_catalog",
+            ":",
+            "8080",
+            ":٣٤",
+            "٣",
+            "ſ",
+            "\u{212A}",
+            "K",
+            "é",
+            "の",
+            "ゲートウェイ",
+            "\u{301}",
+            "_",
+            " ",
+            "\u{a0}",
+            "\u{3000}",
+            "\n",
+            "€",
+            "🦀",
+            "'",
+            "\"",
+            "`",
+            "<",
+            ")",
+            "|",
+            ",",
+            ";",
+            "\\",
+            "?q=ü",
+            "#",
+            "de",
+            "docs.hexon.io/search",
+            "ＨＥＸＯＮ",
+            "１２",
+            "\u{200d}",
+            "𝟘",
+            "𝐀",
+            "𠀀",
+            "\u{1F3FB}",
+            "\u{E0020}",
+            "\u{10FFFD}",
+            "\u{1D7CE}",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5000 {
+            let n = (next() % 24) as usize;
+            let text: String = (0..n)
+                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                .collect();
+            assert_eq!(viewed(&text), original(&text), "{text:?}");
+        }
+        for text in [
+            "push to registry.hexon.ioにプッシュ and hexon.io。",
+            "host ſtatus.hexon.io and \u{212A}ey.hexon.\u{212A}de x.io:٣٤/a",
+            "ß.de über.com café.fr/x é.hexon.io",
+        ] {
+            assert_eq!(viewed(text), original(text), "{text:?}");
+        }
     }
 
     #[test]
@@ -615,6 +900,100 @@ mod tests {
         let p = Phrase::new("サービス拒否").unwrap();
         assert_eq!(p.count(&normalize("これはサービス拒否攻撃です"), 10), 1);
         assert!(Phrase::new("  * ").is_none());
+    }
+
+    #[test]
+    fn phrase_set_counts_equal_phrase_count() {
+        let list = [
+            "foo",
+            "foo foo",
+            "foo*",
+            "fo",
+            "f",
+            "foo bar",
+            "foo bar*",
+            "bar",
+            "bar",
+            "Foo-Bar",
+            "gateway",
+            "gateways",
+            "tailgat*",
+            "サービス拒否",
+            "サービス",
+            "sql インジェクション",
+            "ﾃｽﾄ",
+            "é",
+            "über*",
+            "x y z",
+            "y",
+            "_",
+            "a_b",
+            "İ",
+            "ß",
+        ];
+        let set = PhraseSet::new(phrases(&list));
+        let vocab = [
+            "foo",
+            "Foo",
+            "foobar",
+            "bar",
+            "foo-bar",
+            "fo",
+            "f",
+            " ",
+            ".",
+            "gateway",
+            "gateways",
+            "tailgating",
+            "サービス拒否",
+            "サービス",
+            "拒否",
+            "sql",
+            "インジェクション",
+            "é",
+            "Über",
+            "überlast",
+            "x",
+            "y",
+            "z",
+            "_",
+            "a_b",
+            "İ",
+            "ß",
+            "SS",
+            "\n",
+            "日本",
+        ];
+        let mut state: u64 = 0x1234_5678_9abc_def1;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let n = (next() % 30) as usize;
+            let raw: Vec<&str> = (0..n)
+                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                .collect();
+            let sep = if next() % 2 == 0 { " " } else { "" };
+            let hay = normalize(&raw.join(sep));
+            let counts = set.counts(&hay);
+            for (p, c) in set.phrases().iter().zip(&counts) {
+                assert_eq!(*c, p.count(&hay, usize::MAX), "{:?} in {hay:?}", p.raw);
+                assert_eq!((*c).min(3), p.count(&hay, 3));
+            }
+        }
+        // concatenated normalized texts (subject + body) count as the sum of their parts
+        let (a, b) = (normalize("foo bar サービス"), normalize("拒否 foo"));
+        let joined = set.counts(&format!("{a}{b}"));
+        let parts: Vec<usize> = set
+            .counts(&a)
+            .iter()
+            .zip(set.counts(&b))
+            .map(|(x, y)| x + y)
+            .collect();
+        assert_eq!(joined, parts);
     }
 
     #[test]
