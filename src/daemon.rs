@@ -152,26 +152,7 @@ impl Context {
             .run(move |s| s.ingest(&prepared, &policy))
             .await?;
         crate::metrics::record(crate::metrics::Stage::Commit, t_commit, 1);
-        match &result {
-            IngestResult::NewReport {
-                tracking_id, ack, ..
-            } => {
-                info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
-            }
-            IngestResult::FollowUp { tracking_id, .. } => {
-                info!(tracking_id = %tracking_id, "follow-up stored")
-            }
-            IngestResult::Quarantined { message_row } => {
-                warn!(message = message_row, "message quarantined")
-            }
-            IngestResult::Ignored { message_row } => {
-                info!(message = message_row, "message ignored (not a report)")
-            }
-            IngestResult::Duplicate { message_row, .. } => {
-                info!(message = message_row, "duplicate delivery stored")
-            }
-            IngestResult::Known => debug!("message already stored"),
-        }
+        log_result(&result);
         Ok(result)
     }
 }
@@ -282,29 +263,32 @@ impl Context {
                 results
             }
         };
-        for result in &results {
-            match result {
-                IngestResult::NewReport {
-                    tracking_id, ack, ..
-                } => {
-                    info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
-                }
-                IngestResult::FollowUp { tracking_id, .. } => {
-                    info!(tracking_id = %tracking_id, "follow-up stored")
-                }
-                IngestResult::Quarantined { message_row } => {
-                    warn!(message = message_row, "message quarantined")
-                }
-                IngestResult::Ignored { message_row } => {
-                    info!(message = message_row, "message ignored (not a report)")
-                }
-                IngestResult::Duplicate { message_row, .. } => {
-                    info!(message = message_row, "duplicate delivery stored")
-                }
-                IngestResult::Known => debug!("message already stored"),
-            }
-        }
+        results.iter().for_each(log_result);
         Ok(uids.into_iter().zip(results).collect())
+    }
+}
+
+/// One structured log line per stored message (never its content).
+fn log_result(result: &IngestResult) {
+    match result {
+        IngestResult::NewReport {
+            tracking_id, ack, ..
+        } => {
+            info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
+        }
+        IngestResult::FollowUp { tracking_id, .. } => {
+            info!(tracking_id = %tracking_id, "follow-up stored")
+        }
+        IngestResult::Quarantined { message_row } => {
+            warn!(message = message_row, "message quarantined")
+        }
+        IngestResult::Ignored { message_row } => {
+            info!(message = message_row, "message ignored (not a report)")
+        }
+        IngestResult::Duplicate { message_row, .. } => {
+            info!(message = message_row, "duplicate delivery stored")
+        }
+        IngestResult::Known => debug!("message already stored"),
     }
 }
 
