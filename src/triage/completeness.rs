@@ -3,7 +3,7 @@
 //! Spanish, Portuguese, Japanese) and content cues (numbered steps, commands, HTTP requests,
 //! code blocks, attachments). Pure text inspection; never panics.
 
-use super::text::{normalize, Phrase};
+use super::text::{normalize, push_normalized_words, tokens, Phrase};
 use super::Section;
 use regex::Regex;
 use std::sync::LazyLock;
@@ -199,6 +199,30 @@ static PAYLOAD_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     super::text::re(&format!("(?i-u:{})", alternation.join("|")))
 });
 
+/// A necessary condition for the inline tool check of [`has_inline_command`]: a token that is
+/// one of [`INLINE_TOOLS`] after leading `(`, `"`, `'`, followed by a token starting with `-`,
+/// `http` or `'` (`\s` is the `White_Space` property, as `split_whitespace` uses).
+static INLINE_TOOL_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    let tools: Vec<String> = INLINE_TOOLS.iter().map(|t| regex::escape(t)).collect();
+    super::text::re(&format!(
+        r#"(?:^|\s)["'(]*(?:{})\s+(?:-|http|')"#,
+        tools.join("|")
+    ))
+});
+
+/// A necessary condition for [`is_http_request_line`]: one of [`HTTP_METHODS`] appears.
+static HTTP_METHOD_RE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| super::text::re(&HTTP_METHODS.join("|")));
+
+/// Last words of the inline labels (see [`may_have_inline_label`]).
+static INLINE_LAST_WORDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    [INLINE_STEPS, INLINE_IMPACT, INLINE_POC]
+        .iter()
+        .flat_map(|labels| labels.iter())
+        .filter_map(|pat| pat.strip_suffix(':')?.rsplit(' ').next())
+        .collect()
+});
+
 /// What the whole normalized text (subject and body prose) mentions.
 #[derive(Debug, Clone, Copy)]
 pub struct Mentions {
@@ -254,35 +278,93 @@ fn strip_decoration(line: &str) -> (&str, bool) {
 
 /// The start of a line as a section label candidate: its normalized head (the first words up
 /// to a separator) and whether a label there may open a section (followed by a separator,
-/// heading-decorated or underlined, or a short head). `None` for a blank line.
+/// heading-decorated or underlined, or a short head). [`label_head`] returns `None` for a
+/// blank line and wherever no wanted label can open a section.
 struct LabelHead {
     head_norm: String,
     may_open: bool,
 }
 
-fn label_head(line: &str, next: Option<&str>) -> Option<LabelHead> {
+fn label_head(
+    line: &str,
+    next: Option<&str>,
+    first_word: &mut String,
+    wanted: impl Fn(&str) -> bool,
+) -> Option<LabelHead> {
     let (t, mut heading) = strip_decoration(line);
+    if t.is_empty() {
+        return None;
+    }
+    // the label is the first few words of the line, up to a separator
+    let head_end = find_separator(t).unwrap_or(t.len());
+    let head = &t[..head_end];
+    // a label can only open a section if its first word starts the normalized head, i.e.
+    // is a prefix of the head's first normalized word (label first words have no spaces)
+    first_normalized_word(head, first_word);
+    if !wanted(first_word) {
+        return None;
+    }
     if next.is_some_and(|n| {
         let n = n.trim();
         n.len() >= 3 && n.chars().all(|c| c == '-' || c == '=')
     }) {
         heading = true;
     }
-    if t.is_empty() {
+    let separated = head_end < t.len();
+    // the words of the normalized head are its runs of alphanumerics and `_`
+    let may_open = separated || heading || word_runs(head) <= 4;
+    if !may_open {
         return None;
     }
-    // the label is the first few words of the line, up to a separator
-    let head_end = t
-        .find([':', '：', '(', ']', '】', '*', '\n', '—'])
-        .unwrap_or(t.len());
-    let head = &t[..head_end];
-    let separated = head_end < t.len();
-    let head_norm = normalize(head);
-    let may_open = separated || heading || head_norm.split_whitespace().nth(4).is_none();
     Some(LabelHead {
-        head_norm,
+        head_norm: normalize(head),
         may_open,
     })
+}
+
+/// `t.find([':', '：', '(', ']', '】', '*', '\n', '—'])`, on bytes.
+fn find_separator(t: &str) -> Option<usize> {
+    let b = t.as_bytes();
+    b.iter().enumerate().find_map(|(i, &x)| {
+        let wide = |tail: [u8; 2]| b.get(i + 1..i + 3) == Some(&tail[..]);
+        match x {
+            b':' | b'(' | b']' | b'*' | b'\n' => Some(i),
+            0xEF if wide([0xBC, 0x9A]) => Some(i), // '：' U+FF1A
+            0xE3 if wide([0x80, 0x91]) => Some(i), // '】' U+3011
+            0xE2 if wide([0x80, 0x94]) => Some(i), // '—' U+2014
+            _ => None,
+        }
+    })
+}
+
+/// Sets `out` to the first word of `normalize(s)` ("" if it has none).
+fn first_normalized_word(s: &str, out: &mut String) {
+    let start = s
+        .find(|c: char| c.is_alphanumeric() || c == '_')
+        .unwrap_or(s.len());
+    let rest = &s[start..];
+    let end = rest
+        .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+        .unwrap_or(rest.len());
+    out.clear();
+    push_normalized_words(out, &rest[..end]);
+}
+
+/// Number of words of `normalize(s)` (runs of alphanumerics and `_`), counted up to 5.
+fn word_runs(s: &str) -> usize {
+    let mut n = 0;
+    let mut in_word = false;
+    for c in s.chars() {
+        let w = c.is_alphanumeric() || c == '_';
+        if w && !in_word {
+            n += 1;
+            if n > 4 {
+                break;
+            }
+        }
+        in_word = w;
+    }
+    n
 }
 
 /// Does this head open a section with one of `labels`? A label counts at the start of a line
@@ -309,10 +391,14 @@ fn first_word(p: &Phrase) -> &str {
 /// Inline labels such as "... repro: capture a login" anywhere in a line; `labels` end
 /// with `:`.
 fn has_inline_label(norm_with_colons: &str, labels: &[&str]) -> bool {
-    labels.iter().any(|pat| {
-        norm_with_colons
-            .match_indices(pat)
-            .any(|(i, _)| i == 0 || !norm_with_colons[..i].ends_with(|c: char| c.is_alphanumeric()))
+    // every occurrence of a label ends at one of the (few) colons
+    norm_with_colons.match_indices(':').any(|(c, _)| {
+        let upto = norm_with_colons.get(..=c).unwrap_or("");
+        labels.iter().any(|pat| {
+            upto.strip_suffix(pat).is_some_and(|before| {
+                before.is_empty() || !before.ends_with(|ch: char| ch.is_alphanumeric())
+            })
+        })
     })
 }
 
@@ -361,7 +447,7 @@ fn is_command_line(line: &str) -> bool {
 
 /// A command inside a line: a backtick span starting with a known command, or an inline tool
 /// invocation with a flag or URL ("Reproduktion: curl -N http://...").
-fn has_inline_command(line: &str) -> bool {
+fn has_inline_command(line: &str, inline_tool_possible: bool) -> bool {
     let mut parts = line.split('`');
     parts.next(); // text before the first backtick
     let mut in_code = true;
@@ -378,6 +464,9 @@ fn has_inline_command(line: &str) -> bool {
             }
         }
         in_code = !in_code;
+    }
+    if !inline_tool_possible || INLINE_TOOL_RE.as_ref().is_some_and(|r| !r.is_match(line)) {
+        return false;
     }
     let mut words = line.split_whitespace();
     let Some(mut prev) = words.next() else {
@@ -451,6 +540,8 @@ pub fn is_poc_attachment(name: &str) -> bool {
 pub struct Inputs<'a> {
     /// body lines (quoted lines already removed)
     pub lines: &'a [&'a str],
+    /// a text containing every line (the lines joined), for whole-text prefilters
+    pub text: &'a str,
     /// what the normalized prose of subject + body mentions (see [`mentions`])
     pub mentions: Mentions,
     /// attachment file names
@@ -481,44 +572,85 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
     let mut inline_impact = false;
     let mut inline_poc = false;
 
+    let mut first_word = String::new();
+    // whole-text prefilters: a line can only match where the text does
+    let payload_possible = has_payload(inp.text);
+    let inline_tool_possible = INLINE_TOOL_RE.as_ref().is_none_or(|r| r.is_match(inp.text));
+    let http_possible = HTTP_METHOD_RE.as_ref().is_none_or(|r| r.is_match(inp.text));
+    // Every count below is only compared with a small threshold (see the verdicts after the
+    // loop), so a check stops once its threshold is reached, and the loop once all are.
     for (i, line) in inp.lines.iter().enumerate() {
-        let next = inp.lines.get(i + 1).copied();
-        if let Some(h) = label_head(line, next) {
-            label_desc |= opens_section(&h, &c.description);
-            label_steps |= opens_section(&h, &c.steps);
-            label_impact |= opens_section(&h, &c.impact);
-            label_poc |= opens_section(&h, &c.poc);
+        let labels_open = !(label_desc && label_steps && label_impact && label_poc);
+        let inline_open = !(inline_steps && inline_impact && inline_poc);
+        if !labels_open
+            && !inline_open
+            && numbered >= 2
+            && commands >= 1
+            && structured >= 1
+            && http_requests >= 1
+            && code_fences >= 2
+            && indented_code >= 1
+            && words >= MIN_DESCRIPTION_WORDS
+        {
+            break;
         }
-        if is_numbered_step(line) {
+        if labels_open {
+            let next = inp.lines.get(i + 1).copied();
+            let wanted = |first: &str| {
+                [
+                    (label_desc, &c.description),
+                    (label_steps, &c.steps),
+                    (label_impact, &c.impact),
+                    (label_poc, &c.poc),
+                ]
+                .iter()
+                .any(|(found, labels)| {
+                    !found && labels.iter().any(|l| first.starts_with(l.first.as_str()))
+                })
+            };
+            if let Some(h) = label_head(line, next, &mut first_word, wanted) {
+                label_desc = label_desc || opens_section(&h, &c.description);
+                label_steps = label_steps || opens_section(&h, &c.steps);
+                label_impact = label_impact || opens_section(&h, &c.impact);
+                label_poc = label_poc || opens_section(&h, &c.poc);
+            }
+        }
+        if numbered < 2 && is_numbered_step(line) {
             numbered += 1;
         }
-        if is_command_line(line) || has_inline_command(line) {
+        if commands < 1 && (is_command_line(line) || has_inline_command(line, inline_tool_possible))
+        {
             commands += 1;
         }
-        if is_structured_code_line(line) || has_payload(line) {
+        if structured < 1
+            && (is_structured_code_line(line) || (payload_possible && has_payload(line)))
+        {
             structured += 1;
         }
-        if is_http_request_line(line) {
+        if http_requests < 1 && http_possible && is_http_request_line(line) {
             http_requests += 1;
         }
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             code_fences += 1;
         }
-        if (line.starts_with("    ") || line.starts_with('\t'))
+        if indented_code < 1
+            && (line.starts_with("    ") || line.starts_with('\t'))
             && !trimmed.is_empty()
             && !trimmed.starts_with(['-', '*'])
             && !is_numbered_step(trimmed)
         {
             indented_code += 1;
         }
-        words += line.split_whitespace().count();
+        if words < MIN_DESCRIPTION_WORDS {
+            words += tokens(line).count();
+        }
         // every inline label ends with a colon, which only a word ending in ':' or '：' yields
-        if has_word_ending_in_colon(line) {
+        if inline_open && may_have_inline_label(line) {
             let lower = normalize_keep_colons(line);
-            inline_steps |= has_inline_label(&lower, INLINE_STEPS);
-            inline_impact |= has_inline_label(&lower, INLINE_IMPACT);
-            inline_poc |= has_inline_label(&lower, INLINE_POC);
+            inline_steps = inline_steps || has_inline_label(&lower, INLINE_STEPS);
+            inline_impact = inline_impact || has_inline_label(&lower, INLINE_IMPACT);
+            inline_poc = inline_poc || has_inline_label(&lower, INLINE_POC);
         }
     }
 
@@ -558,28 +690,48 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
 
 /// Does a whitespace-separated word of `line` end with `:` or `：`?
 fn has_word_ending_in_colon(line: &str) -> bool {
-    line.match_indices([':', '：']).any(|(i, m)| {
-        line.get(i + m.len()..)
+    let ends_word = |end: usize| {
+        line.get(end..)
             .is_some_and(|rest| rest.chars().next().is_none_or(char::is_whitespace))
+    };
+    line.match_indices(':').any(|(i, _)| ends_word(i + 1))
+        || line
+            .match_indices('：')
+            .any(|(i, m)| ends_word(i + m.len()))
+}
+
+/// Can `normalize_keep_colons(line)` contain an inline label? Each label ends with
+/// `"{last word}:"`, and a `:` is only written after a word ending in `:`/`：`, so such a
+/// word's normalized form must end with a label's last word.
+fn may_have_inline_label(line: &str) -> bool {
+    if !has_word_ending_in_colon(line) {
+        return false;
+    }
+    let mut norm = String::new();
+    tokens(line).any(|w| {
+        if !(w.ends_with(':') || w.ends_with('：')) {
+            return false;
+        }
+        norm.clear();
+        push_normalized_words(&mut norm, w);
+        INLINE_LAST_WORDS.iter().any(|last| norm.ends_with(last))
     })
 }
 
 /// Lowercase with diacritics folded but punctuation (notably `:`) kept.
 fn normalize_keep_colons(line: &str) -> String {
     // normalize() drops punctuation; rebuild word by word keeping colons attached.
-    line.split_whitespace()
-        .map(|w| {
-            let colon = w.ends_with(':') || w.ends_with('：');
-            let n = normalize(w);
-            let n = n.trim();
-            if colon {
-                format!("{n}:")
-            } else {
-                n.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = String::with_capacity(line.len());
+    for (i, w) in tokens(line).enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        push_normalized_words(&mut out, w);
+        if w.ends_with(':') || w.ends_with('：') {
+            out.push(':');
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -591,6 +743,7 @@ mod tests {
         let norm = normalize(body);
         missing(&Inputs {
             lines: &lines,
+            text: body,
             mentions: mentions(&norm),
             attachments,
             has_component: true,
@@ -624,6 +777,194 @@ mod tests {
             &[],
         );
         assert_eq!(m, vec![Section::Description, Section::Impact]);
+    }
+
+    #[test]
+    fn inline_labels_equal_reference() {
+        fn reference_lower(line: &str) -> String {
+            line.split_whitespace()
+                .map(|w| {
+                    let colon = w.ends_with(':') || w.ends_with('：');
+                    let n = normalize(w);
+                    let n = n.trim();
+                    if colon {
+                        format!("{n}:")
+                    } else {
+                        n.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
+        fn reference_label(lower: &str, labels: &[&str]) -> bool {
+            labels.iter().any(|l| {
+                lower
+                    .match_indices(l)
+                    .any(|(i, _)| i == 0 || !lower[..i].ends_with(|c: char| c.is_alphanumeric()))
+            })
+        }
+        let vocab = [
+            "Repro:",
+            "steps:",
+            "to",
+            "reproduce:",
+            "Impact",
+            ":",
+            "：",
+            "impacto：",
+            "PoC:",
+            "proof",
+            "of",
+            "concept:",
+            "xpoc:",
+            "é:",
+            "exploit",
+            " ",
+            "\t",
+            "--",
+            "a:b",
+            "https://x",
+            "Étapes:",
+            "Schritte :",
+            "_poc:",
+            "1.",
+            "\u{a0}",
+            "İmpact:",
+            "auswirkung:",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..5000 {
+            let n = (next() % 12) as usize;
+            let line: String = (0..n)
+                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(if next() % 3 == 0 { "" } else { " " });
+            let lower = normalize_keep_colons(&line);
+            assert_eq!(lower, reference_lower(&line), "{line:?}");
+            for labels in [INLINE_STEPS, INLINE_IMPACT, INLINE_POC] {
+                assert_eq!(
+                    has_inline_label(&lower, labels),
+                    reference_label(&lower, labels),
+                    "{line:?}"
+                );
+            }
+            if !has_word_ending_in_colon(&line) {
+                assert!(!lower.contains(':'), "{line:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn line_prefilters_equal_reference() {
+        fn reference_inline_command(line: &str) -> bool {
+            let mut parts = line.split('`');
+            parts.next();
+            let mut in_code = true;
+            for part in parts {
+                if in_code {
+                    let mut w = part.split_whitespace();
+                    let first = w.next().unwrap_or("");
+                    let has_operand = w.any(|a| {
+                        a.starts_with('-')
+                            || a.contains('/')
+                            || a.contains('=')
+                            || a.starts_with("http")
+                    });
+                    if COMMANDS.contains(&first) && has_operand {
+                        return true;
+                    }
+                }
+                in_code = !in_code;
+            }
+            let words: Vec<&str> = line.split_whitespace().collect();
+            words.windows(2).any(|w| {
+                INLINE_TOOLS.contains(&w[0].trim_start_matches(['(', '"', '\'']))
+                    && (w[1].starts_with('-') || w[1].starts_with("http") || w[1].starts_with('\''))
+            })
+        }
+        let vocab = [
+            "curl",
+            "(curl",
+            "\"'wget",
+            "nc",
+            "ncat",
+            "xnc",
+            "-k",
+            "http://x",
+            "'a'",
+            " ",
+            "\t",
+            "\u{a0}",
+            "\u{3000}",
+            "`",
+            "hexonctl",
+            "--server",
+            "Impact",
+            ":",
+            "：",
+            "】",
+            "—",
+            "(",
+            "]",
+            "*",
+            "\n",
+            "Steps",
+            "to",
+            "reproduce",
+            "é",
+            "İ",
+            "日本",
+            "repro:",
+            "PoC：",
+            "x:y",
+            "concept:",
+            "_",
+            "1.",
+            "##",
+        ];
+        let mut state: u64 = 0x0123_4567_89ab_cdef;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..8000 {
+            let n = (next() % 10) as usize;
+            let line: String = (0..n)
+                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(if next() % 3 == 0 { "" } else { " " });
+            assert_eq!(
+                has_inline_command(&line, true),
+                reference_inline_command(&line),
+                "{line:?}"
+            );
+            assert_eq!(
+                find_separator(&line),
+                line.find([':', '：', '(', ']', '】', '*', '\n', '—']),
+                "{line:?}"
+            );
+            let mut first = String::from("junk");
+            first_normalized_word(&line, &mut first);
+            assert_eq!(
+                first,
+                normalize(&line).split_whitespace().next().unwrap_or(""),
+                "{line:?}"
+            );
+            if !may_have_inline_label(&line) {
+                let lower = normalize_keep_colons(&line);
+                for labels in [INLINE_STEPS, INLINE_IMPACT, INLINE_POC] {
+                    assert!(!has_inline_label(&lower, labels), "{line:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -151,6 +151,47 @@ static NAME_LEAD_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     super::text::re(&alternation.join("|"))
 });
 
+/// Word stems of which every ASCII phrase of [`DECLINE`] contains one.
+static DECLINE_STEM_RE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| super::text::re("(?i-u)credit|attribution|acknowledg|nennung|genannt"));
+/// The stem every ASCII word of [`ANON_WORDS`] contains.
+static ANON_STEM_RE: LazyLock<Option<Regex>> = LazyLock::new(|| super::text::re("(?i-u)anon"));
+
+/// False only for a line that cannot contain a [`DECLINE`] phrase: an ASCII line whose
+/// normalized form (with or without apostrophes) contains `" {phrase} "` contains the
+/// phrase's stem in any letter case, apostrophes removed.
+fn may_decline(line: &str) -> bool {
+    if !line.is_ascii() {
+        return true;
+    }
+    let Some(r) = DECLINE_STEM_RE.as_ref() else {
+        return true;
+    };
+    if line.contains('\'') {
+        r.is_match(&line.replace('\'', ""))
+    } else {
+        r.is_match(line)
+    }
+}
+
+/// [`may_decline`] for a whole text (false: no ASCII line of it can decline).
+fn may_decline_text(text: &str) -> bool {
+    let Some(r) = DECLINE_STEM_RE.as_ref() else {
+        return true;
+    };
+    if text.contains('\'') {
+        r.is_match(&text.replace('\'', ""))
+    } else {
+        r.is_match(text)
+    }
+}
+
+/// False only for a line that cannot be [`is_anonymous_word`]: an ASCII line without "anon"
+/// in any letter case.
+fn may_be_anonymous(line: &str) -> bool {
+    !line.is_ascii() || ANON_STEM_RE.as_ref().is_none_or(|r| r.is_match(line))
+}
+
 fn exact_words(list: &[&str]) -> PhraseSet {
     PhraseSet::new(list.iter().filter_map(|w| Phrase::exact_words(w)).collect())
 }
@@ -195,7 +236,18 @@ pub fn parse_credit(body: &str) -> Option<Credit> {
         lines.push(t);
     }
 
+    // The stem prefilters are run once over the whole text: a line is a part of it, so a
+    // line can only match where the text does (non-ASCII lines are always checked).
+    let text_may_decline = may_decline_text(body);
+    let text_may_be_anonymous = ANON_STEM_RE.as_ref().is_none_or(|r| r.is_match(body));
+    let text_may_name = NAME_LEAD_RE
+        .as_ref()
+        .is_none_or(|r| r.is_match(&body.to_ascii_lowercase()));
+
     for line in &lines {
+        if !(text_may_decline && may_decline(line)) && line.is_ascii() {
+            continue;
+        }
         let n_apos = normalize(line);
         let declined = if line.contains('\'') {
             contains_padded(&DECLINE_SET, &normalize(&line.replace('\'', "")))
@@ -207,7 +259,7 @@ pub fn parse_credit(body: &str) -> Option<Credit> {
             return Some(Credit::Declined);
         }
     }
-    for line in &lines {
+    for line in lines.iter().filter(|_| text_may_name) {
         // ASCII lowercasing keeps byte offsets, so indices found in `lower` are valid in `line`
         let lower = line.to_ascii_lowercase();
         if NAME_LEAD_RE.as_ref().is_some_and(|r| !r.is_match(&lower)) {
@@ -239,7 +291,10 @@ pub fn parse_credit(body: &str) -> Option<Credit> {
         }
     }
     for line in &lines {
-        if is_anonymous_word(line) {
+        if (text_may_be_anonymous || !line.is_ascii())
+            && may_be_anonymous(line)
+            && is_anonymous_word(line)
+        {
             let n = normalize(line);
             let words = n.split_whitespace().count();
             let context = CREDIT_CONTEXT.iter().any(|c| n.contains(c));
@@ -318,6 +373,22 @@ mod tests {
         assert_eq!(parse_credit(body), None);
         let body = "ok\nOn Mon, Jan 5, 2026 Hexon Security wrote:\nPlease credit me as X\n";
         assert_eq!(parse_credit(body), None);
+    }
+
+    #[test]
+    fn stems_cover_every_ascii_phrase() {
+        for d in DECLINE.iter().filter(|d| d.is_ascii()) {
+            assert!(may_decline(d) && may_decline(&d.to_uppercase()), "{d}");
+        }
+        assert!(may_decline("don't cre'dit me"));
+        for w in ANON_WORDS.iter().filter(|w| w.is_ascii()) {
+            assert!(
+                may_be_anonymous(w) && may_be_anonymous(&w.to_uppercase()),
+                "{w}"
+            );
+        }
+        assert!(!may_decline("thanks for the fix"));
+        assert!(!may_be_anonymous("thanks for the fix"));
     }
 
     #[test]

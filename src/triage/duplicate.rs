@@ -2,7 +2,7 @@
 //! (indicators plus a bottom-k MinHash sketch of word 3-grams) and a similarity in 0..=1.
 //! Pure and deterministic across runs and releases (own FNV-1a hash, no std hasher).
 
-use super::text::{clip, normalize, prose, unquoted_lines, MAX_ANALYSED_BYTES};
+use super::text::{clip, is_ascii_word, normalize_prose, unquoted_lines, MAX_ANALYSED_BYTES};
 use super::{Classification, Fingerprint, ReportText};
 use std::collections::BTreeSet;
 
@@ -31,34 +31,48 @@ fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
-/// [`fnv1a`] of the concatenation of `parts`.
-fn fnv1a_parts(parts: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for part in parts {
-        for b in part.as_bytes() {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    h
-}
-
 /// Technical identifiers (`channelBinding`, `get_gateway_config`) are language-independent
 /// evidence that two reports talk about the same code.
 fn identifiers(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+    // tokens are runs of ASCII alphanumerics and `_`; every byte of a non-ASCII character
+    // separates them just as the character does
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        let rest = b.get(i..).unwrap_or(&[]);
+        i += rest
+            .iter()
+            .position(|&x| !is_ascii_word(x))
+            .unwrap_or(rest.len());
+        let tok = b.get(start..i).unwrap_or(&[]);
+        // the separator (every byte of a non-ASCII character separates, as the character does)
+        i += 1;
         if tok.len() < 6 || tok.len() > 64 {
             continue;
         }
-        let underscore =
-            tok.trim_matches('_').contains('_') && tok.chars().any(|c| c.is_ascii_alphabetic());
-        let bytes = tok.as_bytes();
-        let camel = bytes
-            .windows(2)
-            .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+        // one pass: an `_` between two other bytes, a letter, a lower-upper pair
+        let (mut seen_other, mut inner_underscore, mut pending_underscore) = (false, false, false);
+        let (mut alpha, mut camel, mut prev_lower) = (false, false, false);
+        for &x in tok {
+            if x == b'_' {
+                pending_underscore |= seen_other;
+            } else {
+                inner_underscore |= pending_underscore;
+                seen_other = true;
+            }
+            alpha |= x.is_ascii_alphabetic();
+            camel |= prev_lower && x.is_ascii_uppercase();
+            prev_lower = x.is_ascii_lowercase();
+        }
+        let underscore = inner_underscore && alpha;
         if underscore || camel {
-            out.insert(format!("id:{}", tok.to_ascii_lowercase()));
+            let lower: String = tok
+                .iter()
+                .map(|&x| char::from(x.to_ascii_lowercase()))
+                .collect();
+            out.insert(format!("id:{lower}"));
         }
         if out.len() >= MAX_IDENTIFIERS {
             break;
@@ -86,15 +100,30 @@ pub fn fingerprint(text: &ReportText, classification: &Classification) -> Finger
         indicators.insert(format!("{OOS_PREFIX}{}", o.to_lowercase()));
     }
 
-    let norm = normalize(&prose(&format!("{subject}\n{body}")));
-    let words: Vec<&str> = norm.split_whitespace().collect();
-    // hash of the 3-gram "a b c", computed without building the string
+    let norm = normalize_prose(&format!("{subject}\n{body}"));
+    // Normalized text is words separated by single spaces (and padded), so "a b c" is the
+    // slice of the text from the start of `a` to the end of `c`.
+    let nb = norm.as_bytes();
+    let mut words: Vec<(usize, usize)> = Vec::new();
+    let mut i = 0;
+    while i < nb.len() {
+        if nb[i] == b' ' {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < nb.len() && nb[i] != b' ' {
+            i += 1;
+        }
+        words.push((start, i));
+    }
+    let span = |a: &(usize, usize), c: &(usize, usize)| nb.get(a.0..c.1).unwrap_or(&[]);
     let mut hashes: Vec<u64> = words
         .windows(3)
-        .map(|w| fnv1a_parts(&[w[0], " ", w[1], " ", w[2]]))
+        .map(|w| fnv1a(span(&w[0], &w[2])))
         .collect();
-    if words.len() < 3 && !words.is_empty() {
-        hashes.push(fnv1a(words.join(" ").as_bytes()));
+    if let (true, Some(first), Some(last)) = (words.len() < 3, words.first(), words.last()) {
+        hashes.push(fnv1a(span(first, last)));
     }
     // the SKETCH_SIZE smallest distinct hashes, ascending
     hashes.sort_unstable();
@@ -221,6 +250,66 @@ mod tests {
     fn fnv1a_is_stable() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+
+    #[test]
+    fn identifiers_equal_reference() {
+        fn reference(text: &str) -> BTreeSet<String> {
+            let mut out = BTreeSet::new();
+            for tok in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if tok.len() < 6 || tok.len() > 64 {
+                    continue;
+                }
+                let underscore = tok.trim_matches('_').contains('_')
+                    && tok.chars().any(|c| c.is_ascii_alphabetic());
+                let bytes = tok.as_bytes();
+                let camel = bytes
+                    .windows(2)
+                    .any(|w| w[0].is_ascii_lowercase() && w[1].is_ascii_uppercase());
+                if underscore || camel {
+                    out.insert(format!("id:{}", tok.to_ascii_lowercase()));
+                }
+                if out.len() >= MAX_IDENTIFIERS {
+                    break;
+                }
+            }
+            out
+        }
+        let vocab = [
+            "get_gateway_config",
+            "channelBinding",
+            "__init__",
+            "___",
+            "_a_",
+            "abc_def",
+            "x",
+            "ab_12",
+            "123_456",
+            "é",
+            "日本",
+            " ",
+            ".",
+            "aB",
+            "verylongidentifierName",
+            "__x__y__",
+            "_______a",
+            "A_B_C_D",
+            "fooBarBazQuxQuuxCorgeGraultGarplyWaldoFredPlughXyzzyThud1234567",
+        ];
+        let mut state: u64 = 0x1357_9bdf_2468_ace0;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..3000 {
+            let n = (next() % 60) as usize;
+            let t: String = (0..n)
+                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                .collect();
+            assert_eq!(identifiers(&t), reference(&t), "{t:?}");
+        }
     }
 
     #[test]

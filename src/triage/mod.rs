@@ -1,6 +1,13 @@
 //! Policy-aware triage of vulnerability reports: component and scope, completeness against the
 //! disclosure policy, CVSS parsing and severity hints, duplicate fingerprints, credit answers.
-//! Pure code: no I/O, no clock, no global state beyond compiled patterns; never panics on mail.
+//! Pure code: no I/O, no clock, no global state beyond compiled patterns (static ones, and
+//! each configuration compiled once per thread into single-pass matchers, see
+//! `scope::compiled`); never panics on mail.
+//!
+//! Performance: every configured alias, keyword and signal is found in one pass over the
+//! normalized text (a byte trie at word starts), the text is normalized once, and no regex
+//! falls back to its slow NFA simulation on non-ASCII text. Equivalence with the
+//! straightforward definitions is checked by differential tests in the submodules.
 
 mod completeness;
 mod credit;
@@ -16,7 +23,8 @@ pub use severity::{band as severity_band, SIGNALS};
 use std::collections::BTreeSet;
 
 /// Triage configuration (`[triage]` in the daemon's config). [`Default`] encodes the published
-/// disclosure policy.
+/// disclosure policy. (A field added here must also be compared in `scope::same_config`,
+/// which keys the per-thread cache of compiled configurations.)
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
 pub struct TriageConfig {
     /// in-scope components, in priority order (ties go to the earlier one)
@@ -631,8 +639,8 @@ pub fn classify(report: &ReportText, cfg: &TriageConfig) -> Classification {
 
     let ex_subject = text::extract(subject);
     let ex_body = text::extract(&body);
-    let subject_norm = text::normalize(&text::prose(subject));
-    let body_norm = text::normalize(&text::prose(&body));
+    let subject_norm = text::normalize_prose(subject);
+    let body_norm = text::normalize_prose(&body);
     // one pass per text finds every phrase of the configuration, the built-in signals and the
     // completeness cues; occurrences in subject + body are those in the concatenated prose
     // (no phrase can span the two, which meet at a double space)
@@ -660,6 +668,7 @@ pub fn classify(report: &ReportText, cfg: &TriageConfig) -> Classification {
 
     let missing = completeness::missing(&completeness::Inputs {
         lines: &lines,
+        text: &body,
         mentions: completeness::Mentions {
             impact_cue: anywhere(&compiled.impact_cues),
             poc: anywhere(&compiled.poc),

@@ -17,6 +17,8 @@ static BARE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(r"(?i)(?:^|[^A-Za-z0-9/:])(AV:[A-Za-z]{1,3}(?:/[A-Za-z]{1,3}:[A-Za-z0-9]{1,6}){3,})")
 });
 
+static AV_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?i-u)AV:"));
+
 /// Maps a score to its qualitative band (identical for v3.x and v4.0).
 pub fn band(score: f64) -> Severity {
     if score <= 0.0 {
@@ -82,6 +84,41 @@ pub fn score_vector(candidate: &str) -> Option<Cvss> {
     })
 }
 
+/// Where group 1 (`AV:...`) starts in each of the first [`MAX_CANDIDATES`] matches of
+/// [`BARE_RE`], as `captures_iter` would find them. Each match starts at most one character
+/// (4 bytes) before its `AV:`, so every search starts there, after the previous match,
+/// instead of scanning all the text in between.
+fn bare_vector_starts(text: &str) -> Vec<usize> {
+    let mut out = Vec::new();
+    let Some(r) = BARE_RE.as_ref() else {
+        return out;
+    };
+    let mut pos = 0;
+    while out.len() < MAX_CANDIDATES && pos <= text.len() {
+        let next_av = match AV_RE.as_ref() {
+            Some(av) => match av.find_at(text, pos) {
+                Some(m) => m.start(),
+                None => break,
+            },
+            None => pos,
+        };
+        let mut from = next_av.saturating_sub(4).max(pos);
+        while from < text.len() && !text.is_char_boundary(from) {
+            from += 1;
+        }
+        let Some(c) = r.captures_at(text, from) else {
+            break;
+        };
+        let (Some(all), Some(g)) = (c.get(0), c.get(1)) else {
+            break;
+        };
+        out.push(g.start());
+        // matches are never empty
+        pos = all.end().max(pos + 1);
+    }
+    out
+}
+
 /// First valid CVSS v3.0/v3.1/v4.0 vector anywhere in the text (see [`super::parse_cvss`]).
 pub fn parse_cvss(text: &str) -> Option<Cvss> {
     let text = clip(text, super::text::MAX_ANALYSED_BYTES);
@@ -91,31 +128,32 @@ pub fn parse_cvss(text: &str) -> Option<Cvss> {
             candidates.push((m.start(), vector_at(text, m.start()).to_string()));
         }
     }
-    if let Some(r) = BARE_RE.as_ref() {
-        for c in r.captures_iter(text).take(MAX_CANDIDATES) {
-            let Some(m) = c.get(1) else { continue };
+    // a bare vector contains "AV:" (its letters fold to nothing but their ASCII cases)
+    let may_have_bare = AV_RE.as_ref().is_none_or(|r| r.is_match(text));
+    if may_have_bare {
+        for start in bare_vector_starts(text) {
             // skip the tail of a prefixed vector ("CVSS:3.1/AV:N..." is found above)
-            if text[..m.start()].ends_with('/') {
+            if text[..start].ends_with('/') {
                 continue;
             }
-            let v = vector_at(text, m.start());
+            let v = vector_at(text, start);
             let upper = v.to_ascii_uppercase();
             let version = if upper.contains("/AT:") || upper.contains("/VC:") {
                 "4.0"
             } else {
                 // up to 40 bytes of context, moved forward onto a char boundary
-                let mut from = m.start().saturating_sub(40);
-                while from < m.start() && !text.is_char_boundary(from) {
+                let mut from = start.saturating_sub(40);
+                while from < start && !text.is_char_boundary(from) {
                     from += 1;
                 }
-                let before = text.get(from..m.start()).unwrap_or("");
+                let before = text.get(from..start).unwrap_or("");
                 if before.contains("3.0") {
                     "3.0"
                 } else {
                     "3.1"
                 }
             };
-            candidates.push((m.start(), format!("CVSS:{version}/{v}")));
+            candidates.push((start, format!("CVSS:{version}/{v}")));
         }
     }
     candidates.sort_by_key(|(pos, _)| *pos);
@@ -521,6 +559,72 @@ mod tests {
     fn static_patterns_compile() {
         assert!(PREFIXED_RE.is_some());
         assert!(BARE_RE.is_some());
+        assert!(AV_RE.is_some());
+        // the case-insensitive "AV:" of BARE_RE matches only ASCII cases, so AV_RE finds
+        // every "AV:" it can match
+        let all: String = (0u32..0x11_0000).filter_map(char::from_u32).collect();
+        let folded = Regex::new(r"(?i)[AV]").unwrap();
+        let found: String = folded.find_iter(&all).map(|m| m.as_str()).collect();
+        assert_eq!(found, "AVav");
+    }
+
+    #[test]
+    fn windowed_bare_search_equals_captures_iter() {
+        let r = BARE_RE.as_ref().unwrap();
+        let vocab = [
+            "AV:N",
+            "av:n",
+            "Av:L",
+            "/AC:L",
+            "/PR:N",
+            "/UI:N",
+            "/S:U",
+            "/C:H",
+            "/I:H",
+            "/A:H",
+            "/AT:N",
+            "/VC:H",
+            " ",
+            "x",
+            "/",
+            ":",
+            "é",
+            "€",
+            "日本",
+            "\n",
+            "CVSS:3.1/",
+            "3.0 ",
+            "AV:",
+            "(",
+            "AAV:N",
+            "1AV:N",
+        ];
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 40) as usize;
+            let text: String = (0..n)
+                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                .collect();
+            let reference: Vec<usize> = r
+                .captures_iter(&text)
+                .take(MAX_CANDIDATES)
+                .filter_map(|c| c.get(1).map(|m| m.start()))
+                .collect();
+            assert_eq!(bare_vector_starts(&text), reference, "{text:?}");
+        }
+        let many = "AV:N/AC:L/PR:N/UI:N ".repeat(100);
+        let reference: Vec<usize> = r
+            .captures_iter(&many)
+            .take(MAX_CANDIDATES)
+            .filter_map(|c| c.get(1).map(|m| m.start()))
+            .collect();
+        assert_eq!(bare_vector_starts(&many), reference);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use regex::Regex;
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU32, AtomicU8, Ordering};
 use std::sync::LazyLock;
 
 /// Only the first this-many bytes of a subject or body are analysed. Real reports are far
@@ -44,6 +45,58 @@ fn fold(c: char) -> char {
     }
 }
 
+/// What [`normalize`] makes of one character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NormalizedChar {
+    /// not alphanumeric: part of a separator
+    Separator,
+    /// alphanumeric, lowercased to one character, folded
+    One(char),
+    /// alphanumeric, lowercased to several characters (each to be folded)
+    Many,
+}
+
+/// [`NormalizedChar`] of the Basic Multilingual Plane characters met so far (0 where not yet
+/// known, 1 separator, 2 several characters, else the folded character + 3): the Unicode
+/// property and case lookups are slow enough to matter on non-Latin text.
+static BMP_NORMALIZED: LazyLock<Vec<AtomicU32>> =
+    LazyLock::new(|| (0..0x1_0000).map(|_| AtomicU32::new(0)).collect());
+
+fn normalized_char_uncached(c: char) -> NormalizedChar {
+    if !c.is_alphanumeric() {
+        return NormalizedChar::Separator;
+    }
+    let mut lower = c.to_lowercase();
+    match (lower.next(), lower.next()) {
+        (Some(l), None) => NormalizedChar::One(fold(l)),
+        _ => NormalizedChar::Many,
+    }
+}
+
+fn normalized_char(c: char) -> NormalizedChar {
+    let Some(slot) = BMP_NORMALIZED.get(c as usize) else {
+        return normalized_char_uncached(c);
+    };
+    match slot.load(Ordering::Relaxed) {
+        0 => {}
+        1 => return NormalizedChar::Separator,
+        2 => return NormalizedChar::Many,
+        v => {
+            if let Some(l) = char::from_u32(v - 3) {
+                return NormalizedChar::One(l);
+            }
+        }
+    }
+    let n = normalized_char_uncached(c);
+    let v = match n {
+        NormalizedChar::Separator => 1,
+        NormalizedChar::Many => 2,
+        NormalizedChar::One(l) => l as u32 + 3,
+    };
+    slot.store(v, Ordering::Relaxed);
+    n
+}
+
 /// Scripts written without spaces between words; phrases in them match as plain substrings.
 pub(crate) fn is_unspaced_script(c: char) -> bool {
     matches!(c as u32,
@@ -59,36 +112,93 @@ pub(crate) fn is_unspaced_script(c: char) -> bool {
 /// Lowercases, folds diacritics, turns every run of characters that are neither alphanumeric
 /// nor `_` into one space, and pads with a space on both ends: `" remote code execution "`.
 pub fn normalize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push(' ');
-    let mut last_space = true;
+    let mut out = Normalized::with_capacity(s.len() + 2);
+    out.push_str(s);
+    out.finish()
+}
+
+/// Appends `normalize(s).trim()` to `out`: the runs of alphanumerics and `_` of `s`,
+/// lowercased and folded, separated by single spaces.
+pub(crate) fn push_normalized_words(out: &mut String, s: &str) {
+    let mut started = false;
+    let mut pending_space = false;
     for c in s.chars() {
-        if c.is_ascii() {
-            // fast path, same result: ASCII alphanumerics are exactly the ASCII letters and
-            // digits, their lowercase is the ASCII lowercase and `fold` leaves them alone
+        let n = if c.is_ascii() {
             if c.is_ascii_alphanumeric() || c == '_' {
-                out.push(c.to_ascii_lowercase());
-                last_space = false;
-            } else if !last_space {
-                out.push(' ');
-                last_space = true;
+                NormalizedChar::One(c.to_ascii_lowercase())
+            } else {
+                NormalizedChar::Separator
             }
+        } else {
+            normalized_char(c)
+        };
+        if n == NormalizedChar::Separator {
+            pending_space = true;
             continue;
         }
-        if c.is_alphanumeric() {
-            for l in c.to_lowercase() {
-                out.push(fold(l));
-            }
-            last_space = false;
-        } else if !last_space {
+        if pending_space && started {
             out.push(' ');
-            last_space = true;
+        }
+        pending_space = false;
+        started = true;
+        match n {
+            NormalizedChar::One(l) => out.push(l),
+            _ => {
+                for l in c.to_lowercase() {
+                    out.push(fold(l));
+                }
+            }
         }
     }
-    if !last_space {
-        out.push(' ');
-    }
-    out
+}
+
+/// The whitespace-separated tokens of `s`, exactly as `s.split_whitespace()` yields them,
+/// with a fast path for ASCII.
+pub fn tokens(s: &str) -> impl Iterator<Item = &str> {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    std::iter::from_fn(move || {
+        // skip white space
+        let start = loop {
+            let &b = bytes.get(i)?;
+            if b.is_ascii() {
+                if !is_ascii_space(b) {
+                    break i;
+                }
+                i += 1;
+            } else {
+                let c = s.get(i..)?.chars().next()?;
+                if !c.is_whitespace() {
+                    break i;
+                }
+                i += c.len_utf8();
+            }
+        };
+        // the token
+        while let Some(&b) = bytes.get(i) {
+            if b.is_ascii() {
+                if is_ascii_space(b) {
+                    break;
+                }
+                i += 1;
+            } else {
+                let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else {
+                    break;
+                };
+                if c.is_whitespace() {
+                    break;
+                }
+                i += c.len_utf8();
+            }
+        }
+        s.get(start..i)
+    })
+}
+
+/// `char::is_whitespace` for an ASCII byte (unlike `u8::is_ascii_whitespace`, it includes
+/// the vertical tab).
+fn is_ascii_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
 }
 
 /// A configured word or phrase, matched against normalized text.
@@ -190,6 +300,8 @@ pub struct PhraseSet {
     ends: Vec<u32>,
     /// indices of the substring (unspaced-script) phrases
     substring: Vec<usize>,
+    /// bit `a * 256 + b` set if a whole-word phrase starts with the bytes `a b`, or is `a`
+    pairs: Box<[u64; 1024]>,
 }
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -241,6 +353,20 @@ impl PhraseSet {
             }
             tree[node as usize].ends.push(i as u32);
         }
+        let mut pairs = Box::new([0u64; 1024]);
+        let mut set_pair = |a: u8, b: u8| {
+            let bit = usize::from(a) * 256 + usize::from(b);
+            if let Some(w) = pairs.get_mut(bit / 64) {
+                *w |= 1 << (bit % 64);
+            }
+        };
+        for p in phrases.iter().filter(|p| !p.substring) {
+            match p.norm.as_bytes() {
+                [a] => (0..=255u8).for_each(|b| set_pair(*a, b)),
+                [a, b, ..] => set_pair(*a, *b),
+                [] => {}
+            }
+        }
         let mut nodes = Vec::with_capacity(tree.len());
         let mut edge_bytes = Vec::new();
         let mut edge_targets = Vec::new();
@@ -265,6 +391,20 @@ impl PhraseSet {
             edge_targets,
             ends,
             substring,
+            pairs,
+        }
+    }
+
+    /// Can a whole-word phrase start at `b[p]`? (false only when none can)
+    fn may_start(&self, b: &[u8], p: usize) -> bool {
+        match (b.get(p), b.get(p + 1)) {
+            (Some(&x), Some(&y)) => {
+                let bit = usize::from(x) * 256 + usize::from(y);
+                self.pairs
+                    .get(bit / 64)
+                    .is_some_and(|w| w & (1 << (bit % 64)) != 0)
+            }
+            _ => true,
         }
     }
 
@@ -282,7 +422,7 @@ impl PhraseSet {
         if self.nodes.len() > 1 {
             // every word start: the byte after a space
             for p in 1..b.len() {
-                if b[p - 1] != b' ' {
+                if b[p - 1] != b' ' || !self.may_start(b, p) {
                     continue;
                 }
                 let mut node = self.root[usize::from(b[p])];
@@ -426,6 +566,12 @@ const TLDS: &[&str] = &[
     "arpa", "name", "pro", "mobi", "systems", "security", "tools", "services",
 ];
 
+/// `TLDS.contains(&s.to_ascii_lowercase().as_str())` without allocating (the TLDs are
+/// lowercase ASCII).
+fn is_tld(s: &str) -> bool {
+    TLDS.iter().any(|t| t.eq_ignore_ascii_case(s))
+}
+
 static URL_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(
         r#"(?i)\b(?:https?|wss?|ftp|oci)://(?:[^\s/@"'<>]+@)?(\[[0-9a-f:.]+\]|[a-z0-9](?:[a-z0-9.-]{0,252}[a-z0-9])?)(?::\d{1,5})?(/[^\s"'<>`)\]|,;\\]*)?"#,
@@ -436,7 +582,7 @@ static BARE_HOST_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
         r#"(?i)[a-z0-9][a-z0-9-]{0,62}(?:\.[a-z0-9-]{1,63}){0,8}\.([a-z]{2,24})\b(?::\d{1,5})?(/[^\s"'<>`)\]|,;\\]*)?"#,
     )
 });
-/// [`BARE_HOST_RE`] for the ASCII view of a non-ASCII text made by [`host_scan_view`]: the
+/// [`BARE_HOST_RE`] for the ASCII view of a non-ASCII text made by [`HostScanView`]: the
 /// same pattern over lowercase classes, `\d` widened by the placeholder `D` for non-ASCII
 /// digits and an ASCII word boundary (placeholders `W`/`D`/`k`/`s` are word bytes, ` `/`!`
 /// are not). On the view it matches exactly where [`BARE_HOST_RE`] matches on the text; it
@@ -453,27 +599,11 @@ static NON_ASCII_WORD_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\w&&[
 static NON_ASCII_DIGIT_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\d&&[^\x00-\x7F]]+"));
 static NON_ASCII_SPACE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"[\s&&[^\x00-\x7F]]+"));
 
-/// View byte of every character of the Basic Multilingual Plane (see [`host_scan_view`]),
-/// computed once by running the class patterns over all of them. `None` if one of them
-/// did not compile.
-static BMP_VIEW: LazyLock<Option<Vec<u8>>> = LazyLock::new(|| {
-    let all: String = (0x80u32..=0xFFFF).filter_map(char::from_u32).collect();
-    let mut table = vec![b'!'; 0x10000];
-    classify_runs(&all, |c, k| {
-        if let Some(slot) = table.get_mut(c as usize) {
-            *slot = k;
-        }
-    })?;
-    for (c, k) in [(0x17Fusize, b's'), (0x212A, b'k')] {
-        if let Some(slot) = table.get_mut(c) {
-            *slot = k;
-        }
-    }
-    for (i, slot) in table.iter_mut().enumerate().take(0x80) {
-        *slot = (i as u8).to_ascii_lowercase();
-    }
-    Some(table)
-});
+/// View bytes (see [`HostScanView`]) of the Basic Multilingual Plane characters met so far,
+/// 0 where not yet known: each is classified once with the class patterns, on first use
+/// (racing threads store the same value).
+static BMP_VIEW: LazyLock<Vec<AtomicU8>> =
+    LazyLock::new(|| (0..0x1_0000).map(|_| AtomicU8::new(0)).collect());
 
 /// Calls `mark(c, kind)` for the non-ASCII characters of `text` that are word characters
 /// (`W`), then for the digits (`D`, digits are word characters too), then for white space
@@ -493,35 +623,76 @@ fn classify_runs(text: &str, mut mark: impl FnMut(char, u8)) -> Option<()> {
     Some(())
 }
 
-/// The view byte of one character outside the Basic Multilingual Plane (rare: emoji,
-/// historic scripts, CJK extensions). `None` if a class pattern did not compile.
-fn astral_view(c: char) -> Option<u8> {
+/// The view byte of a character (see [`HostScanView`]). `None` if a class pattern did not
+/// compile.
+fn view_byte(c: char) -> Option<u8> {
+    match c {
+        _ if c.is_ascii() => return Some((c as u8).to_ascii_lowercase()),
+        '\u{17F}' => return Some(b's'),
+        '\u{212A}' => return Some(b'k'),
+        _ => {}
+    }
+    let slot = BMP_VIEW.get(c as usize);
+    if let Some(k) = slot.map(|s| s.load(Ordering::Relaxed)).filter(|&k| k != 0) {
+        return Some(k);
+    }
     let mut buf = [0u8; 4];
     let mut k = b'!';
     classify_runs(c.encode_utf8(&mut buf), |_, kind| k = kind)?;
+    if let Some(s) = slot {
+        s.store(k, Ordering::Relaxed);
+    }
     Some(k)
 }
 
-/// An ASCII view of `text` for [`BARE_HOST_VIEW_RE`], one byte per character, and the byte
-/// offset in `text` of every character (plus the end). ASCII is lowercased (the original
-/// pattern is case-insensitive); the two non-ASCII characters that `(?i)[a-z]` matches, `ſ`
-/// and the Kelvin sign, become `s` and `k`; other non-ASCII characters become `D` (digit), `W`
-/// (other word character), ` ` (white space) or `!` (anything else), which have the same
-/// membership in every class and assertion of the pattern as the characters they replace.
-/// `None` if a helper pattern did not compile.
-fn host_scan_view(text: &str) -> Option<(String, Vec<usize>)> {
-    let table = BMP_VIEW.as_ref()?;
-    let mut view = Vec::with_capacity(text.len());
-    let mut offsets = Vec::with_capacity(text.len() + 1);
-    for (i, c) in text.char_indices() {
-        offsets.push(i);
-        view.push(match table.get(c as usize) {
-            Some(&k) => k,
-            None => astral_view(c)?,
-        });
+/// An ASCII view of `text` for [`BARE_HOST_VIEW_RE`], one byte per character. ASCII is
+/// lowercased (the original pattern is case-insensitive); the two non-ASCII characters that
+/// `(?i)[a-z]` matches, `ſ` and the Kelvin sign, become `s` and `k`; other non-ASCII
+/// characters become `D` (digit), `W` (other word character), ` ` (white space) or `!`
+/// (anything else), which have the same membership in every class and assertion of the
+/// pattern as the characters they replace. `None` if a helper pattern did not compile.
+struct HostScanView {
+    view: String,
+    /// for every non-ASCII character: its index in `view` and the byte offset in the text
+    /// just after it (ASCII characters in between are one byte in both)
+    wide: Vec<(usize, usize)>,
+}
+
+impl HostScanView {
+    fn new(text: &str) -> Option<Self> {
+        let bytes = text.as_bytes();
+        let mut view = Vec::with_capacity(text.len());
+        let mut wide = Vec::new();
+        let mut i = 0;
+        while i < bytes.len() {
+            let rest = bytes.get(i..).unwrap_or(&[]);
+            let run = rest
+                .iter()
+                .position(|b| !b.is_ascii())
+                .unwrap_or(rest.len());
+            view.extend(rest.iter().take(run).map(u8::to_ascii_lowercase));
+            i += run;
+            let Some(c) = text.get(i..).and_then(|t| t.chars().next()) else {
+                break;
+            };
+            view.push(view_byte(c)?);
+            i += c.len_utf8();
+            wide.push((view.len() - 1, i));
+        }
+        Some(Self {
+            view: String::from_utf8(view).ok()?,
+            wide,
+        })
     }
-    offsets.push(text.len());
-    Some((String::from_utf8(view).ok()?, offsets))
+
+    /// Byte offset in the text of view position `v` (`v` may be the end).
+    fn offset(&self, v: usize) -> usize {
+        let k = self.wide.partition_point(|&(w, _)| w < v);
+        match k.checked_sub(1).and_then(|k| self.wide.get(k)) {
+            Some(&(w, after)) => after + (v - w - 1),
+            None => v,
+        }
+    }
 }
 
 /// A bare-host match: start, TLD, end of the host, path (all in the original text).
@@ -532,43 +703,56 @@ struct BareHost<'t> {
     path: Option<&'t str>,
 }
 
+/// A match of [`BARE_HOST_RE`] split into its groups. The parse is unique, so no capture
+/// search is needed: the host (`[a-z0-9.-]` and the two non-ASCII letters) ends at the first
+/// `:` or `/`, the TLD group is its last dot-separated label, the optional path group starts
+/// at the first `/` after it and runs to the end of the match. `None` for a span that is not
+/// such a match.
+fn split_bare_host(m: &str) -> Option<(std::ops::Range<usize>, Option<usize>)> {
+    let host_end = m.find([':', '/']).unwrap_or(m.len());
+    let tld_start = m.get(..host_end)?.rfind('.')? + 1;
+    let path_start = m.get(host_end..)?.find('/').map(|i| host_end + i);
+    Some((tld_start..host_end, path_start))
+}
+
 /// Every match of [`BARE_HOST_RE`] in `text`, in order.
 fn bare_hosts(text: &str) -> Vec<BareHost<'_>> {
     let mut out = Vec::new();
+    let mut push = |start: usize, m: &str, to_text: &dyn Fn(usize) -> usize| {
+        let Some((tld, path)) = split_bare_host(m) else {
+            return;
+        };
+        let (tld_start, host_end) = (to_text(tld.start), to_text(tld.end));
+        let (Some(tld_str), Some(path)) = (
+            text.get(tld_start..host_end),
+            match path {
+                Some(p) => text.get(to_text(p)..to_text(m.len())).map(Some),
+                None => Some(None),
+            },
+        ) else {
+            return;
+        };
+        out.push(BareHost {
+            start,
+            tld: tld_str,
+            host_end,
+            path,
+        });
+    };
     if !text.is_ascii() {
-        if let (Some((view, off)), Some(r)) = (host_scan_view(text), BARE_HOST_VIEW_RE.as_ref()) {
-            let at = |i: usize| off.get(i).copied();
-            let span = |m: regex::Match| text.get(at(m.start())?..at(m.end())?);
-            for c in r.captures_iter(&view) {
-                let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
-                    continue;
-                };
-                let (Some(start), Some(tld_str), Some(host_end)) =
-                    (at(all.start()), span(tld), at(tld.end()))
-                else {
-                    continue;
-                };
-                out.push(BareHost {
-                    start,
-                    tld: tld_str,
-                    host_end,
-                    path: c.get(2).and_then(span),
-                });
+        if let (Some(v), Some(r)) = (HostScanView::new(text), BARE_HOST_VIEW_RE.as_ref()) {
+            for m in r.find_iter(&v.view) {
+                // positions within the match, mapped through the view to the text
+                let to_text = |i: usize| v.offset(m.start() + i);
+                push(to_text(0), m.as_str(), &to_text);
             }
             return out;
         }
     }
     if let Some(r) = BARE_HOST_RE.as_ref() {
-        for c in r.captures_iter(text) {
-            let (Some(all), Some(tld)) = (c.get(0), c.get(1)) else {
-                continue;
-            };
-            out.push(BareHost {
-                start: all.start(),
-                tld: tld.as_str(),
-                host_end: tld.end(),
-                path: c.get(2).map(|p| p.as_str()),
-            });
+        for m in r.find_iter(text) {
+            let to_text = |i: usize| m.start() + i;
+            push(m.start(), m.as_str(), &to_text);
         }
     }
     out
@@ -578,6 +762,39 @@ static BARE_PATH_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(r#"(?:^|[\s"'`(=,\[（「])(/[A-Za-z0-9._~%{}<>-]+(?:/[A-Za-z0-9._~%{}<>:-]*){0,20})"#)
 });
 static CVE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?i)\bCVE-(\d{4})-(\d{4,7})\b"));
+
+/// The host and path groups of a [`URL_RE`] match, found without a capture search (the
+/// parse is unique): after `scheme://`, an `@` before any `/` ends the user info; a host in
+/// brackets ends at `]`, a name at the first `:` or `/`; the path group starts at the first
+/// `/` after the host and runs to the end of the match. `None` for a span that is not a match.
+fn split_url(m: &str) -> Option<(&str, Option<&str>)> {
+    let after = m.find("://")? + 3;
+    let rest = m.get(after..)?;
+    let slash = rest.find('/').unwrap_or(rest.len());
+    let host_start = rest.get(..slash)?.find('@').map_or(0, |at| at + 1);
+    let host_rest = rest.get(host_start..)?;
+    let host_len = if host_rest.starts_with('[') {
+        host_rest.find(']')? + 1
+    } else {
+        host_rest.find([':', '/']).unwrap_or(host_rest.len())
+    };
+    let host = host_rest.get(..host_len)?;
+    let path = host_rest
+        .get(host_len..)?
+        .find('/')
+        .and_then(|i| host_rest.get(host_len + i..));
+    Some((host, path))
+}
+
+/// The path group of a [`BARE_PATH_RE`] match and its offset in the match: the match minus
+/// its leading delimiter character (none at the start of the text, where it starts with `/`).
+fn split_bare_path(m: &str) -> Option<(usize, &str)> {
+    if m.starts_with('/') {
+        return Some((0, m));
+    }
+    let first = m.chars().next()?.len_utf8();
+    Some((first, m.get(first..)?))
+}
 
 /// Hosts, paths and CVE ids found in a text.
 #[derive(Debug, Default, Clone)]
@@ -660,16 +877,16 @@ pub fn extract(text: &str) -> Extracted {
     let mut out = Extracted::default();
     let mut url_spans: Vec<(usize, usize)> = Vec::new();
     if let Some(r) = URL_RE.as_ref() {
-        for c in r.captures_iter(text) {
-            let (Some(all), Some(host)) = (c.get(0), c.get(1)) else {
+        for all in r.find_iter(text) {
+            let Some((host, path)) = split_url(all.as_str()) else {
                 continue;
             };
             url_spans.push((all.start(), all.end()));
-            let h = host.as_str().to_ascii_lowercase();
+            let h = host.to_ascii_lowercase();
             add_host(&mut out, &h);
-            if let Some(p) = c.get(2) {
+            if let Some(p) = path {
                 if !is_payload_host(&h) {
-                    out.paths.extend(normalize_path(p.as_str()));
+                    out.paths.extend(normalize_path(p));
                 }
             }
         }
@@ -679,7 +896,7 @@ pub fn extract(text: &str) -> Extracted {
         if inside_url(m.start) || preceded_by_word_char(text, m.start) {
             continue;
         }
-        if !TLDS.contains(&m.tld.to_ascii_lowercase().as_str()) {
+        if !is_tld(m.tld) {
             continue;
         }
         if let Some(host) = text.get(m.start..m.host_end) {
@@ -690,10 +907,10 @@ pub fn extract(text: &str) -> Extracted {
         }
     }
     if let Some(r) = BARE_PATH_RE.as_ref() {
-        for c in r.captures_iter(text) {
-            if let Some(p) = c.get(1) {
-                if !inside_url(p.start()) {
-                    out.paths.extend(normalize_path(p.as_str()));
+        for m in r.find_iter(text) {
+            if let Some((start, p)) = split_bare_path(m.as_str()) {
+                if !inside_url(m.start() + start) {
+                    out.paths.extend(normalize_path(p));
                 }
             }
         }
@@ -716,25 +933,243 @@ pub fn extract(text: &str) -> Extracted {
 /// references, vectors) blanked out, so that word matching only sees prose and code words.
 pub fn prose(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
-    for (i, tok) in text.split_whitespace().enumerate() {
+    for (i, tok) in tokens(text).enumerate() {
         if i > 0 {
             out.push(' ');
         }
+        if is_prose_token(tok) {
+            out.push_str(tok);
+        }
+    }
+    out
+}
+
+/// Whether [`prose`] keeps a token: not slash-joined, not an e-mail address, not host-like.
+fn is_prose_token(tok: &str) -> bool {
+    let mut slash_or_at = false;
+    let mut dot = false;
+    for b in tok.bytes() {
+        match b {
+            b'/' | b'@' => slash_or_at = true,
+            b'.' => dot = true,
+            _ => {}
+        }
+    }
+    if slash_or_at {
+        return false;
+    }
+    // a host-like token has a dot (its trimmed form is part of the token)
+    if dot {
         let bare = tok.trim_matches(|c: char| !c.is_alphanumeric());
         let hostlike = bare.contains('.')
-            && bare
-                .rsplit('.')
-                .next()
-                .is_some_and(|tld| TLDS.contains(&tld.to_ascii_lowercase().as_str()))
+            && bare.rsplit('.').next().is_some_and(is_tld)
             && bare
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-        if tok.contains('/') || tok.contains('@') || hostlike {
-            continue;
+        if hostlike {
+            return false;
         }
-        out.push_str(tok);
     }
-    out
+    true
+}
+
+/// `normalize(&prose(text))` in one pass, without the intermediate string: each token is
+/// normalized as it is scanned and taken back if [`prose`] would drop it.
+pub fn normalize_prose(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Normalized::with_capacity(text.len() + 2);
+    let mut i = 0;
+    let mut first = true;
+    loop {
+        // skip white space
+        while let Some(&x) = b.get(i) {
+            if x.is_ascii() {
+                if !is_ascii_space(x) {
+                    break;
+                }
+                i += 1;
+            } else {
+                match text.get(i..).and_then(|t| t.chars().next()) {
+                    Some(c) if c.is_whitespace() => i += c.len_utf8(),
+                    _ => break,
+                }
+            }
+        }
+        if i >= b.len() {
+            break;
+        }
+        // the space prose puts between tokens is a separator
+        if !first {
+            out.separator();
+        }
+        first = false;
+        let mark = (out.out.len(), out.last_space);
+        let start = i;
+        let mut slash_or_at = false;
+        let mut dot = false;
+        while let Some(&x) = b.get(i) {
+            if x.is_ascii() {
+                let class = PROSE_CLASS.get(usize::from(x)).copied().unwrap_or(OTHER);
+                // the common case first, and no jump table
+                if class > DOT {
+                    out.out.push(class);
+                    out.last_space = false;
+                } else if class == SPACE {
+                    break;
+                } else {
+                    slash_or_at |= class == SLASH_OR_AT;
+                    dot |= class == DOT;
+                    out.separator();
+                }
+                i += 1;
+            } else {
+                match text.get(i..).and_then(|t| t.chars().next()) {
+                    Some(c) if !c.is_whitespace() => {
+                        out.push_char(c);
+                        i += c.len_utf8();
+                    }
+                    _ => break,
+                }
+            }
+        }
+        if slash_or_at || (dot && !is_prose_token(text.get(start..i).unwrap_or(""))) {
+            out.out.truncate(mark.0);
+            out.last_space = mark.1;
+        }
+    }
+    out.finish()
+}
+
+/// Classes of ASCII bytes for [`normalize_prose`]: the lowercase of a word byte, or one of
+/// the codes below (none of which is a word byte).
+const OTHER: u8 = 0;
+const SPACE: u8 = 1;
+const SLASH_OR_AT: u8 = 2;
+const DOT: u8 = 3;
+static PROSE_CLASS: [u8; 128] = {
+    let mut t = [OTHER; 128];
+    let mut i = 0;
+    while i < 128 {
+        let b = i as u8;
+        t[i] = if b.is_ascii_alphanumeric() || b == b'_' {
+            b.to_ascii_lowercase()
+        } else if matches!(b, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r') {
+            SPACE
+        } else if b == b'/' || b == b'@' {
+            SLASH_OR_AT
+        } else if b == b'.' {
+            DOT
+        } else {
+            OTHER
+        };
+        i += 1;
+    }
+    t
+};
+
+/// ASCII letters, digits and `_`: the word bytes of [`normalize`] (no other byte is one).
+static WORD_BYTE: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric() || b == b'_';
+        i += 1;
+    }
+    t
+};
+
+/// Is `b` an ASCII letter, digit or `_`?
+pub(crate) fn is_ascii_word(b: u8) -> bool {
+    WORD_BYTE[usize::from(b)]
+}
+
+/// The state machine of [`normalize`]: words lowercased and folded, every run of other
+/// characters one space, padded with a space on both ends.
+struct Normalized {
+    out: Vec<u8>,
+    last_space: bool,
+}
+
+impl Normalized {
+    fn with_capacity(n: usize) -> Self {
+        let mut out = Vec::with_capacity(n);
+        out.push(b' ');
+        Self {
+            out,
+            last_space: true,
+        }
+    }
+
+    fn separator(&mut self) {
+        if !self.last_space {
+            self.out.push(b' ');
+            self.last_space = true;
+        }
+    }
+
+    fn push_ascii(&mut self, s: &[u8]) {
+        for &x in s {
+            if is_ascii_word(x) {
+                self.out.push(x.to_ascii_lowercase());
+                self.last_space = false;
+            } else {
+                self.separator();
+            }
+        }
+    }
+
+    fn push_char(&mut self, c: char) {
+        if c.is_ascii() {
+            let mut buf = [0u8; 4];
+            self.push_ascii(c.encode_utf8(&mut buf).as_bytes());
+            return;
+        }
+        let mut buf = [0u8; 4];
+        match normalized_char(c) {
+            NormalizedChar::Separator => self.separator(),
+            NormalizedChar::One(l) => {
+                self.out
+                    .extend_from_slice(l.encode_utf8(&mut buf).as_bytes());
+                self.last_space = false;
+            }
+            NormalizedChar::Many => {
+                for l in c.to_lowercase() {
+                    self.out
+                        .extend_from_slice(fold(l).encode_utf8(&mut buf).as_bytes());
+                }
+                self.last_space = false;
+            }
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let run = b
+                .get(i..)
+                .unwrap_or(&[])
+                .iter()
+                .position(|x| !x.is_ascii())
+                .unwrap_or(b.len() - i);
+            self.push_ascii(b.get(i..i + run).unwrap_or(&[]));
+            i += run;
+            let Some(c) = s.get(i..).and_then(|t| t.chars().next()) else {
+                break;
+            };
+            self.push_char(c);
+            i += c.len_utf8();
+        }
+    }
+
+    fn finish(mut self) -> String {
+        if !self.last_space {
+            self.out.push(b' ');
+        }
+        // only whole characters were written
+        String::from_utf8(self.out).unwrap_or_default()
+    }
 }
 
 /// Lines of a body without quoted lines (`>`), which belong to earlier messages.
@@ -756,7 +1191,99 @@ mod tests {
         assert!(NON_ASCII_WORD_RE.is_some());
         assert!(NON_ASCII_DIGIT_RE.is_some());
         assert!(NON_ASCII_SPACE_RE.is_some());
-        assert!(BMP_VIEW.is_some());
+        assert_eq!(view_byte('é'), Some(b'W'));
+        assert_eq!(view_byte('\u{3000}'), Some(b' '));
+        assert_eq!(view_byte('٣'), Some(b'D'));
+        assert_eq!(view_byte('€'), Some(b'!'));
+        assert_eq!(view_byte('\u{212A}'), Some(b'k'));
+    }
+
+    /// Groups derived from URL and bare-path matches equal the capture groups.
+    #[test]
+    fn derived_groups_equal_captures() {
+        let url = URL_RE.as_ref().unwrap();
+        let path = BARE_PATH_RE.as_ref().unwrap();
+        let vocab = [
+            "http://",
+            "HTTPS://",
+            "oci://",
+            "wss://",
+            "ftp:/",
+            "user",
+            "@",
+            "[",
+            "]",
+            "::1",
+            "fe80::a",
+            ".",
+            "-",
+            "x",
+            "\u{212A}",
+            "ſ",
+            "registry.hexon.io",
+            ":",
+            "8080",
+            "٣",
+            "/",
+            "/v2/_catalog",
+            "?q=a@b",
+            "#f",
+            " ",
+            "\"",
+            "'",
+            "<",
+            ">",
+            "`",
+            ")",
+            "|",
+            ",",
+            ";",
+            "\\",
+            "é",
+            "日本",
+            "\n",
+            "(",
+            "=",
+            "（",
+            "「",
+            "%2e",
+            "{id}",
+            "a:b",
+        ];
+        let mut state: u64 = 0x6c07_8965_d1b4_a3e9;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 16) as usize;
+            let text: String = (0..n)
+                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                .collect();
+            let captured: Vec<_> = url
+                .captures_iter(&text)
+                .map(|c| (c.get(1).unwrap().as_str(), c.get(2).map(|p| p.as_str())))
+                .collect();
+            let derived: Vec<_> = url
+                .find_iter(&text)
+                .map(|m| split_url(m.as_str()).unwrap())
+                .collect();
+            assert_eq!(derived, captured, "{text:?}");
+            let captured: Vec<_> = path
+                .captures_iter(&text)
+                .map(|c| {
+                    let g = c.get(1).unwrap();
+                    (g.start() - c.get(0).unwrap().start(), g.as_str())
+                })
+                .collect();
+            let derived: Vec<_> = path
+                .find_iter(&text)
+                .map(|m| split_bare_path(m.as_str()).unwrap())
+                .collect();
+            assert_eq!(derived, captured, "{text:?}");
+        }
     }
 
     /// The ASCII-view scan finds exactly what the original pattern finds on the text.
@@ -994,6 +1521,154 @@ mod tests {
             .map(|(x, y)| x + y)
             .collect();
         assert_eq!(joined, parts);
+    }
+
+    /// Random strings over characters that exercise every branch of the fast paths.
+    fn random_texts(seed: u64, count: usize) -> Vec<String> {
+        let vocab = [
+            "a",
+            "Z",
+            "_",
+            "0",
+            " ",
+            "\t",
+            "\n",
+            "\r",
+            "\u{b}",
+            "\u{c}",
+            "\u{1c}",
+            "\u{85}",
+            "\u{a0}",
+            "\u{2003}",
+            "\u{3000}",
+            "\u{200b}",
+            "-",
+            ".",
+            "/",
+            "@",
+            "é",
+            "É",
+            "ß",
+            "İ",
+            "\u{212A}",
+            "ſ",
+            "Σ",
+            "日本",
+            "ｈｅｘｏｎ",
+            "٣",
+            "\u{301}",
+            "🦀",
+            "\u{0}",
+            "x.io",
+            "a@b.de",
+            "e.g.",
+            "(docs.hexon.io).",
+        ];
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        (0..count)
+            .map(|_| {
+                let n = (next() % 40) as usize;
+                (0..n)
+                    .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tokens_equal_split_whitespace() {
+        for t in random_texts(0x51ed_270b_27b6_e3a1, 3000) {
+            let a: Vec<&str> = tokens(&t).collect();
+            let b: Vec<&str> = t.split_whitespace().collect();
+            assert_eq!(a, b, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn prose_equals_reference() {
+        fn reference(text: &str) -> String {
+            let mut out = String::new();
+            for (i, tok) in text.split_whitespace().enumerate() {
+                if i > 0 {
+                    out.push(' ');
+                }
+                let bare = tok.trim_matches(|c: char| !c.is_alphanumeric());
+                let hostlike = bare.contains('.')
+                    && bare
+                        .rsplit('.')
+                        .next()
+                        .is_some_and(|tld| TLDS.contains(&tld.to_ascii_lowercase().as_str()))
+                    && bare
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
+                if tok.contains('/') || tok.contains('@') || hostlike {
+                    continue;
+                }
+                out.push_str(tok);
+            }
+            out
+        }
+        for t in random_texts(0xfeed_beef_1234_5678, 3000) {
+            assert_eq!(prose(&t), reference(&t), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn pushed_words_equal_trimmed_normalize() {
+        for t in random_texts(0x9e37_79b9_0bad_cafe, 3000) {
+            let mut out = String::from("x");
+            push_normalized_words(&mut out, &t);
+            assert_eq!(&out[1..], normalize(&t).trim(), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn normalize_prose_equals_composition() {
+        for t in random_texts(0x7f4a_7c15_9e37_79b9, 3000) {
+            assert_eq!(normalize_prose(&t), normalize(&prose(&t)), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn cached_char_normalization_equals_uncached() {
+        for c in (0x80u32..0x1_0000).filter_map(char::from_u32) {
+            // twice: the second answer comes from the cache
+            assert_eq!(normalized_char(c), normalized_char_uncached(c), "{c:?}");
+            assert_eq!(normalized_char(c), normalized_char_uncached(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn normalize_equals_reference() {
+        // the straightforward definition
+        fn reference(s: &str) -> String {
+            let mut out = String::from(" ");
+            let mut last_space = true;
+            for c in s.chars() {
+                if c.is_alphanumeric() || c == '_' {
+                    for l in c.to_lowercase() {
+                        out.push(fold(l));
+                    }
+                    last_space = false;
+                } else if !last_space {
+                    out.push(' ');
+                    last_space = true;
+                }
+            }
+            if !last_space {
+                out.push(' ');
+            }
+            out
+        }
+        for t in random_texts(0x0dd_ba11_cafe_f00d, 3000) {
+            assert_eq!(normalize(&t), reference(&t), "{t:?}");
+        }
     }
 
     #[test]
