@@ -3,7 +3,7 @@
 //! stay on in production; logged once at shutdown.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// A pipeline stage.
 #[derive(Debug, Clone, Copy)]
@@ -32,8 +32,13 @@ static COUNTS: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 
 /// Add `count` items that took `since.elapsed()` in `stage`.
 pub fn record(stage: Stage, since: Instant, count: u64) {
+    record_duration(stage, since.elapsed(), count);
+}
+
+/// Add `count` items that took `took` in `stage`.
+pub fn record_duration(stage: Stage, took: Duration, count: u64) {
     let i = stage as usize;
-    NANOS[i].fetch_add(since.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    NANOS[i].fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     COUNTS[i].fetch_add(count, Ordering::Relaxed);
 }
 

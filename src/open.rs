@@ -22,8 +22,6 @@ mod mime;
 mod pgp;
 mod seal;
 
-use std::borrow::Cow;
-
 use mail_parser::{Message, MessagePart, MimeHeaders, PartType};
 use openpgp::Cert;
 use sequoia_openpgp as openpgp;
@@ -318,20 +316,40 @@ pub fn open(
     sender_certs: &[Cert],
     limits: &OpenLimits,
 ) -> Result<Opened, OpenError> {
+    let (mut opened, from_pgp_mime) = if may_hold_openpgp(raw) {
+        let outer = parse_mail(raw)?;
+        open_with(raw, &outer, keys, sender_certs, limits, |_| ())?.0
+    } else {
+        (plain_opened(), false)
+    };
+    if !from_pgp_mime {
+        opened.entity = raw.to_vec();
+    }
+    Ok(opened)
+}
+
+/// [`open`] for a message the caller has already parsed (`outer` is `raw`
+/// parsed), so no entity is parsed twice: `content` runs on the final entity
+/// (the decrypted inner entity of PGP/MIME, otherwise `outer`) and its result
+/// is returned alongside. The returned flag says whether the final entity
+/// came from PGP/MIME decryption; only then does `Opened::entity` hold it
+/// (otherwise it is empty: the entity is `raw` itself).
+///
+/// # Errors
+/// As [`open`]; `content` is not run when opening fails.
+pub fn open_with<T>(
+    raw: &[u8],
+    outer: &Message<'_>,
+    keys: &TeamKeys,
+    sender_certs: &[Cert],
+    limits: &OpenLimits,
+    content: impl FnOnce(&Message<'_>) -> T,
+) -> Result<((Opened, bool), T), OpenError> {
     if !may_hold_openpgp(raw) {
         // Fast path: nothing in the raw bytes could be OpenPGP (no armor, no
         // pgp/gpg content types or file names, no Autocrypt header, and no
         // base64 part that could hide an armored block).
-        return Ok(Opened {
-            encrypted: false,
-            entity: raw.to_vec(),
-            inline_text: None,
-            decrypted_attachments: Vec::new(),
-            signature: SignatureStatus::None,
-            protected_subject: None,
-            discovered_keys: Vec::new(),
-            decrypted_with: None,
-        });
+        return Ok(((plain_opened(), false), content(outer)));
     }
     // Last line of defence against panics in the parsers (sequoia 2.4 has at
     // least one reachable `unwrap` on truncated nested ciphertext): a hostile
@@ -339,13 +357,26 @@ pub fn open(
     // local to the call (`keys` has no interior mutability), so nothing
     // half-updated survives an unwind.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        open_inner(raw, keys, sender_certs, limits)
+        open_inner(outer, keys, sender_certs, limits, content)
     }))
     .unwrap_or_else(|_| {
         Err(OpenError::Malformed {
             reason: "cannot process message: internal parser failure".into(),
         })
     })
+}
+
+fn plain_opened() -> Opened {
+    Opened {
+        encrypted: false,
+        entity: Vec::new(),
+        inline_text: None,
+        decrypted_attachments: Vec::new(),
+        signature: SignatureStatus::None,
+        protected_subject: None,
+        discovered_keys: Vec::new(),
+        decrypted_with: None,
+    }
 }
 
 /// Could `raw` contain anything [`open`] acts on? Conservative: any mention
@@ -360,12 +391,13 @@ fn may_hold_openpgp(raw: &[u8]) -> bool {
     }
 }
 
-fn open_inner(
-    raw: &[u8],
+fn open_inner<T>(
+    outer: &Message<'_>,
     keys: &TeamKeys,
     sender_certs: &[Cert],
     limits: &OpenLimits,
-) -> Result<Opened, OpenError> {
+    content: impl FnOnce(&Message<'_>) -> T,
+) -> Result<((Opened, bool), T), OpenError> {
     let mut cx = Ctx {
         keys,
         limits,
@@ -382,46 +414,82 @@ fn open_inner(
         discovered: Vec::new(),
         attachments: Vec::new(),
     };
+    cx.discover_in(outer);
 
-    let outer = parse_mail(raw)?;
-    cx.discover_in(&outer);
-
-    // PGP/MIME: replace the entity by the decrypted inner entity.
-    let mut entity: Cow<'_, [u8]> = Cow::Borrowed(raw);
-    let mut from_encryption = false;
-    for _ in 0..MAX_PGP_MIME_NESTING {
-        let msg = parse_mail(&entity)?;
-        let Some(payload) = pgp_mime_payload(&msg)? else {
-            break;
-        };
-        let payload = payload.to_vec();
-        drop(msg);
-        let inner = cx.open_pgp_mime(&payload)?;
-        entity = Cow::Owned(inner);
-        from_encryption = true;
-    }
-    let msg = parse_mail(&entity)?;
-    let protected_subject = if from_encryption {
-        protected_subject(&msg)
-    } else {
-        None
+    // PGP/MIME: replace the entity by the decrypted inner entity, at most
+    // MAX_PGP_MIME_NESTING times. Each entity is parsed once.
+    let Some(mut payload) = pgp_mime_payload(outer)?.map(<[u8]>::to_vec) else {
+        let (protected_subject, inline_text) = cx.finish(outer, false)?;
+        let value = content(outer);
+        return Ok((
+            (
+                cx.into_opened(Vec::new(), inline_text, protected_subject),
+                false,
+            ),
+            value,
+        ));
     };
+    let mut decrypted = 1;
+    loop {
+        let inner = cx.open_pgp_mime(&payload)?;
+        let msg = parse_mail(&inner)?;
+        let nested = if decrypted < MAX_PGP_MIME_NESTING {
+            pgp_mime_payload(&msg)?.map(<[u8]>::to_vec)
+        } else {
+            None
+        };
+        match nested {
+            Some(next) => {
+                payload = next;
+                decrypted += 1;
+            }
+            None => {
+                let (protected_subject, inline_text) = cx.finish(&msg, true)?;
+                let value = content(&msg);
+                drop(msg);
+                return Ok((
+                    (cx.into_opened(inner, inline_text, protected_subject), true),
+                    value,
+                ));
+            }
+        }
+    }
+}
 
-    cx.verify_multipart_signed(&msg)?;
-    let inline_text = cx.open_inline_and_attachments(&msg)?;
-    drop(msg);
+impl Ctx<'_> {
+    /// Signatures, inline blocks and encrypted attachments of the final entity.
+    fn finish(
+        &mut self,
+        msg: &Message<'_>,
+        from_encryption: bool,
+    ) -> Result<(Option<String>, Option<String>), OpenError> {
+        let protected_subject = if from_encryption {
+            protected_subject(msg)
+        } else {
+            None
+        };
+        self.verify_multipart_signed(msg)?;
+        let inline_text = self.open_inline_and_attachments(msg)?;
+        Ok((protected_subject, inline_text))
+    }
 
-    let entity = entity.into_owned();
-    Ok(Opened {
-        encrypted: cx.encrypted,
-        entity,
-        inline_text,
-        decrypted_attachments: std::mem::take(&mut cx.attachments),
-        signature: combine_objects(cx.statuses.drain(..)),
-        protected_subject,
-        discovered_keys: std::mem::take(&mut cx.discovered),
-        decrypted_with: cx.decrypted_with.take(),
-    })
+    fn into_opened(
+        mut self,
+        entity: Vec<u8>,
+        inline_text: Option<String>,
+        protected_subject: Option<String>,
+    ) -> Opened {
+        Opened {
+            encrypted: self.encrypted,
+            entity,
+            inline_text,
+            decrypted_attachments: std::mem::take(&mut self.attachments),
+            signature: combine_objects(self.statuses.drain(..)),
+            protected_subject,
+            discovered_keys: std::mem::take(&mut self.discovered),
+            decrypted_with: self.decrypted_with.take(),
+        }
+    }
 }
 
 fn parse_mail(raw: &[u8]) -> Result<crate::parse::Flat<'_>, OpenError> {

@@ -150,6 +150,18 @@ pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<Inbound, ParseError> {
     })
 }
 
+/// Text and attachments of an already parsed message or entity (see
+/// [`crate::open::open_with`], which hands over the entity it ends on).
+///
+/// # Errors
+/// [`ParseError`] when a limit is exceeded.
+pub fn content(
+    message: &mail_parser::Message<'_>,
+    limits: &ParseLimits,
+) -> Result<(String, Vec<Attachment>), ParseError> {
+    content_of(message, limits)
+}
+
 /// Parse a MIME entity (e.g. the decrypted inner part of a PGP/MIME message)
 /// for its text and attachments only.
 ///

@@ -133,25 +133,58 @@ impl Pipeline {
                 headers: Box::new(headers),
             };
         }
-        let t_open = std::time::Instant::now();
-        let opened = open::open(raw, &self.team_keys, sender_certs, &self.open_limits);
-        metrics::record(metrics::Stage::Open, t_open, 1);
+        if headers.from_address.is_none() {
+            return quarantine(parse::ParseError::NoSender.to_string());
+        }
+        // One parse of the raw message serves decryption, signature checks and
+        // content; a decrypted PGP/MIME entity is parsed once more, inside open.
         let t_parse = std::time::Instant::now();
-        let opened = match opened {
+        let Some(outer) = parse::parse_flat(raw) else {
+            return quarantine(parse::ParseError::NoHeaders.to_string());
+        };
+        let mut content_time = t_parse.elapsed();
+        let t_open = std::time::Instant::now();
+        let limits = &self.parse_limits;
+        let opened = open::open_with(
+            raw,
+            &outer,
+            &self.team_keys,
+            sender_certs,
+            &self.open_limits,
+            |msg| {
+                let t = std::time::Instant::now();
+                let content = parse::content(msg, limits);
+                (content, t.elapsed())
+            },
+        );
+        drop(outer);
+        let ((opened, from_pgp_mime), (content, parse_time)) = match opened {
             Ok(o) => o,
-            Err(e) => return quarantine(e.reason()),
-        };
-        let full = match parse::parse(raw, &self.parse_limits) {
-            Ok(p) => p,
-            Err(e) => return quarantine(e.to_string()),
-        };
-        let (mut text, mut attachments) = if opened.encrypted && opened.entity.as_slice() != raw {
-            match parse::parse_entity(&opened.entity, &self.parse_limits) {
-                Ok(c) => c,
-                Err(e) => return quarantine(format!("decrypted content: {e}")),
+            Err(e) => {
+                metrics::record(metrics::Stage::Open, t_open, 1);
+                return quarantine(e.reason());
             }
-        } else {
-            (full.text.clone(), full.attachments.clone())
+        };
+        metrics::record_duration(
+            metrics::Stage::Open,
+            t_open.elapsed().saturating_sub(parse_time),
+            1,
+        );
+        content_time += parse_time;
+        let t_parse = std::time::Instant::now();
+        if from_pgp_mime && opened.entity.len() > limits.max_message_bytes {
+            return quarantine(format!(
+                "decrypted content: {}",
+                parse::ParseError::TooLarge {
+                    size: opened.entity.len(),
+                    limit: limits.max_message_bytes,
+                }
+            ));
+        }
+        let (mut text, mut attachments) = match content {
+            Ok(c) => c,
+            Err(e) if from_pgp_mime => return quarantine(format!("decrypted content: {e}")),
+            Err(e) => return quarantine(e.to_string()),
         };
         if let Some(inline) = &opened.inline_text {
             text = inline.clone();
@@ -177,7 +210,7 @@ impl Pipeline {
                 self.parse_limits.max_attachments
             ));
         }
-        metrics::record(metrics::Stage::Parse, t_parse, 1);
+        metrics::record_duration(metrics::Stage::Parse, content_time + t_parse.elapsed(), 1);
         let t_triage = std::time::Instant::now();
         let subject = opened
             .protected_subject

@@ -226,7 +226,7 @@ const DUPLICATE_WINDOW: usize = 300;
 #[derive(Default)]
 pub(crate) struct DupCache {
     last_id: i64,
-    entries: std::collections::VecDeque<(i64, String, Fingerprint)>,
+    entries: std::collections::VecDeque<(i64, String, triage::Comparable)>,
 }
 
 impl DupCache {
@@ -249,7 +249,8 @@ impl DupCache {
         for (id, reporter, tid, json) in fresh {
             self.last_id = self.last_id.max(id);
             if let Ok(fp) = serde_json::from_str::<Fingerprint>(&json) {
-                self.entries.push_back((reporter, tid, fp));
+                self.entries
+                    .push_back((reporter, tid, triage::Comparable::new(&fp)));
             }
         }
         while self.entries.len() > DUPLICATE_WINDOW {
@@ -857,12 +858,13 @@ fn find_duplicate(
     }
     // NOTE: a bounded window of recent reports keeps ingest cost flat as the store grows.
     cache.refresh(tx)?;
+    let fp = triage::Comparable::new(fp);
     let mut best: Option<(f64, &String)> = None;
     for (other_reporter, tid, other) in &cache.entries {
         if *other_reporter == reporter_id {
             continue;
         }
-        let score = triage::similarity(fp, other);
+        let score = fp.similarity(other);
         if score >= triage::NEAR_DUPLICATE_THRESHOLD
             && best.as_ref().is_none_or(|(b, _)| score > *b)
         {

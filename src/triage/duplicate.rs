@@ -149,27 +149,124 @@ fn is_meta(i: &str) -> bool {
     i.starts_with(COMPONENT_PREFIX) || i.starts_with(OOS_PREFIX)
 }
 
-fn meta<'a>(set: &BTreeSet<&'a str>, prefix: &str) -> Option<&'a str> {
-    set.iter().find(|i| i.starts_with(prefix)).copied()
+/// A fingerprint in the form [`similarity`] compares: bounded to [`MAX_COMPARED`] entries,
+/// sorted and de-duplicated, with the indicator weights summed once. Comparing two of these
+/// allocates nothing (the duplicate check compares each new report with hundreds of stored ones).
+#[derive(Debug, Clone, Default)]
+pub struct Comparable {
+    /// Non-meta indicators, sorted and distinct.
+    indicators: Vec<String>,
+    /// Sum of their weights, added in sorted order.
+    weight: f64,
+    component: Option<String>,
+    out_of_scope: Option<String>,
+    /// Distinct sketch hashes, ascending.
+    shingles: Vec<u64>,
 }
 
-/// Bottom-k estimate of the Jaccard similarity of the two 3-gram sets.
+impl Comparable {
+    pub fn new(fp: &Fingerprint) -> Comparable {
+        let mut all: Vec<&str> = fp
+            .indicators
+            .iter()
+            .take(MAX_COMPARED)
+            .map(String::as_str)
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        let first_with = |prefix: &str| {
+            all.iter()
+                .find(|i| i.starts_with(prefix))
+                .map(|i| (*i).to_string())
+        };
+        let (component, out_of_scope) = (first_with(COMPONENT_PREFIX), first_with(OOS_PREFIX));
+        let indicators: Vec<String> = all
+            .iter()
+            .filter(|i| !is_meta(i))
+            .map(|i| (*i).to_string())
+            .collect();
+        let weight = indicators.iter().map(|i| indicator_weight(i)).sum();
+        let mut shingles: Vec<u64> = fp.shingles.iter().take(MAX_COMPARED).copied().collect();
+        shingles.sort_unstable();
+        shingles.dedup();
+        Comparable {
+            indicators,
+            weight,
+            component,
+            out_of_scope,
+            shingles,
+        }
+    }
+
+    /// Similarity in `0..=1`; see [`similarity`].
+    pub fn similarity(&self, other: &Comparable) -> f64 {
+        let (a, b) = (self, other);
+        // shared indicators, walked in sorted order (so the weight sum adds up as a set's would)
+        let (mut i, mut j) = (0, 0);
+        let (mut ws, mut strong, mut shared_ids) = (0.0, false, 0usize);
+        while let (Some(x), Some(y)) = (a.indicators.get(i), b.indicators.get(j)) {
+            match x.cmp(y) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    ws += indicator_weight(x);
+                    strong |= x.starts_with('/') || x.starts_with("CVE-");
+                    shared_ids += usize::from(x.starts_with("id:"));
+                    i += 1;
+                    j += 1;
+                }
+            }
+        }
+        strong |= shared_ids >= 2;
+        let (wa, wb) = (a.weight, b.weight);
+        let union_w = wa + wb - ws;
+        let jaccard = if union_w > 0.0 { ws / union_w } else { 0.0 };
+        let smaller = wa.min(wb);
+        let containment = if smaller > 0.0 { ws / smaller } else { 0.0 };
+        let mut ind = 0.5 * jaccard + 0.5 * containment;
+        if !strong {
+            ind *= 0.4;
+        }
+        if a.component.is_some() && b.component.is_some() && a.component != b.component {
+            ind *= 0.5;
+        }
+        if a.out_of_scope != b.out_of_scope {
+            ind *= 0.5;
+        }
+        let text = sketch_similarity(&a.shingles, &b.shingles);
+        let s = text.max(0.7 * ind + 0.3 * text);
+        if s.is_finite() {
+            s.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Bottom-k estimate of the Jaccard similarity of the two 3-gram sets (both sorted, distinct):
+/// of the `k` smallest hashes of the union, the share present in both.
 fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
-    let a: BTreeSet<u64> = a.iter().take(MAX_COMPARED).copied().collect();
-    let b: BTreeSet<u64> = b.iter().take(MAX_COMPARED).copied().collect();
     let k = SKETCH_SIZE.min(a.len().max(b.len()));
-    if k == 0 {
+    let (mut i, mut j, mut union, mut both) = (0, 0, 0usize, 0usize);
+    while union < k {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x == y => {
+                both += 1;
+                i += 1;
+                j += 1;
+            }
+            (Some(x), Some(y)) if x < y => i += 1,
+            (Some(_), Some(_)) => j += 1,
+            (Some(_), None) => i += 1,
+            (None, Some(_)) => j += 1,
+            (None, None) => break,
+        }
+        union += 1;
+    }
+    if union == 0 {
         return 0.0;
     }
-    let union: Vec<u64> = a.union(&b).take(k).copied().collect();
-    if union.is_empty() {
-        return 0.0;
-    }
-    let both = union
-        .iter()
-        .filter(|h| a.contains(h) && b.contains(h))
-        .count();
-    both as f64 / union.len() as f64
+    both as f64 / union as f64
 }
 
 /// Similarity of two fingerprints in `0..=1`.
@@ -183,52 +280,7 @@ fn sketch_similarity(a: &[u64], b: &[u64]) -> f64 {
 /// where `text` is the 3-gram sketch estimate: a copy-pasted report matches on text alone, a
 /// re-worded or translated one through its endpoints.
 pub fn similarity(a: &Fingerprint, b: &Fingerprint) -> f64 {
-    let all_a: BTreeSet<&str> = a
-        .indicators
-        .iter()
-        .take(MAX_COMPARED)
-        .map(String::as_str)
-        .collect();
-    let all_b: BTreeSet<&str> = b
-        .indicators
-        .iter()
-        .take(MAX_COMPARED)
-        .map(String::as_str)
-        .collect();
-    let ia: BTreeSet<&str> = all_a.iter().copied().filter(|i| !is_meta(i)).collect();
-    let ib: BTreeSet<&str> = all_b.iter().copied().filter(|i| !is_meta(i)).collect();
-    let weight = |s: &BTreeSet<&str>| -> f64 { s.iter().map(|i| indicator_weight(i)).sum() };
-    let shared: BTreeSet<&str> = ia.intersection(&ib).copied().collect();
-    let (wa, wb, ws) = (weight(&ia), weight(&ib), weight(&shared));
-    let union_w = wa + wb - ws;
-    let jaccard = if union_w > 0.0 { ws / union_w } else { 0.0 };
-    let smaller = wa.min(wb);
-    let containment = if smaller > 0.0 { ws / smaller } else { 0.0 };
-    let mut ind = 0.5 * jaccard + 0.5 * containment;
-    let strong = shared
-        .iter()
-        .any(|i| i.starts_with('/') || i.starts_with("CVE-"))
-        || shared.iter().filter(|i| i.starts_with("id:")).count() >= 2;
-    if !strong {
-        ind *= 0.4;
-    }
-    let (ca, cb) = (
-        meta(&all_a, COMPONENT_PREFIX),
-        meta(&all_b, COMPONENT_PREFIX),
-    );
-    if ca.is_some() && cb.is_some() && ca != cb {
-        ind *= 0.5;
-    }
-    if meta(&all_a, OOS_PREFIX) != meta(&all_b, OOS_PREFIX) {
-        ind *= 0.5;
-    }
-    let text = sketch_similarity(&a.shingles, &b.shingles);
-    let s = text.max(0.7 * ind + 0.3 * text);
-    if s.is_finite() {
-        s.clamp(0.0, 1.0)
-    } else {
-        0.0
-    }
+    Comparable::new(a).similarity(&Comparable::new(b))
 }
 
 #[cfg(test)]
@@ -353,6 +405,130 @@ mod tests {
         let f = fp("x", &body);
         assert!(f.shingles.len() <= SKETCH_SIZE);
         assert!(f.shingles.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// The set-based formulation `Comparable` replaced, kept to pin its results.
+    fn reference_similarity(a: &Fingerprint, b: &Fingerprint) -> f64 {
+        let meta = |set: &BTreeSet<&str>, prefix: &str| -> Option<String> {
+            set.iter()
+                .find(|i| i.starts_with(prefix))
+                .map(|i| (*i).to_string())
+        };
+        let all_a: BTreeSet<&str> = a
+            .indicators
+            .iter()
+            .take(MAX_COMPARED)
+            .map(String::as_str)
+            .collect();
+        let all_b: BTreeSet<&str> = b
+            .indicators
+            .iter()
+            .take(MAX_COMPARED)
+            .map(String::as_str)
+            .collect();
+        let ia: BTreeSet<&str> = all_a.iter().copied().filter(|i| !is_meta(i)).collect();
+        let ib: BTreeSet<&str> = all_b.iter().copied().filter(|i| !is_meta(i)).collect();
+        let weight = |s: &BTreeSet<&str>| -> f64 { s.iter().map(|i| indicator_weight(i)).sum() };
+        let shared: BTreeSet<&str> = ia.intersection(&ib).copied().collect();
+        let (wa, wb, ws) = (weight(&ia), weight(&ib), weight(&shared));
+        let union_w = wa + wb - ws;
+        let jaccard = if union_w > 0.0 { ws / union_w } else { 0.0 };
+        let smaller = wa.min(wb);
+        let containment = if smaller > 0.0 { ws / smaller } else { 0.0 };
+        let mut ind = 0.5 * jaccard + 0.5 * containment;
+        let strong = shared
+            .iter()
+            .any(|i| i.starts_with('/') || i.starts_with("CVE-"))
+            || shared.iter().filter(|i| i.starts_with("id:")).count() >= 2;
+        if !strong {
+            ind *= 0.4;
+        }
+        let (ca, cb) = (
+            meta(&all_a, COMPONENT_PREFIX),
+            meta(&all_b, COMPONENT_PREFIX),
+        );
+        if ca.is_some() && cb.is_some() && ca != cb {
+            ind *= 0.5;
+        }
+        if meta(&all_a, OOS_PREFIX) != meta(&all_b, OOS_PREFIX) {
+            ind *= 0.5;
+        }
+        let sa: BTreeSet<u64> = a.shingles.iter().take(MAX_COMPARED).copied().collect();
+        let sb: BTreeSet<u64> = b.shingles.iter().take(MAX_COMPARED).copied().collect();
+        let k = SKETCH_SIZE.min(sa.len().max(sb.len()));
+        let text = if k == 0 {
+            0.0
+        } else {
+            let union: Vec<u64> = sa.union(&sb).take(k).copied().collect();
+            let both = union
+                .iter()
+                .filter(|h| sa.contains(h) && sb.contains(h))
+                .count();
+            both as f64 / union.len() as f64
+        };
+        let s = text.max(0.7 * ind + 0.3 * text);
+        if s.is_finite() {
+            s.clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    #[test]
+    fn comparable_matches_the_set_formulation() {
+        let mut state: u64 = 0x2468_ace0_1357_9bdf;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let pool = [
+            "/api/v1/login",
+            "/search",
+            "CVE-2026-1234",
+            "CVE-2025-0001",
+            "hexon.io",
+            "docs.hexon.io",
+            "id:get_config",
+            "id:channelbinding",
+            "id:user_id",
+            "component:gateway",
+            "component:console",
+            "oos:dos",
+            "oos:spf",
+            "",
+        ];
+        let mut fps = Vec::new();
+        for _ in 0..120 {
+            let n = (next() % 9) as usize;
+            let indicators = (0..n)
+                .map(|_| pool[(next() % pool.len() as u64) as usize].to_string())
+                .collect();
+            let m = (next() % 200) as usize;
+            let shingles = (0..m).map(|_| next() % 400).collect();
+            fps.push(Fingerprint {
+                indicators,
+                shingles,
+            });
+        }
+        fps.push(fp(
+            "XSS",
+            "Reflected cross-site scripting on https://docs.hexon.io/search via q.",
+        ));
+        fps.push(fp(
+            "bug",
+            "Das Suchfeld unter https://docs.hexon.io/search?q=<svg> führt Skripte aus.",
+        ));
+        for a in &fps {
+            for b in &fps {
+                let (new, old) = (similarity(a, b), reference_similarity(a, b));
+                assert!(
+                    new.to_bits() == old.to_bits(),
+                    "{a:?} {b:?}: {new} vs {old}"
+                );
+            }
+        }
     }
 
     #[test]

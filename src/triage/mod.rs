@@ -17,7 +17,7 @@ mod severity;
 pub mod text;
 
 pub use completeness::is_poc_attachment;
-pub use duplicate::{fingerprint, similarity, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE};
+pub use duplicate::{fingerprint, similarity, Comparable, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE};
 pub use severity::{band as severity_band, SIGNALS};
 
 use std::collections::BTreeSet;
