@@ -518,29 +518,44 @@ async fn intake_pass(
         mark_rows(ctx, session, &unmarked).await?;
     }
 
+    // Pipelined: the next batch is fetched while the one in hand is opened,
+    // parsed, triaged and committed.
+    let mut in_hand: Option<(Vec<u32>, Vec<imap::Fetched>)> = None;
+    let mut listed_to = last_uid;
     loop {
-        if cancel.is_cancelled() {
-            break;
+        let next_uids = if cancel.is_cancelled() {
+            Vec::new()
+        } else {
+            imap::uids_after(
+                session,
+                listed_to,
+                config.fetch_batch as usize,
+                config.timeout,
+            )
+            .await?
+        };
+        if let Some(max) = next_uids.iter().max() {
+            listed_to = *max;
         }
-        let uids = imap::uids_after(
-            session,
-            last_uid,
-            config.fetch_batch as usize,
-            config.timeout,
-        )
-        .await?;
-        if uids.is_empty() {
-            break;
-        }
-        let t_fetch = std::time::Instant::now();
-        let fetched = imap::fetch(session, &uids, config.timeout).await?;
-        crate::metrics::record(crate::metrics::Stage::Fetch, t_fetch, fetched.len() as u64);
+        let Some((uids, fetched)) = in_hand.take() else {
+            if next_uids.is_empty() {
+                break;
+            }
+            let fetched = fetch_batch(ctx, session, &next_uids).await?;
+            in_hand = Some((next_uids, fetched));
+            continue;
+        };
+        summary.fetched += fetched.len();
+        Progress::touch(&ctx.heartbeat);
+        let (next_fetched, results) = tokio::join!(
+            fetch_batch(ctx, session, &next_uids),
+            ctx.process_batch(&mailbox, uidvalidity, fetched)
+        );
+        // NOTE: results first: what was committed is marked even if the next fetch failed.
+        let results = results?;
+        Progress::touch(&ctx.heartbeat);
         let mut committed: Vec<(i64, u32, String)> = Vec::new();
         let mut known_uids: Vec<u32> = Vec::new();
-        Progress::touch(&ctx.heartbeat);
-        summary.fetched += fetched.len();
-        let results = ctx.process_batch(&mailbox, uidvalidity, fetched).await?;
-        Progress::touch(&ctx.heartbeat);
         for (uid, result) in results {
             summary.add(&result);
             match result.message_row() {
@@ -575,6 +590,9 @@ async fn intake_pass(
                     .await?;
             }
         }
+        if !next_uids.is_empty() {
+            in_hand = Some((next_uids, next_fetched?));
+        }
     }
     let now = crate::store::ts(Utc::now());
     ctx.store
@@ -584,6 +602,21 @@ async fn intake_pass(
         })
         .await?;
     Ok(())
+}
+
+/// UID FETCH one batch (nothing for no UIDs), counted as the fetch stage.
+async fn fetch_batch(
+    ctx: &Context,
+    session: &mut Session,
+    uids: &[u32],
+) -> Result<Vec<imap::Fetched>, DaemonError> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let t_fetch = std::time::Instant::now();
+    let fetched = imap::fetch(session, uids, ctx.config.imap.timeout).await?;
+    crate::metrics::record(crate::metrics::Stage::Fetch, t_fetch, fetched.len() as u64);
+    Ok(fetched)
 }
 
 async fn mark_rows(

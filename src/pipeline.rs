@@ -66,7 +66,11 @@ impl Pipeline {
         IngestPolicy {
             tracking_prefix: config.ack.tracking_prefix.clone(),
             message_id_domain: config.ack.message_id_domain.clone(),
-            copy_folder: config.ack.copy_folder.clone(),
+            // NOTE: in move mode the report ends up in `move_to`; its reply copy goes there too.
+            copy_folder: config.ack.copy_folder.clone().or_else(|| {
+                (config.imap.mark == crate::config::MarkMode::Move)
+                    .then(|| config.imap.move_to.clone())
+            }),
             append_copies: config.ack.copy_mode == crate::config::CopyMode::Append,
             team_address: config.ack.team_address.clone(),
             per_sender_per_hour: config.rate_limits.per_sender_per_hour,

@@ -99,17 +99,20 @@ impl Outbox {
                 break;
             }
             let mut progressed = false;
-            // Several replies at once, one pooled SMTP connection each.
-            let mut outcomes = Vec::with_capacity(items.len());
-            for chunk in items.chunks(self.sender.concurrency().max(1)) {
-                self.heartbeat
-                    .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
-                let mut sends = Vec::with_capacity(chunk.len());
-                for item in chunk {
-                    sends.push(self.send_one(store, item));
-                }
-                outcomes.extend(futures::future::join_all(sends).await);
-            }
+            // Several replies at once, one pooled SMTP connection each; a slow
+            // one does not hold up the others.
+            self.heartbeat
+                .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
+            let sends: Vec<_> = items
+                .iter()
+                .map(|item| Box::pin(self.send_one(store, item)))
+                .collect();
+            let outcomes: Vec<Result<Outcome, StoreError>> =
+                futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
+                    futures::stream::iter(sends),
+                    self.sender.concurrency().max(1),
+                ))
+                .await;
             for outcome in outcomes {
                 match outcome? {
                     Outcome::Sent => {
@@ -293,7 +296,7 @@ impl Outbox {
         }
         let imap_config = &self.config.imap;
         let mut session = imap::connect(imap_config).await?;
-        let flags = format!("(\\Seen {})", imap_config.keyword);
+        let flags = format!("(\\Seen {} {})", imap_config.keyword, imap::REPLY_KEYWORD);
         let mut done = 0;
         for (id, folder, bytes) in pending {
             imap::append(&mut session, &folder, &flags, &bytes, imap_config.timeout).await?;

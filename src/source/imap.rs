@@ -226,14 +226,25 @@ pub async fn select(session: &mut Session, mailbox: &str, timeout: Duration) -> 
     })
 }
 
-/// UIDs greater than `last_uid`, ascending, at most `limit`.
+/// Keyword on the copies of our own replies that we APPEND: intake never
+/// fetches them. Only an APPEND sets it (delivered mail cannot carry
+/// keywords), so it cannot hide a report. Copies without it (older ones, or
+/// Bcc copies delivered by the MTA) are still fetched and recognised by their
+/// Message-ID.
+pub const REPLY_KEYWORD: &str = "$HexonReply";
+
+/// UIDs greater than `last_uid`, ascending, at most `limit`; our own reply
+/// copies (see [`REPLY_KEYWORD`]) are left out.
 pub async fn uids_after(
     session: &mut Session,
     last_uid: u32,
     limit: usize,
     timeout: Duration,
 ) -> Result<Vec<u32>> {
-    let query = format!("UID {}:*", last_uid.saturating_add(1));
+    let query = format!(
+        "UID {}:* UNKEYWORD {REPLY_KEYWORD}",
+        last_uid.saturating_add(1)
+    );
     let found = timed(timeout, "UID SEARCH", session.uid_search(&query)).await?;
     let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last_uid).collect();
     uids.sort_unstable();
