@@ -67,6 +67,8 @@ pub struct Context {
     pub policy: IngestPolicy,
     /// Unix time of the intake's latest sign of life (watchdog).
     pub heartbeat: Arc<AtomicI64>,
+    /// WAL checkpoints off the commit path (stops when the context is dropped).
+    _checkpointer: crate::store::Checkpointer,
 }
 
 impl Context {
@@ -76,6 +78,9 @@ impl Context {
     /// The store cannot be opened or the team keys cannot be loaded.
     pub fn new(config: Config, send_acks: bool) -> Result<Context, DaemonError> {
         let store = Store::open(&config.database)?;
+        store.defer_checkpoints()?;
+        let checkpointer =
+            crate::store::Checkpointer::start(&config.database, Duration::from_millis(250))?;
         let pipeline = Pipeline::from_config(&config)?;
         let policy = Pipeline::policy(&config, send_acks);
         Ok(Context {
@@ -84,6 +89,7 @@ impl Context {
             pipeline: Arc::new(pipeline),
             policy,
             heartbeat: Arc::new(AtomicI64::new(Utc::now().timestamp())),
+            _checkpointer: checkpointer,
         })
     }
 

@@ -507,6 +507,54 @@ pub(crate) fn wipe(buf: &mut Vec<u8>) {
     buf.clear();
 }
 
+/// The packets of an armored `PGP MESSAGE` block, decoded with the `base64`
+/// crate (sequoia's armor reader filters byte by byte and was the largest
+/// single cost of opening a big encrypted report). Only the plain shape is
+/// taken: BEGIN line, `Key: value` headers, blank line, base64 lines, an
+/// optional checksum line (ignored, as sequoia and RFC 9580 do), END line,
+/// nothing but whitespace around. Anything else returns None and sequoia
+/// reads the original bytes, so odd input behaves exactly as before.
+pub(crate) fn dearmor(data: &[u8]) -> Option<Vec<u8>> {
+    use base64::Engine as _;
+    const BEGIN: &[u8] = b"-----BEGIN PGP MESSAGE-----";
+    const END: &[u8] = b"-----END PGP MESSAGE-----";
+    let start = data.iter().position(|b| !b.is_ascii_whitespace())?;
+    let mut lines = data[start..]
+        .split(|&b| b == b'\n')
+        .map(|l| l.strip_suffix(b"\r").unwrap_or(l));
+    if lines.next()?.trim_ascii_end() != BEGIN {
+        return None;
+    }
+    // headers, up to the blank line
+    loop {
+        let line = lines.next()?.trim_ascii_end();
+        if line.is_empty() {
+            break;
+        }
+        if !line.windows(2).any(|w| w == b": ") {
+            return None;
+        }
+    }
+    let mut b64 = Vec::with_capacity(data.len() * 3 / 4 + 4);
+    loop {
+        let line = lines.next()?.trim_ascii();
+        if line == END {
+            break;
+        }
+        if line.first() == Some(&b'=') {
+            if line.len() != 5 || lines.next()?.trim_ascii() != END {
+                return None;
+            }
+            break;
+        }
+        b64.extend_from_slice(line);
+    }
+    if !lines.all(|l| l.iter().all(u8::is_ascii_whitespace)) {
+        return None;
+    }
+    base64::engine::general_purpose::STANDARD.decode(&b64).ok()
+}
+
 /// Decrypt and/or verify one OpenPGP message (armored or binary):
 /// encrypted, signed, compressed, or any nesting of those.
 ///
@@ -520,6 +568,8 @@ pub(crate) fn process_message(
     limit: usize,
     cached: Option<CachedSessionKey>,
 ) -> Result<Processed, OpenError> {
+    let binary = dearmor(data);
+    let data = binary.as_deref().unwrap_or(data);
     precheck(data)?;
     let policy = StandardPolicy::new();
     let decrypted = Cell::new(false);
@@ -728,6 +778,72 @@ pub(crate) fn classify_bytes(data: &[u8]) -> PgpKind {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What sequoia's own armor reader makes of `armored`.
+    fn sequoia_dearmor(armored: &[u8]) -> Vec<u8> {
+        let mut reader = openpgp::armor::Reader::from_bytes(
+            armored,
+            openpgp::armor::ReaderMode::Tolerant(Some(openpgp::armor::Kind::Message)),
+        );
+        let mut out = Vec::new();
+        reader.read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn dearmor_agrees_with_sequoia_on_the_plain_shape() {
+        let payload: Vec<u8> = (0..5000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut w = openpgp::armor::Writer::with_headers(
+            Vec::new(),
+            openpgp::armor::Kind::Message,
+            [("Comment", "test")],
+        )
+        .unwrap();
+        std::io::Write::write_all(&mut w, &payload).unwrap();
+        let armored = w.finalize().unwrap();
+        assert_eq!(dearmor(&armored).unwrap(), payload);
+        assert_eq!(sequoia_dearmor(&armored), payload);
+
+        let crlf: Vec<u8> = String::from_utf8(armored.clone())
+            .unwrap()
+            .replace('\n', "\r\n")
+            .into_bytes();
+        assert_eq!(dearmor(&crlf).unwrap(), payload);
+        let padded = [b"\r\n  ".as_slice(), &crlf, b"\r\n\r\n"].concat();
+        assert_eq!(dearmor(&padded).unwrap(), payload);
+
+        // no checksum line, and a wrong one: both ignored, as sequoia does
+        let text = String::from_utf8(armored).unwrap();
+        let crc_line = text
+            .lines()
+            .find(|l| l.starts_with('='))
+            .unwrap()
+            .to_string();
+        let no_crc = text.replace(&format!("{crc_line}\n"), "");
+        assert_eq!(dearmor(no_crc.as_bytes()).unwrap(), payload);
+        let bad_crc = text.replace(&crc_line, "=AAAA");
+        assert_eq!(dearmor(bad_crc.as_bytes()).unwrap(), payload);
+        assert_eq!(sequoia_dearmor(bad_crc.as_bytes()), payload);
+    }
+
+    #[test]
+    fn dearmor_leaves_odd_shapes_to_sequoia() {
+        let body = "-----BEGIN PGP MESSAGE-----\n\nwy4ECQMI\n-----END PGP MESSAGE-----\n";
+        assert!(dearmor(body.as_bytes()).is_some());
+        for odd in [
+            "",
+            "hello",
+            "-----BEGIN PGP SIGNATURE-----\n\nwy4ECQMI\n-----END PGP SIGNATURE-----\n",
+            "-----BEGIN PGP MESSAGE-----\nnot a header\n\nwy4ECQMI\n-----END PGP MESSAGE-----\n",
+            "-----BEGIN PGP MESSAGE-----\n\nwy4ECQMI\n",
+            "-----BEGIN PGP MESSAGE-----\n\nwy4E*QMI\n-----END PGP MESSAGE-----\n",
+            "-----BEGIN PGP MESSAGE-----\n\nwy4ECQMI\n-----END PGP MESSAGE-----\ntrailing text\n",
+            "> -----BEGIN PGP MESSAGE-----\n> \n> wy4ECQMI\n> -----END PGP MESSAGE-----\n",
+            "-----BEGIN PGP MESSAGE-----\n\nwy4ECQMI\n=abc\n-----END PGP MESSAGE-----\n",
+        ] {
+            assert!(dearmor(odd.as_bytes()).is_none(), "{odd:?}");
+        }
+    }
 
     fn good(f: &str) -> SignatureStatus {
         SignatureStatus::Good {

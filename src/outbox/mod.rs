@@ -288,9 +288,9 @@ impl Outbox {
         Ok(found)
     }
 
-    /// APPEND copies of sent replies into the team's mailbox.
+    /// APPEND copies of sent replies into the team's mailbox, until none is left.
     async fn append_copies(&self, store: &SharedStore) -> Result<usize, OutboxError> {
-        let pending = store.run(|s| s.pending_copies(200)).await?;
+        let mut pending = store.run(|s| s.pending_copies(200)).await?;
         if pending.is_empty() {
             return Ok(0);
         }
@@ -298,12 +298,18 @@ impl Outbox {
         let mut session = imap::connect(imap_config).await?;
         let flags = format!("(\\Seen {} {})", imap_config.keyword, imap::REPLY_KEYWORD);
         let mut done = 0;
-        for (id, folder, bytes) in pending {
-            imap::append(&mut session, &folder, &flags, &bytes, imap_config.timeout).await?;
-            store
-                .run(move |s| s.outbox_appended(id, Utc::now()))
-                .await?;
-            done += 1;
+        while !pending.is_empty() {
+            self.heartbeat
+                .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
+            for (id, folder, bytes) in pending {
+                imap::append(&mut session, &folder, &flags, &bytes, imap_config.timeout).await?;
+                // NOTE: recorded one by one: a crash re-files at most one copy.
+                store
+                    .run(move |s| s.outbox_appended(id, Utc::now()))
+                    .await?;
+                done += 1;
+            }
+            pending = store.run(|s| s.pending_copies(200)).await?;
         }
         imap::logout(session, imap_config.timeout).await;
         Ok(done)

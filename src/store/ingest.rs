@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration as ChronoDuration, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::{append_event, new_message_id, set_cursor, ts, Result, Store};
+use super::{append_event, new_message_id, set_cursor, ts, Cached, Result, Store};
 use crate::loopguard::Verdict;
 use crate::parse::{Attachment, Headers};
 use crate::threading::{format_tracking_id, ThreadRefs};
@@ -276,7 +276,7 @@ fn ingest_tx(
     };
     if let (Some(mb), Some(v), Some(u)) = (mailbox, uidvalidity, uid) {
         let known: Option<i64> = tx
-            .query_row(
+            .row_cached(
                 "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
                 params![mb, v, u],
                 |r| r.get(0),
@@ -287,7 +287,7 @@ fn ingest_tx(
         }
     }
     let raw_known: Option<i64> = tx
-        .query_row(
+        .row_cached(
             "SELECT m.id FROM raw_messages r JOIN messages m ON m.raw_id = r.id WHERE r.sha256 = ?1 LIMIT 1",
             [&p.sha256],
             |r| r.get(0),
@@ -298,7 +298,7 @@ fn ingest_tx(
     }
 
     let raw_id: i64 = match tx
-        .query_row(
+        .row_cached(
             "SELECT id FROM raw_messages WHERE sha256 = ?1",
             [&p.sha256],
             |r| r.get(0),
@@ -307,7 +307,7 @@ fn ingest_tx(
     {
         Some(id) => id,
         None => {
-            tx.execute(
+            tx.exec_cached(
                 "INSERT INTO raw_messages(sha256, size, bytes) VALUES (?1, ?2, ?3)",
                 params![p.sha256, p.raw.len() as i64, p.raw],
             )?;
@@ -332,7 +332,7 @@ fn ingest_tx(
             ),
             None => (false, "none", None, None),
         };
-        tx.execute(
+        tx.exec_cached(
             "INSERT INTO messages(raw_id, source, mailbox, uidvalidity, uid, imap_marked, message_id, from_address,
                  subject, status, reason, report_id, encrypted, signature, signer_fingerprint, body_text, received_at)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
@@ -416,7 +416,7 @@ fn ingest_tx(
     // Duplicate delivery: the same Message-ID from the same sender is the same mail.
     if let Some(mid) = &h.message_id {
         let dup: Option<(i64, Option<i64>)> = tx
-            .query_row(
+            .row_cached(
                 "SELECT id, report_id FROM messages WHERE message_id = ?1 AND from_address = ?2 LIMIT 1",
                 params![mid, from],
                 |r| Ok((r.get(0)?, r.get(1)?)),
@@ -485,7 +485,7 @@ fn ingest_tx(
             )?;
             if let Some(credit) = &mail.credit {
                 let credit_json = serde_json::to_string(credit).unwrap_or_default();
-                tx.execute(
+                tx.exec_cached(
                     "UPDATE reports SET credit = ?1, updated_at = ?2 WHERE id = ?3",
                     params![credit_json, ts(at), report_id],
                 )?;
@@ -515,7 +515,7 @@ fn ingest_tx(
 
     // A new report.
     let year: i32 = at.format("%Y").to_string().parse().unwrap_or(1970);
-    let seq: i64 = tx.query_row(
+    let seq: i64 = tx.row_cached(
         "SELECT COALESCE(MAX(seq), 0) + 1 FROM reports WHERE year = ?1",
         [year],
         |r| r.get(0),
@@ -530,7 +530,7 @@ fn ingest_tx(
         &mail.fingerprint,
     )?;
     let json = |v: &dyn erased::Json| v.to_json();
-    tx.execute(
+    tx.exec_cached(
         "INSERT INTO reports(tracking_id, year, seq, reporter_id, subject, encrypted, thread_message_id, component,
              component_evidence, out_of_scope, out_of_scope_evidence, missing, signals, cvss_version, cvss_vector,
              cvss_score, severity, critical, fingerprint, body_sha256, possible_duplicate_of, references_report,
@@ -681,11 +681,11 @@ fn upsert_reporter(
     name: Option<&str>,
     at: DateTime<Utc>,
 ) -> Result<ReporterRef> {
-    tx.execute(
+    tx.exec_cached(
         "INSERT INTO reporters(address, display_name, created_at) VALUES (?1, ?2, ?3) ON CONFLICT(address) DO NOTHING",
         params![address, name, ts(at)],
     )?;
-    let id = tx.query_row(
+    let id = tx.row_cached(
         "SELECT id FROM reporters WHERE address = ?1",
         [address],
         |r| r.get(0),
@@ -698,7 +698,7 @@ fn reporter_key_of(tx: &Transaction<'_>, reporter_id: Option<i64>) -> Result<Opt
         return Ok(None);
     };
     Ok(tx
-        .query_row(
+        .row_cached(
             "SELECT key_fingerprint FROM reporters WHERE id = ?1",
             [id],
             |r| r.get(0),
@@ -727,7 +727,7 @@ fn pin_keys(
     match pinned {
         None => {
             if let Some((fpr, armored, source)) = offered.first() {
-                tx.execute(
+                tx.exec_cached(
                     "UPDATE reporters SET key_fingerprint = ?1, key_armored = ?2, key_source = ?3 WHERE id = ?4",
                     params![fpr, armored, source, reporter.id],
                 )?;
@@ -769,7 +769,7 @@ fn flag_review(
     reason: &str,
     at: DateTime<Utc>,
 ) -> Result<()> {
-    tx.execute(
+    tx.exec_cached(
         "UPDATE reports SET needs_review = 1,
              review_reason = CASE WHEN review_reason IS NULL THEN ?1 ELSE review_reason || '; ' || ?1 END,
              updated_at = ?2 WHERE id = ?3",
@@ -788,7 +788,7 @@ fn flag_review(
 }
 
 fn tracking_of(tx: &Transaction<'_>, report_id: i64) -> Result<String> {
-    Ok(tx.query_row(
+    Ok(tx.row_cached(
         "SELECT tracking_id FROM reports WHERE id = ?1",
         [report_id],
         |r| r.get(0),
@@ -803,7 +803,7 @@ fn find_referenced_report(
 ) -> Result<Option<(i64, String, Option<i64>)>> {
     for tid in &refs.tracking_ids {
         let found = tx
-            .query_row(
+            .row_cached(
                 "SELECT id, tracking_id, reporter_id FROM reports WHERE tracking_id = ?1",
                 [tid],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -815,7 +815,7 @@ fn find_referenced_report(
     }
     for mid in &refs.message_ids {
         let report_id: Option<i64> = tx
-            .query_row(
+            .row_cached(
                 "SELECT report_id FROM outbox WHERE message_id = ?1 AND report_id IS NOT NULL
                  UNION ALL SELECT report_id FROM messages WHERE message_id = ?1 AND report_id IS NOT NULL
                  LIMIT 1",
@@ -824,7 +824,7 @@ fn find_referenced_report(
             )
             .optional()?;
         if let Some(id) = report_id {
-            let found = tx.query_row(
+            let found = tx.row_cached(
                 "SELECT id, tracking_id, reporter_id FROM reports WHERE id = ?1",
                 [id],
                 |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -844,7 +844,7 @@ fn find_duplicate(
     fp: &Fingerprint,
 ) -> Result<Option<String>> {
     let exact: Option<String> = tx
-        .query_row(
+        .row_cached(
             "SELECT tracking_id FROM reports WHERE body_sha256 = ?1 AND reporter_id <> ?2 ORDER BY id LIMIT 1",
             params![body_sha256, reporter_id],
             |r| r.get(0),
@@ -882,7 +882,7 @@ fn rate_limited(
     policy: &IngestPolicy,
 ) -> Result<Option<String>> {
     let since = ts(at - ChronoDuration::hours(1));
-    let per_sender: i64 = tx.query_row(
+    let per_sender: i64 = tx.row_cached(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2",
         params![from, since],
         |r| r.get(0),
@@ -892,7 +892,7 @@ fn rate_limited(
             "rate limit: {per_sender} acks to this sender in the last hour"
         )));
     }
-    let global: i64 = tx.query_row(
+    let global: i64 = tx.row_cached(
         "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND created_at >= ?1",
         [since],
         |r| r.get(0),
@@ -918,7 +918,7 @@ fn enqueue(
     at: DateTime<Utc>,
 ) -> Result<i64> {
     let message_id = new_message_id(&policy.message_id_domain);
-    tx.execute(
+    tx.exec_cached(
         "INSERT INTO outbox(report_id, kind, recipient, message_id, in_reply_to, \"references\", copy_folder,
              status, next_attempt_at, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
@@ -948,7 +948,7 @@ fn enqueue(
 
 fn insert_attachments(tx: &Transaction<'_>, message_row: i64, mail: &PreparedMail) -> Result<()> {
     for a in &mail.attachments {
-        tx.execute(
+        tx.exec_cached(
             "INSERT INTO attachments(message_row, filename, content_type, size, sha256) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![
                 message_row,

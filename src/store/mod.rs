@@ -24,7 +24,10 @@ pub use query::{
 };
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last one.
-const MIGRATIONS: &[(u32, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(u32, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_outbox_copies.sql")),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -86,6 +89,91 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// `execute` / `query_row` through the connection's statement cache: the
+/// ingest and outbox paths run the same few statements for every message,
+/// and preparing them each time was a measurable share of a commit.
+pub(crate) trait Cached {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec_cached<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+
+    fn row_cached<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// Checkpoints the WAL from its own connection and thread, so a commit does
+/// not stop to copy pages into the database file (with raw messages stored,
+/// that copy is as large as the mail itself). The committing connection keeps
+/// a high automatic-checkpoint threshold as a safety net.
+pub struct Checkpointer {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    /// WAL pages after which a committing connection checkpoints itself
+    /// (the checkpointer normally keeps the WAL far below this).
+    pub const FALLBACK_PAGES: u32 = 16_384;
+
+    /// Start checkpointing `path` every `every`.
+    ///
+    /// # Errors
+    /// [`StoreError::Open`] when the second connection cannot be opened.
+    pub fn start(path: &Path, every: Duration) -> Result<Checkpointer> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        conn.busy_timeout(Duration::from_secs(1))
+            .map_err(|source| StoreError::Open {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("wal-checkpoint".into())
+            .spawn(move || {
+                while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::park_timeout(every);
+                    // NOTE: PASSIVE never blocks the writer; whatever it cannot copy now it copies next round.
+                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    {
+                        tracing::debug!(error = %e, "WAL checkpoint postponed");
+                    }
+                }
+            })
+            .map_err(|e| StoreError::Invalid(format!("cannot start the checkpoint thread: {e}")))?;
+        Ok(Checkpointer {
+            stop,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Checkpointer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
+            let _ = thread.join();
+        }
+    }
+}
+
 /// One connection to the store.
 pub struct Store {
     conn: Connection,
@@ -94,6 +182,17 @@ pub struct Store {
 }
 
 impl Store {
+    /// Leave routine WAL checkpoints to a [`Checkpointer`]; this connection
+    /// checkpoints only past [`Checkpointer::FALLBACK_PAGES`].
+    ///
+    /// # Errors
+    /// SQLite refuses the pragma.
+    pub fn defer_checkpoints(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", Checkpointer::FALLBACK_PAGES)?;
+        Ok(())
+    }
+
     /// Open (creating if needed) the database and run pending migrations.
     ///
     /// # Errors
@@ -136,6 +235,10 @@ impl Store {
             .map_err(open_err)?;
         conn.pragma_update(None, "secure_delete", "ON")
             .map_err(open_err)?;
+        // NOTE: after a checkpoint the WAL file is cut back to this size.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
+            .map_err(open_err)?;
+        conn.set_prepared_statement_cache_capacity(64);
         let mut store = Store {
             conn,
             dup_cache: ingest::DupCache::default(),
@@ -240,7 +343,7 @@ impl Store {
     pub fn mark_done(&mut self, message_rows: &[i64]) -> Result<()> {
         let tx = self.conn.transaction()?;
         for id in message_rows {
-            tx.execute("UPDATE messages SET imap_marked = 1 WHERE id = ?1", [id])?;
+            tx.exec_cached("UPDATE messages SET imap_marked = 1 WHERE id = ?1", [id])?;
         }
         tx.commit()?;
         Ok(())
@@ -248,7 +351,7 @@ impl Store {
 
     /// Messages from other mailboxes/UIDVALIDITYs still waiting for their mark: give up on them.
     pub fn forget_stale_marks(&mut self, mailbox: &str, uidvalidity: u32) -> Result<usize> {
-        Ok(self.conn.execute(
+        Ok(self.conn.exec_cached(
             "UPDATE messages SET imap_marked = 1 WHERE imap_marked = 0 AND mailbox = ?1 AND uidvalidity <> ?2",
             params![mailbox, uidvalidity],
         )?)
@@ -281,7 +384,7 @@ impl Store {
     }
 
     pub fn set_state(&self, key: &str, value: &str) -> Result<()> {
-        self.conn.execute(
+        self.conn.exec_cached(
             "INSERT INTO daemon_state(key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             params![key, value],
         )?;
@@ -321,7 +424,7 @@ impl Store {
 }
 
 fn set_cursor(tx: &Transaction<'_>, mailbox: &str, uidvalidity: u32, uid: u32) -> Result<()> {
-    tx.execute(
+    tx.exec_cached(
         "INSERT INTO imap_cursor(mailbox, uidvalidity, last_uid) VALUES (?1, ?2, ?3)
          ON CONFLICT(mailbox) DO UPDATE SET uidvalidity = excluded.uidvalidity,
              last_uid = CASE WHEN imap_cursor.uidvalidity = excluded.uidvalidity
@@ -342,7 +445,7 @@ fn append_event(
     at: DateTime<Utc>,
 ) -> Result<()> {
     let prev: String = tx
-        .query_row(
+        .row_cached(
             "SELECT hash FROM events ORDER BY id DESC LIMIT 1",
             [],
             |r| r.get(0),
@@ -352,7 +455,7 @@ fn append_event(
     let detail = detail.to_string();
     let at = ts(at);
     let hash = event_hash(&prev, report_id, message_row, kind, actor, &detail, &at);
-    tx.execute(
+    tx.exec_cached(
         "INSERT INTO events(report_id, message_row, kind, actor, detail, at, prev_hash, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![report_id, message_row, kind, actor, detail, at, prev, hash],

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
-use super::{append_event, parse_ts, ts, Result, Store};
+use super::{append_event, parse_ts, ts, Cached, Result, Store};
 use crate::triage::Section;
 
 /// One reply to send.
@@ -99,7 +99,7 @@ impl Store {
 
     /// Fix the bytes of a reply before its first SMTP attempt.
     pub fn outbox_sending(&mut self, id: i64, rendered: &[u8], at: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
+        self.conn.exec_cached(
             "UPDATE outbox SET status = 'sending', rendered = COALESCE(rendered, ?1), sending_at = ?2 WHERE id = ?3",
             params![rendered, ts(at), id],
         )?;
@@ -109,18 +109,18 @@ impl Store {
     /// The SMTP server accepted the reply.
     pub fn outbox_sent(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (report_id, kind, message_id): (Option<i64>, String, String) = tx.query_row(
+        let (report_id, kind, message_id): (Option<i64>, String, String) = tx.row_cached(
             "SELECT report_id, kind, message_id FROM outbox WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
-        tx.execute(
+        tx.exec_cached(
             "UPDATE outbox SET status = 'sent', sent_at = ?1, attempts = attempts + 1, last_error = NULL WHERE id = ?2",
             params![ts(at), id],
         )?;
         if kind == "ack" {
             if let Some(rid) = report_id {
-                tx.execute(
+                tx.exec_cached(
                     "UPDATE reports SET acked_at = COALESCE(acked_at, ?1), updated_at = ?1 WHERE id = ?2",
                     params![ts(at), rid],
                 )?;
@@ -141,7 +141,7 @@ impl Store {
 
     /// A transient failure: try again at `next`.
     pub fn outbox_retry(&mut self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
+        self.conn.exec_cached(
             "UPDATE outbox SET status = 'queued', attempts = attempts + 1, last_error = ?1, next_attempt_at = ?2 WHERE id = ?3",
             params![error, ts(next), id],
         )?;
@@ -151,7 +151,7 @@ impl Store {
     /// Try again later without touching the state (e.g. an interrupted send
     /// that could not be resolved yet).
     pub fn outbox_retry_keep(&mut self, id: i64, error: &str, next: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
+        self.conn.exec_cached(
             "UPDATE outbox SET last_error = ?1, next_attempt_at = ?2 WHERE id = ?3",
             params![error, ts(next), id],
         )?;
@@ -161,12 +161,12 @@ impl Store {
     /// A permanent failure (rejected, or out of attempts): keep the reason.
     pub fn outbox_failed(&mut self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (report_id, kind): (Option<i64>, String) = tx.query_row(
+        let (report_id, kind): (Option<i64>, String) = tx.row_cached(
             "SELECT report_id, kind FROM outbox WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        tx.execute(
+        tx.exec_cached(
             "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?1 WHERE id = ?2",
             params![error, id],
         )?;
@@ -186,7 +186,7 @@ impl Store {
     /// Sent replies whose copy is not yet in the team's mailbox.
     pub fn pending_copies(&self, limit: usize) -> Result<Vec<(i64, String, Vec<u8>)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, copy_folder, rendered FROM outbox
+            "SELECT id, copy_folder, rendered FROM outbox INDEXED BY outbox_copies
              WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL AND rendered IS NOT NULL
              ORDER BY id LIMIT ?1",
         )?;
@@ -197,7 +197,7 @@ impl Store {
     }
 
     pub fn outbox_appended(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
+        self.conn.exec_cached(
             "UPDATE outbox SET appended_at = ?1 WHERE id = ?2",
             params![ts(at), id],
         )?;
@@ -227,7 +227,7 @@ impl Store {
         };
         for report_id in &due {
             let message_id = super::new_message_id(message_id_domain);
-            tx.execute(
+            tx.exec_cached(
                 "INSERT INTO outbox(report_id, kind, recipient, message_id, status, next_attempt_at, created_at)
                  VALUES (?1, 'deadline', ?2, ?3, 'queued', ?4, ?4)",
                 params![report_id, team, message_id, ts(now)],
@@ -249,7 +249,7 @@ impl Store {
 
     /// The facts an ack for `report_id` may carry.
     pub fn ack_facts(&self, report_id: i64) -> Result<AckFacts> {
-        let facts = self.conn.query_row(
+        let facts = self.conn.row_cached(
             "SELECT r.tracking_id, r.received_at, r.ack_due, r.assessment_due, r.encrypted, r.component,
                     r.out_of_scope, r.missing, r.severity, r.critical, r.needs_review, p.address, p.key_armored
              FROM reports r JOIN reporters p ON p.id = r.reporter_id WHERE r.id = ?1",

@@ -1,0 +1,6 @@
+-- 0002: reply copies still to file are found through an index, not by
+-- reading every sent reply (whose rendered bytes sit before appended_at).
+CREATE INDEX outbox_copies ON outbox(id)
+    WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL;
+-- Deadline warnings look up a report's replies by report.
+CREATE INDEX outbox_report ON outbox(report_id, kind);
