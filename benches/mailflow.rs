@@ -11,6 +11,7 @@
 //! 4. Per-stage cost breakdown, from the daemon's own counters.
 //!
 //! Run: `cargo bench --bench mailflow` (as root; installs/starts the servers).
+//! BENCH_KEEP=1 keeps the daemons' logs and databases.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -377,6 +378,78 @@ fn db_counts(db: &Path) -> Option<(i64, i64, i64)> {
     Some((stored, acks, sent - unfiled))
 }
 
+/// CPU seconds used so far by the daemon, the stack's Dovecot and its Postfix
+/// (each master with the children it has reaped, plus its live children).
+#[derive(Debug, Default, Clone, Copy)]
+struct Cpu {
+    daemon: f64,
+    dovecot: f64,
+    postfix: f64,
+}
+
+fn cpu_now(stack: &Stack, daemon: u32) -> Cpu {
+    // (pid, ppid, utime + stime, cutime + cstime, cmdline)
+    let mut procs = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // fields after the parenthesised command name: state ppid ... utime(14) stime cutime cstime
+        let Some(rest) = stat.rsplit_once(") ").map(|(_, r)| r) else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        procs.push((
+            pid,
+            num(1) as u32,
+            num(11) + num(12),
+            num(13) + num(14),
+            String::from_utf8_lossy(&cmdline).replace('\0', " "),
+        ));
+    }
+    let tick = 100.0; // USER_HZ on Linux
+    let dir = stack.dir.to_string_lossy().into_owned();
+    let dovecot_master = procs
+        .iter()
+        .find(|p| p.4.contains("dovecot -c") && p.4.contains(&dir))
+        .map(|p| p.0);
+    let postfix_master = std::fs::read_to_string(stack.dir.join("postfix-queue/pid/master.pid"))
+        .ok()
+        .and_then(|s| s.trim().parse::<u32>().ok());
+    let group = |master: Option<u32>| -> f64 {
+        let Some(master) = master else {
+            return 0.0;
+        };
+        let ticks: u64 = procs
+            .iter()
+            .map(|p| {
+                if p.0 == master {
+                    p.2 + p.3
+                } else if p.1 == master {
+                    p.2
+                } else {
+                    0
+                }
+            })
+            .sum();
+        ticks as f64 / tick
+    };
+    Cpu {
+        daemon: procs
+            .iter()
+            .find(|p| p.0 == daemon)
+            .map(|p| p.2 as f64 / tick)
+            .unwrap_or(0.0),
+        dovecot: group(dovecot_master),
+        postfix: group(postfix_master),
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -457,6 +530,10 @@ fn main() {
 
     let stack = Stack::start();
     let work = tempfile::tempdir().unwrap();
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        // BENCH_KEEP=1: leave the daemons' logs and databases for a look afterwards.
+        println!("work directory kept: {}", work.path().display());
+    }
     let (cv_path, rsa_path) = team_keys(work.path());
     let cv = Cert::from_file(&cv_path)
         .unwrap()
@@ -491,14 +568,17 @@ fn main() {
     let config = write_config(&backlog_dir, &stack, (&cv_path, &rsa_path), 60);
     let db = backlog_dir.join("triage.db");
     let log = backlog_dir.join("daemon.log");
+    let cpu_before = cpu_now(&stack, 0);
     let started = Instant::now();
     let mut daemon = spawn_daemon(&config, &log);
+    let mut cpu_daemon = 0.0;
     let mut stored_at = None;
     let mut sent_at = None;
     let mut peak_rss = 0;
     while sent_at.is_none() {
         std::thread::sleep(Duration::from_millis(100));
         peak_rss = peak_rss.max(rss_kb(daemon.id(), "VmRSS:"));
+        cpu_daemon = cpu_now(&stack, daemon.id()).daemon;
         if let Some((stored, acks, sent)) = db_counts(&db) {
             if stored_at.is_none() && stored as usize >= n {
                 stored_at = Some(started.elapsed());
@@ -517,6 +597,12 @@ fn main() {
             std::fs::read_to_string(&log).unwrap_or_default()
         );
     }
+    let cpu_after = cpu_now(&stack, daemon.id());
+    let cpu = Cpu {
+        daemon: cpu_after.daemon.max(cpu_daemon),
+        dovecot: cpu_after.dovecot - cpu_before.dovecot,
+        postfix: cpu_after.postfix - cpu_before.postfix,
+    };
     stop_daemon(&mut daemon);
     let (stored_t, sent_t) = (stored_at.unwrap(), sent_at.unwrap());
     let backlog_log = std::fs::read_to_string(&log).unwrap_or_default();
@@ -660,6 +746,10 @@ fn main() {
     let big_peak = rss_kb(daemon.id(), "VmHWM:");
     stop_daemon(&mut daemon);
 
+    if std::env::var_os("BENCH_KEEP").is_some() {
+        let _ = work.keep();
+    }
+
     // ---- report ------------------------------------------------------------
     let rate = |d: Duration| n as f64 / d.as_secs_f64();
     println!();
@@ -675,6 +765,17 @@ fn main() {
         "| acks sealed, sent and filed | {:.1} s → **{:.0} msg/s** |",
         sent_t.as_secs_f64(),
         rate(sent_t)
+    );
+    let per_msg = |secs: f64| secs * 1000.0 / n as f64;
+    println!(
+        "| CPU during the backlog ({cores} cores, {:.1} s wall) | daemon {:.1} s ({:.1} ms/msg) · Dovecot {:.1} s ({:.1} ms/msg) · Postfix {:.1} s ({:.1} ms/msg) |",
+        sent_t.as_secs_f64(),
+        cpu.daemon,
+        per_msg(cpu.daemon),
+        cpu.dovecot,
+        per_msg(cpu.dovecot),
+        cpu.postfix,
+        per_msg(cpu.postfix)
     );
     println!(
         "| peak RSS during backlog | {:.1} MB |",

@@ -165,10 +165,9 @@ impl Context {
 
 impl Context {
     /// Process one fetched batch: header lookups in one store call, open /
-    /// parse / triage in parallel on the blocking pool (order kept), then ONE
-    /// transaction for the whole batch (group commit). A batch the store
-    /// refuses is retried message by message so one bad message cannot block
-    /// the others.
+    /// parse / triage in parallel on the blocking pool (order kept), and
+    /// group commits of up to [`COMMIT_MESSAGES`] messages while the rest is
+    /// still being prepared (see [`Context::commit_chunk`]).
     ///
     /// # Errors
     /// Store errors that persist message by message.
@@ -209,8 +208,13 @@ impl Context {
             .map(|n| n.get())
             .unwrap_or(2);
         let now = Utc::now();
-        let prepared: Vec<(u32, Option<crate::store::Prepared>)> =
-            futures::StreamExt::collect::<Vec<_>>(futures::StreamExt::buffered(
+        // Prepared messages stream (in order) into commits of a few messages
+        // each: committing overlaps with preparing the rest, and the store is
+        // free between commits for the outbox.
+        let (chunk_tx, mut chunk_rx) =
+            tokio::sync::mpsc::channel::<Vec<(u32, Option<crate::store::Prepared>)>>(2);
+        let produce = async move {
+            let mut prepared = futures::StreamExt::buffered(
                 futures::stream::iter(messages.into_iter().zip(lookups).map(|(m, (own, key))| {
                     let pipeline = self.pipeline.clone();
                     let source = SourceRef::Imap {
@@ -230,11 +234,47 @@ impl Context {
                     })
                 })),
                 workers,
-            ))
-            .await
-            .into_iter()
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
+            );
+            let (mut chunk, mut bytes) = (Vec::new(), 0usize);
+            while let Some(item) = futures::StreamExt::next(&mut prepared).await {
+                let item =
+                    item.map_err(|e| StoreError::Invalid(format!("pipeline task failed: {e}")))?;
+                bytes += item.1.as_ref().map_or(0, |p| p.raw.len());
+                chunk.push(item);
+                if chunk.len() >= COMMIT_MESSAGES || bytes >= COMMIT_BYTES {
+                    bytes = 0;
+                    if chunk_tx.send(std::mem::take(&mut chunk)).await.is_err() {
+                        return Ok(()); // the committer stopped on an error; it reports it
+                    }
+                }
+            }
+            if !chunk.is_empty() {
+                let _ = chunk_tx.send(chunk).await;
+            }
+            Ok::<(), StoreError>(())
+        };
+        let consume = async move {
+            let mut results = Vec::new();
+            while let Some(chunk) = chunk_rx.recv().await {
+                results.extend(self.commit_chunk(mailbox, uidvalidity, chunk).await?);
+            }
+            Ok::<_, StoreError>(results)
+        };
+        let (produced, committed) = tokio::join!(produce, consume);
+        let results = committed?;
+        produced?;
+        Ok(results)
+    }
+
+    /// ONE transaction for a run of prepared messages (group commit). A run
+    /// the store refuses is retried message by message so one bad message
+    /// cannot block the others.
+    async fn commit_chunk(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+        prepared: Vec<(u32, Option<crate::store::Prepared>)>,
+    ) -> Result<Vec<(u32, IngestResult)>, StoreError> {
         let uids: Vec<u32> = prepared.iter().map(|(uid, _)| *uid).collect();
         let prepared = Arc::new(prepared);
         let policy = self.policy.clone();
@@ -273,6 +313,12 @@ impl Context {
         Ok(uids.into_iter().zip(results).collect())
     }
 }
+
+/// Messages per group commit: enough to share the transaction's fixed cost,
+/// few enough that the outbox never waits long for the store.
+const COMMIT_MESSAGES: usize = 16;
+/// Raw bytes per group commit (large mail commits in smaller groups).
+const COMMIT_BYTES: usize = 8 * 1024 * 1024;
 
 /// One structured log line per stored message (never its content).
 fn log_result(result: &IngestResult) {

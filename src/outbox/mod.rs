@@ -288,33 +288,61 @@ impl Outbox {
         Ok(found)
     }
 
-    /// APPEND copies of sent replies into the team's mailbox, until none is left.
+    /// APPEND copies of sent replies into the team's mailbox, until none is
+    /// left: one connection (parallel APPENDs to one mailbox only contend for
+    /// its lock), up to [`COPIES_PER_APPEND`] copies per MULTIAPPEND command
+    /// where the server has it.
     async fn append_copies(&self, store: &SharedStore) -> Result<usize, OutboxError> {
-        let mut pending = store.run(|s| s.pending_copies(200)).await?;
+        let mut pending = store.run(|s| s.pending_copies(400)).await?;
         if pending.is_empty() {
             return Ok(0);
         }
         let imap_config = &self.config.imap;
         let mut session = imap::connect(imap_config).await?;
+        let multi = imap::supports_multiappend(&mut session, imap_config.timeout).await?;
         let flags = format!("(\\Seen {} {})", imap_config.keyword, imap::REPLY_KEYWORD);
         let mut done = 0;
         while !pending.is_empty() {
             self.heartbeat
                 .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
-            for (id, folder, bytes) in pending {
-                imap::append(&mut session, &folder, &flags, &bytes, imap_config.timeout).await?;
-                // NOTE: recorded one by one: a crash re-files at most one copy.
-                store
-                    .run(move |s| s.outbox_appended(id, Utc::now()))
+            let mut rest = pending.as_slice();
+            while let Some((_, folder, _)) = rest.first() {
+                // a run of copies to the same folder, bounded in count and bytes
+                let (mut n, mut bytes) = (0, 0);
+                while let Some((_, f, b)) = rest.get(n) {
+                    let limit = if multi { COPIES_PER_APPEND } else { 1 };
+                    if f != folder
+                        || n >= limit
+                        || (n > 0 && bytes + b.len() > COPY_BYTES_PER_APPEND)
+                    {
+                        break;
+                    }
+                    bytes += b.len();
+                    n += 1;
+                }
+                let (run, tail) = rest.split_at(n);
+                rest = tail;
+                let messages: Vec<&[u8]> = run.iter().map(|(_, _, b)| b.as_slice()).collect();
+                imap::append_many(&mut session, folder, &flags, &messages, imap_config.timeout)
                     .await?;
-                done += 1;
+                // NOTE: a crash right here files this run again (at most COPIES_PER_APPEND
+                // duplicate copies in the team's folder; the reporter is never mailed twice).
+                let ids: Vec<i64> = run.iter().map(|(id, _, _)| *id).collect();
+                let at = Utc::now();
+                store.run(move |s| s.outbox_appended_all(&ids, at)).await?;
+                done += n;
             }
-            pending = store.run(|s| s.pending_copies(200)).await?;
+            pending = store.run(|s| s.pending_copies(400)).await?;
         }
         imap::logout(session, imap_config.timeout).await;
         Ok(done)
     }
 }
+
+/// Reply copies per MULTIAPPEND command.
+const COPIES_PER_APPEND: usize = 50;
+/// Bytes of reply copies per MULTIAPPEND command.
+const COPY_BYTES_PER_APPEND: usize = 4 * 1024 * 1024;
 
 enum Outcome {
     Sent,

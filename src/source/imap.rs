@@ -341,6 +341,69 @@ pub async fn append(
     }
 }
 
+/// Does the server take several messages in one APPEND (MULTIAPPEND, RFC
+/// 3502) with non-synchronizing literals (LITERAL+, RFC 7888)?
+pub async fn supports_multiappend(session: &mut Session, timeout: Duration) -> Result<bool> {
+    let caps = timed(timeout, "CAPABILITY", session.capabilities()).await?;
+    Ok(caps.has_str("MULTIAPPEND") && caps.has_str("LITERAL+"))
+}
+
+/// APPEND `messages` to `folder` with `flags` in ONE command (MULTIAPPEND:
+/// the server stores all or none, under one lock). Only for a server that
+/// [`supports_multiappend`]; messages must be UTF-8 text (async-imap takes
+/// commands as strings; our replies are 7-bit MIME) — otherwise, or for a
+/// single message, this falls back to one [`append`] per message.
+pub async fn append_many(
+    session: &mut Session,
+    folder: &str,
+    flags: &str,
+    messages: &[&[u8]],
+    timeout: Duration,
+) -> Result<()> {
+    let texts: Option<Vec<&str>> = messages
+        .iter()
+        .map(|m| std::str::from_utf8(m).ok())
+        .collect();
+    let (Some(texts), true) = (texts, messages.len() > 1) else {
+        for message in messages {
+            append(session, folder, flags, message, timeout).await?;
+        }
+        return Ok(());
+    };
+    let total: usize = texts.iter().map(|t| t.len()).sum();
+    let mut command = String::with_capacity(total + 64 * texts.len() + folder.len() + 16);
+    command.push_str("APPEND ");
+    command.push_str(&quoted(folder));
+    for text in &texts {
+        command.push_str(&format!(" {flags} {{{}+}}\r\n", text.len()));
+        command.push_str(text);
+    }
+    // NOTE: a little more time for a big command: about 1 s per MB on top.
+    let limit = timeout + Duration::from_secs((total / 1_000_000) as u64);
+    match timed(limit, "APPEND", session.run_command_and_check_ok(&command)).await {
+        Ok(()) => Ok(()),
+        Err(ImapError::Protocol { .. }) => {
+            ensure_folder(session, folder, timeout).await?;
+            timed(limit, "APPEND", session.run_command_and_check_ok(&command)).await
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// A mailbox name as an IMAP quoted string.
+fn quoted(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars().filter(|c| !c.is_control()) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 /// Is a message with this Message-ID in the selected mailbox?
 pub async fn has_message_id(
     session: &mut Session,

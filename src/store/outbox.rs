@@ -196,6 +196,19 @@ impl Store {
         Ok(rows)
     }
 
+    /// [`Store::outbox_appended`] for several rows in one transaction.
+    pub fn outbox_appended_all(&mut self, ids: &[i64], at: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        for id in ids {
+            tx.exec_cached(
+                "UPDATE outbox SET appended_at = ?1 WHERE id = ?2",
+                params![ts(at), id],
+            )?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     pub fn outbox_appended(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
         self.conn.exec_cached(
             "UPDATE outbox SET appended_at = ?1 WHERE id = ?2",
