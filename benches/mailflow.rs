@@ -652,6 +652,7 @@ fn main() {
     }
     std::thread::sleep(Duration::from_millis(500));
     let idle_rss = rss_kb(daemon.id(), "VmRSS:");
+    let idle_anon = rss_kb(daemon.id(), "RssAnon:");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -789,7 +790,11 @@ fn main() {
         percentile(&samples, 0.99),
         samples.last().copied().unwrap_or(f64::NAN)
     );
-    println!("| idle RSS | {:.1} MB |", idle_rss as f64 / 1024.0);
+    println!(
+        "| idle RSS | {:.1} MB ({:.1} MB anonymous; the rest is the binary's code paged in) |",
+        idle_rss as f64 / 1024.0,
+        idle_anon as f64 / 1024.0
+    );
     println!(
         "| peak RSS on a {:.0} MB message | {:.1} MB (processed in {:.1?}) |",
         big_size as f64 / 1e6,

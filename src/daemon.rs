@@ -314,6 +314,9 @@ impl Context {
     }
 }
 
+/// Bytes of mail per fetched batch (besides `imap.fetch_batch` messages).
+const FETCH_BYTES: usize = 16 * 1024 * 1024;
+
 /// Messages per group commit: enough to share the transaction's fixed cost,
 /// few enough that the outbox never waits long for the store.
 const COMMIT_MESSAGES: usize = 16;
@@ -578,13 +581,15 @@ async fn intake_pass(
         let next_uids = if cancel.is_cancelled() {
             Vec::new()
         } else {
-            imap::uids_after(
+            let listed = imap::uids_after(
                 session,
                 listed_to,
                 config.fetch_batch as usize,
                 config.timeout,
             )
-            .await?
+            .await?;
+            // NOTE: two batches are in memory at once; a byte budget bounds them.
+            imap::within_budget(session, &listed, FETCH_BYTES, config.timeout).await?
         };
         if let Some(max) = next_uids.iter().max() {
             listed_to = *max;

@@ -252,6 +252,42 @@ pub async fn uids_after(
     Ok(uids)
 }
 
+/// The first of `uids` (ascending) whose sizes add up to at most `budget`
+/// bytes; always at least one, so a message larger than the budget is
+/// fetched on its own.
+pub async fn within_budget(
+    session: &mut Session,
+    uids: &[u32],
+    budget: usize,
+    timeout: Duration,
+) -> Result<Vec<u32>> {
+    if uids.len() <= 1 {
+        return Ok(uids.to_vec());
+    }
+    let set = uid_set(uids);
+    let sizes = async {
+        let stream = session.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
+        stream.try_collect::<Vec<_>>().await
+    };
+    let fetched = timed(timeout, "UID FETCH", sizes).await?;
+    let size_of: std::collections::HashMap<u32, usize> = fetched
+        .iter()
+        .filter_map(|f| Some((f.uid?, f.size? as usize)))
+        .collect();
+    let mut total = 0usize;
+    let mut taken = Vec::new();
+    for uid in uids {
+        // NOTE: a UID without a size (expunged meanwhile) costs nothing to ask for.
+        let size = size_of.get(uid).copied().unwrap_or(0);
+        if !taken.is_empty() && total + size > budget {
+            break;
+        }
+        total += size;
+        taken.push(*uid);
+    }
+    Ok(taken)
+}
+
 /// UID FETCH the full bytes of `uids` (BODY.PEEK[] leaves \Seen alone).
 pub async fn fetch(session: &mut Session, uids: &[u32], timeout: Duration) -> Result<Vec<Fetched>> {
     if uids.is_empty() {
