@@ -498,7 +498,12 @@ async fn session_loop(
     let mut summary = Summary::default();
     loop {
         Progress::touch(&progress.intake);
+        let fetched_before = summary.fetched;
         intake_pass(ctx, &mut session, &mut summary, cancel, Some(wake_outbox)).await?;
+        if summary.fetched > fetched_before {
+            // NOTE: going idle after work: hand the batches' memory back.
+            crate::heap::trim();
+        }
         if cancel.is_cancelled() {
             imap::logout(session, config.timeout).await;
             return Ok(());
@@ -713,7 +718,10 @@ async fn outbox_loop(
     while !cancel.is_cancelled() {
         Progress::touch(&progress.outbox);
         match outbox.run_once(&ctx.store, Utc::now()).await {
-            Ok(pass) if pass != outbox::Pass::default() => info!(?pass, "outbox pass"),
+            Ok(pass) if pass != outbox::Pass::default() => {
+                info!(?pass, "outbox pass");
+                crate::heap::trim();
+            }
             Ok(_) => {}
             Err(e) => error!(error = %e, "outbox pass failed"),
         }

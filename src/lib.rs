@@ -34,6 +34,7 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod fault;
+pub mod heap;
 pub mod loopguard;
 pub mod metrics;
 pub mod open;

@@ -34,6 +34,7 @@ fn wants_json_logs(cli: &Cli) -> bool {
 }
 
 fn main() {
+    hexon_triage::heap::limit_arenas();
     let cli = Cli::parse();
     init_tracing(wants_json_logs(&cli));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
