@@ -354,3 +354,69 @@ fn starttls_imap_and_auto_replies_are_handled() {
         "never auto-reply to an auto-reply"
     );
 }
+
+#[test]
+fn reply_copies_are_filed_together_and_never_fetched_back() {
+    let setup = setup("copies");
+    let u = &setup.users;
+    for n in 0..5 {
+        let raw = report_mail(
+            &u.researcher,
+            &u.security,
+            &format!("Stored XSS number {n}"),
+            body_complete(),
+            &format!("copies-{n}@researcher.test"),
+            "",
+        );
+        send_raw(&u.researcher, &u.security, &raw);
+    }
+    wait_messages(&u.security, &u.password, "INBOX", 5, DELIVERY);
+
+    let out = cli_ok(&setup, &["run", "--once"]);
+    assert!(out.contains("new reports 5"), "{out}");
+
+    // Five reports plus five copies (filed in one MULTIAPPEND on Dovecot), each copy once,
+    // marked as ours; the reports are marked triaged but not as replies.
+    let security = wait_messages(&u.security, &u.password, "INBOX", 10, DELIVERY);
+    assert_eq!(security.len(), 10, "five reports and five copies");
+    let copies: Vec<_> = security
+        .iter()
+        .filter(|m| {
+            m.parsed()
+                .message_id()
+                .is_some_and(|id| id.ends_with("@hexon.test"))
+        })
+        .collect();
+    assert_eq!(copies.len(), 5);
+    for copy in &copies {
+        assert!(
+            copy.flags.iter().any(|f| f.contains("HexonReply"))
+                && copy.flags.iter().any(|f| f.contains("Triaged")),
+            "{:?}",
+            copy.flags
+        );
+    }
+    let mut ids: Vec<_> = copies
+        .iter()
+        .map(|m| m.parsed().message_id().unwrap().to_string())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 5, "each copy filed once");
+    assert!(security
+        .iter()
+        .filter(|m| !copies.iter().any(|c| c.uid == m.uid))
+        .all(|m| !m.flags.iter().any(|f| f.contains("HexonReply"))));
+
+    // The copies sit past the cursor, yet the next pass fetches nothing.
+    let out = cli_ok(&setup, &["run", "--once"]);
+    assert!(
+        out.contains("fetched 0") && out.contains("new reports 0"),
+        "{out}"
+    );
+    assert_eq!(
+        imap_messages(&u.researcher, &u.password, "INBOX").len(),
+        5,
+        "one ack per report"
+    );
+}
