@@ -300,7 +300,11 @@ impl Outbox {
         let imap_config = &self.config.imap;
         let mut session = imap::connect(imap_config).await?;
         let multi = imap::supports_multiappend(&mut session, imap_config.timeout).await?;
-        tracing::debug!(copies = pending.len(), multiappend = multi, "filing reply copies");
+        tracing::debug!(
+            copies = pending.len(),
+            multiappend = multi,
+            "filing reply copies"
+        );
         let flags = format!("(\\Seen {} {})", imap_config.keyword, imap::REPLY_KEYWORD);
         let mut done = 0;
         while !pending.is_empty() {

@@ -882,9 +882,11 @@ fn rate_limited(
     policy: &IngestPolicy,
 ) -> Result<Option<String>> {
     let since = ts(at - ChronoDuration::hours(1));
+    // NOTE: counts stop at the limit: past it the exact number does not matter.
     let per_sender: i64 = tx.row_cached(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2",
-        params![from, since],
+        "SELECT COUNT(*) FROM (SELECT 1 FROM outbox
+           WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2 LIMIT ?3)",
+        params![from, since, policy.per_sender_per_hour as i64],
         |r| r.get(0),
     )?;
     if per_sender >= policy.per_sender_per_hour as i64 {
@@ -893,8 +895,9 @@ fn rate_limited(
         )));
     }
     let global: i64 = tx.row_cached(
-        "SELECT COUNT(*) FROM outbox WHERE kind = 'ack' AND created_at >= ?1",
-        [since],
+        "SELECT COUNT(*) FROM (SELECT 1 FROM outbox
+           WHERE kind = 'ack' AND created_at >= ?1 LIMIT ?2)",
+        params![since, policy.global_per_hour as i64],
         |r| r.get(0),
     )?;
     if global >= policy.global_per_hour as i64 {
