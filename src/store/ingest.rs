@@ -147,16 +147,16 @@ impl Store {
     pub fn ingest(&mut self, prepared: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
         let result = self.ingest_one(prepared, policy);
         if result.is_err() {
-            // NOTE: the cache may hold rows of the rolled-back transaction.
-            self.dup_cache = DupCache::default();
+            // NOTE: the caches may hold rows of the rolled-back transaction.
+            self.caches = Caches::default();
         }
         result
     }
 
     fn ingest_one(&mut self, prepared: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
-        let Store { conn, dup_cache } = self;
+        let Store { conn, caches } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let result = ingest_tx(&tx, prepared, policy, dup_cache)?;
+        let result = ingest_tx(&tx, prepared, policy, caches)?;
         if let SourceRef::Imap {
             mailbox,
             uidvalidity,
@@ -187,7 +187,7 @@ impl Store {
     ) -> Result<Vec<IngestResult>> {
         let result = self.ingest_batch_tx(items, policy, mailbox, uidvalidity);
         if result.is_err() {
-            self.dup_cache = DupCache::default();
+            self.caches = Caches::default();
         }
         result
     }
@@ -199,14 +199,14 @@ impl Store {
         mailbox: &str,
         uidvalidity: u32,
     ) -> Result<Vec<IngestResult>> {
-        let Store { conn, dup_cache } = self;
+        let Store { conn, caches } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(items.len());
         let mut max_uid = 0;
         for (uid, prepared) in items {
             max_uid = max_uid.max(*uid);
             results.push(match prepared {
-                Some(p) => ingest_tx(&tx, p, policy, dup_cache)?,
+                Some(p) => ingest_tx(&tx, p, policy, caches)?,
                 None => IngestResult::Known,
             });
         }
@@ -220,6 +220,70 @@ impl Store {
 
 /// How many recent reports a new one is compared with.
 const DUPLICATE_WINDOW: usize = 300;
+
+/// What the ingest transaction keeps between messages (both are dropped on a
+/// rollback, as they may hold rows of the rolled-back transaction).
+#[derive(Default)]
+pub(crate) struct Caches {
+    pub(crate) dups: DupCache,
+    pub(crate) acks: AckWindow,
+}
+
+/// Creation times of recent acks, read incrementally (rows past the last
+/// seen id), so the global rate limit does not count every ack of the last
+/// hour for every message.
+#[derive(Default)]
+pub(crate) struct AckWindow {
+    loaded: bool,
+    last_id: i64,
+    times: std::collections::BTreeMap<String, u32>,
+}
+
+impl AckWindow {
+    /// Acks created at or after `since`; times before `keep_from` are
+    /// forgotten (both RFC 3339 UTC timestamps, `keep_from` <= `since`).
+    fn count_since(&mut self, tx: &Transaction<'_>, since: &str, keep_from: &str) -> Result<i64> {
+        if !self.loaded {
+            self.last_id =
+                tx.row_cached("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT created_at FROM outbox WHERE kind = 'ack' AND created_at >= ?1 AND id <= ?2",
+            )?;
+            let rows =
+                stmt.query_map(params![keep_from, self.last_id], |r| r.get::<_, String>(0))?;
+            for at in rows {
+                *self.times.entry(at?).or_default() += 1;
+            }
+            self.loaded = true;
+        } else {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, kind = 'ack', created_at FROM outbox WHERE id > ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([self.last_id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, bool>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, ack, at) = row?;
+                self.last_id = self.last_id.max(id);
+                if ack && at.as_str() >= keep_from {
+                    *self.times.entry(at).or_default() += 1;
+                }
+            }
+        }
+        // NOTE: the daemon's checks move forward in time; a margin covers
+        // batches prepared a little out of order.
+        self.times = self.times.split_off(keep_from);
+        Ok(self
+            .times
+            .range::<str, _>((std::ops::Bound::Included(since), std::ops::Bound::Unbounded))
+            .map(|(_, n)| i64::from(*n))
+            .sum())
+    }
+}
 
 /// Parsed fingerprints of the most recent reports, refreshed incrementally
 /// (only rows newer than the last seen id are read and parsed).
@@ -264,7 +328,7 @@ fn ingest_tx(
     tx: &Transaction<'_>,
     p: &Prepared,
     policy: &IngestPolicy,
-    dup_cache: &mut DupCache,
+    caches: &mut Caches,
 ) -> Result<IngestResult> {
     let (mailbox, uidvalidity, uid) = match &p.source {
         SourceRef::Imap {
@@ -524,7 +588,7 @@ fn ingest_tx(
     let c = &mail.classification;
     let duplicate_of = find_duplicate(
         tx,
-        dup_cache,
+        &mut caches.dups,
         reporter.id,
         &mail.body_sha256,
         &mail.fingerprint,
@@ -606,7 +670,7 @@ fn ingest_tx(
     let suppressed = match &mail.verdict {
         _ if !policy.send_acks => Some("acks disabled for this source".to_string()),
         Verdict::NoReply(reason) | Verdict::Ignore(reason) => Some(reason.clone()),
-        Verdict::Reply => rate_limited(tx, &from, at, policy)?,
+        Verdict::Reply => rate_limited(tx, &mut caches.acks, &from, at, policy)?,
     };
     match suppressed {
         Some(reason) => {
@@ -877,6 +941,7 @@ fn find_duplicate(
 /// Over a rate limit? Returns the reason if so.
 fn rate_limited(
     tx: &Transaction<'_>,
+    acks: &mut AckWindow,
     from: &str,
     at: DateTime<Utc>,
     policy: &IngestPolicy,
@@ -894,12 +959,18 @@ fn rate_limited(
             "rate limit: {per_sender} acks to this sender in the last hour"
         )));
     }
-    let global: i64 = tx.row_cached(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM outbox
-           WHERE kind = 'ack' AND created_at >= ?1 LIMIT ?2)",
-        params![since, policy.global_per_hour as i64],
-        |r| r.get(0),
-    )?;
+    // NOTE: the daemon's checks are about "now"; older dates (an import) ask the database.
+    let recent = at >= Utc::now() - ChronoDuration::minutes(10);
+    let global: i64 = if recent {
+        acks.count_since(tx, &since, &ts(at - ChronoDuration::minutes(70)))?
+    } else {
+        tx.row_cached(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox
+               WHERE kind = 'ack' AND created_at >= ?1 LIMIT ?2)",
+            params![since, policy.global_per_hour as i64],
+            |r| r.get(0),
+        )?
+    };
     if global >= policy.global_per_hour as i64 {
         return Ok(Some(format!(
             "global rate limit: {global} acks in the last hour"

@@ -177,8 +177,8 @@ impl Drop for Checkpointer {
 /// One connection to the store.
 pub struct Store {
     conn: Connection,
-    /// Parsed fingerprints of recent reports (near-duplicate detection).
-    dup_cache: ingest::DupCache,
+    /// Fingerprints of recent reports and times of recent acks.
+    caches: ingest::Caches,
 }
 
 impl Store {
@@ -241,7 +241,7 @@ impl Store {
         conn.set_prepared_statement_cache_capacity(64);
         let mut store = Store {
             conn,
-            dup_cache: ingest::DupCache::default(),
+            caches: ingest::Caches::default(),
         };
         store.migrate()?;
         Ok(store)

@@ -299,6 +299,50 @@ fn per_sender_rate_limit_withholds_acks_but_stores_reports() {
 }
 
 #[test]
+fn global_rate_limit_counts_recent_acks_incrementally() {
+    let mut store = Store::open_in_memory().unwrap();
+    let policy = IngestPolicy {
+        global_per_hour: 4,
+        ..policy()
+    };
+    let now = Utc::now();
+    let item = |n: u32| {
+        let mut p = prepared(
+            &format!("raw{n}"),
+            n + 1,
+            mail(
+                &format!("r{n}@r.test"),
+                &format!("m{n}@r"),
+                &format!("body {n}"),
+                ThreadRefs::default(),
+            ),
+        );
+        p.received_at = now;
+        (n + 1, Some(p))
+    };
+    // An ack from an hour and a half ago does not count; one from 30 minutes ago does.
+    for (n, minutes) in [(100u32, 90i64), (101, 30)] {
+        let mut old = item(n).1.unwrap();
+        old.received_at = now - chrono::Duration::minutes(minutes);
+        store.ingest(&old, &policy).unwrap();
+    }
+    // Group commits: the window is read incrementally between and within them.
+    let first: Vec<_> = (0..2).map(item).collect();
+    store.ingest_batch(&first, &policy, "INBOX", 7).unwrap();
+    let rest: Vec<_> = (2..8).map(item).collect();
+    store.ingest_batch(&rest, &policy, "INBOX", 7).unwrap();
+
+    let acks = store
+        .due_outbox(now + chrono::Duration::minutes(1), 100)
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.kind == "ack")
+        .count();
+    // 2 old (one outside the hour) + 4 allowed within the hour in total: 1 + 3 new ones.
+    assert_eq!(acks, 2 + 3, "global_per_hour = 4 counts the recent old ack");
+}
+
+#[test]
 fn quarantine_keeps_the_message_and_the_reason() {
     let mut store = Store::open_in_memory().unwrap();
     let p = Prepared {
