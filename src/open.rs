@@ -233,8 +233,11 @@ pub struct Opened {
     /// encrypted attachment).
     pub encrypted: bool,
     /// The MIME entity to parse afterwards: for PGP/MIME the decrypted inner
-    /// entity; for everything else the original bytes unchanged.
+    /// entity; for everything else the original bytes unchanged (left empty
+    /// by [`open_with`], whose caller has them).
     pub entity: Vec<u8>,
+    /// `entity` is the decrypted inner entity of a PGP/MIME message.
+    pub pgp_mime: bool,
     /// For inline PGP: the text body with each armored block replaced by its
     /// decrypted (or verified clear-signed) text. None when no block found.
     pub inline_text: Option<String>,
@@ -253,6 +256,7 @@ impl std::fmt::Debug for Opened {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Opened")
             .field("encrypted", &self.encrypted)
+            .field("pgp_mime", &self.pgp_mime)
             .field(
                 "entity",
                 &format_args!("<{} bytes redacted>", self.entity.len()),
@@ -316,13 +320,13 @@ pub fn open(
     sender_certs: &[Cert],
     limits: &OpenLimits,
 ) -> Result<Opened, OpenError> {
-    let (mut opened, from_pgp_mime) = if may_hold_openpgp(raw) {
+    let mut opened = if may_hold_openpgp(raw) {
         let outer = parse_mail(raw)?;
         open_with(raw, &outer, keys, sender_certs, limits, |_| ())?.0
     } else {
-        (plain_opened(), false)
+        plain_opened()
     };
-    if !from_pgp_mime {
+    if !opened.pgp_mime {
         opened.entity = raw.to_vec();
     }
     Ok(opened)
@@ -331,9 +335,9 @@ pub fn open(
 /// [`open`] for a message the caller has already parsed (`outer` is `raw`
 /// parsed), so no entity is parsed twice: `content` runs on the final entity
 /// (the decrypted inner entity of PGP/MIME, otherwise `outer`) and its result
-/// is returned alongside. The returned flag says whether the final entity
-/// came from PGP/MIME decryption; only then does `Opened::entity` hold it
-/// (otherwise it is empty: the entity is `raw` itself).
+/// is returned alongside. `Opened::entity` holds the final entity only when
+/// it came from PGP/MIME decryption (`Opened::pgp_mime`); otherwise it is
+/// empty: the entity is `raw` itself.
 ///
 /// # Errors
 /// As [`open`]; `content` is not run when opening fails.
@@ -344,12 +348,12 @@ pub fn open_with<T>(
     sender_certs: &[Cert],
     limits: &OpenLimits,
     content: impl FnOnce(&Message<'_>) -> T,
-) -> Result<((Opened, bool), T), OpenError> {
+) -> Result<(Opened, T), OpenError> {
     if !may_hold_openpgp(raw) {
         // Fast path: nothing in the raw bytes could be OpenPGP (no armor, no
         // pgp/gpg content types or file names, no Autocrypt header, and no
         // base64 part that could hide an armored block).
-        return Ok(((plain_opened(), false), content(outer)));
+        return Ok((plain_opened(), content(outer)));
     }
     // Last line of defence against panics in the parsers (sequoia 2.4 has at
     // least one reachable `unwrap` on truncated nested ciphertext): a hostile
@@ -370,6 +374,7 @@ fn plain_opened() -> Opened {
     Opened {
         encrypted: false,
         entity: Vec::new(),
+        pgp_mime: false,
         inline_text: None,
         decrypted_attachments: Vec::new(),
         signature: SignatureStatus::None,
@@ -397,7 +402,7 @@ fn open_inner<T>(
     sender_certs: &[Cert],
     limits: &OpenLimits,
     content: impl FnOnce(&Message<'_>) -> T,
-) -> Result<((Opened, bool), T), OpenError> {
+) -> Result<(Opened, T), OpenError> {
     let mut cx = Ctx {
         keys,
         limits,
@@ -421,13 +426,7 @@ fn open_inner<T>(
     let Some(mut payload) = pgp_mime_payload(outer)?.map(<[u8]>::to_vec) else {
         let (protected_subject, inline_text) = cx.finish(outer, false)?;
         let value = content(outer);
-        return Ok((
-            (
-                cx.into_opened(Vec::new(), inline_text, protected_subject),
-                false,
-            ),
-            value,
-        ));
+        return Ok((cx.into_opened(None, inline_text, protected_subject), value));
     };
     let mut decrypted = 1;
     loop {
@@ -448,7 +447,7 @@ fn open_inner<T>(
                 let value = content(&msg);
                 drop(msg);
                 return Ok((
-                    (cx.into_opened(inner, inline_text, protected_subject), true),
+                    cx.into_opened(Some(inner), inline_text, protected_subject),
                     value,
                 ));
             }
@@ -473,15 +472,17 @@ impl Ctx<'_> {
         Ok((protected_subject, inline_text))
     }
 
+    /// `inner`: the decrypted PGP/MIME entity, if that is where opening ended.
     fn into_opened(
         mut self,
-        entity: Vec<u8>,
+        inner: Option<Vec<u8>>,
         inline_text: Option<String>,
         protected_subject: Option<String>,
     ) -> Opened {
         Opened {
             encrypted: self.encrypted,
-            entity,
+            pgp_mime: inner.is_some(),
+            entity: inner.unwrap_or_default(),
             inline_text,
             decrypted_attachments: std::mem::take(&mut self.attachments),
             signature: combine_objects(self.statuses.drain(..)),

@@ -162,7 +162,7 @@ impl Pipeline {
             },
         );
         drop(outer);
-        let ((opened, from_pgp_mime), (content, parse_time)) = match opened {
+        let (opened, (content, parse_time)) = match opened {
             Ok(o) => o,
             Err(e) => {
                 metrics::record(metrics::Stage::Open, t_open, 1);
@@ -176,6 +176,7 @@ impl Pipeline {
         );
         content_time += parse_time;
         let t_parse = std::time::Instant::now();
+        let from_pgp_mime = opened.pgp_mime;
         if from_pgp_mime && opened.entity.len() > limits.max_message_bytes {
             return quarantine(format!(
                 "decrypted content: {}",

@@ -832,19 +832,13 @@ mod tests {
             "İmpact:",
             "auswirkung:",
         ];
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..5000 {
             let n = (next() % 12) as usize;
             let line: String = (0..n)
                 .map(|_| vocab[(next() % vocab.len() as u64) as usize])
                 .collect::<Vec<_>>()
-                .join(if next() % 3 == 0 { "" } else { " " });
+                .join(if next().is_multiple_of(3) { "" } else { " " });
             let lower = normalize_keep_colons(&line);
             assert_eq!(lower, reference_lower(&line), "{line:?}");
             for labels in [INLINE_STEPS, INLINE_IMPACT, INLINE_POC] {
@@ -928,19 +922,13 @@ mod tests {
             "1.",
             "##",
         ];
-        let mut state: u64 = 0x0123_4567_89ab_cdef;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x0123_4567_89ab_cdef);
         for _ in 0..8000 {
             let n = (next() % 10) as usize;
             let line: String = (0..n)
                 .map(|_| vocab[(next() % vocab.len() as u64) as usize])
                 .collect::<Vec<_>>()
-                .join(if next() % 3 == 0 { "" } else { " " });
+                .join(if next().is_multiple_of(3) { "" } else { " " });
             assert_eq!(
                 has_inline_command(&line, true),
                 reference_inline_command(&line),

@@ -348,13 +348,7 @@ mod tests {
             "A_B_C_D",
             "fooBarBazQuxQuuxCorgeGraultGarplyWaldoFredPlughXyzzyThud1234567",
         ];
-        let mut state: u64 = 0x1357_9bdf_2468_ace0;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x1357_9bdf_2468_ace0);
         for _ in 0..3000 {
             let n = (next() % 60) as usize;
             let t: String = (0..n)
@@ -476,13 +470,7 @@ mod tests {
 
     #[test]
     fn comparable_matches_the_set_formulation() {
-        let mut state: u64 = 0x2468_ace0_1357_9bdf;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x2468_ace0_1357_9bdf);
         let pool = [
             "/api/v1/login",
             "/search",

@@ -17,6 +17,18 @@ mod severity;
 pub mod text;
 
 pub use completeness::is_poc_attachment;
+/// Deterministic pseudo-random numbers (xorshift64) for the randomised
+/// equivalence tests of the triage matchers.
+#[cfg(test)]
+pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}
+
 pub use duplicate::{fingerprint, similarity, Comparable, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE};
 pub use severity::{band as severity_band, SIGNALS};
 
@@ -895,13 +907,7 @@ mod tests {
     #[test]
     fn random_token_soup_never_panics() {
         // deterministic xorshift so failures reproduce
-        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x9e37_79b9_7f4a_7c15);
         let vocab = [
             "CVSS:3.1/",
             "CVSS:4.0/",

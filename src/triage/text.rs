@@ -1250,13 +1250,7 @@ mod tests {
             "{id}",
             "a:b",
         ];
-        let mut state: u64 = 0x6c07_8965_d1b4_a3e9;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x6c07_8965_d1b4_a3e9);
         for _ in 0..20_000 {
             let n = (next() % 16) as usize;
             let text: String = (0..n)
@@ -1368,13 +1362,7 @@ mod tests {
             "\u{10FFFD}",
             "\u{1D7CE}",
         ];
-        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..5000 {
             let n = (next() % 24) as usize;
             let text: String = (0..n)
@@ -1491,19 +1479,13 @@ mod tests {
             "\n",
             "日本",
         ];
-        let mut state: u64 = 0x1234_5678_9abc_def1;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = crate::triage::xorshift(0x1234_5678_9abc_def1);
         for _ in 0..3000 {
             let n = (next() % 30) as usize;
             let raw: Vec<&str> = (0..n)
                 .map(|_| vocab[(next() % vocab.len() as u64) as usize])
                 .collect();
-            let sep = if next() % 2 == 0 { " " } else { "" };
+            let sep = if next().is_multiple_of(2) { " " } else { "" };
             let hay = normalize(&raw.join(sep));
             let counts = set.counts(&hay);
             for (p, c) in set.phrases().iter().zip(&counts) {
