@@ -196,7 +196,7 @@ impl Store {
         Ok(rows)
     }
 
-    /// [`Store::outbox_appended`] for several rows in one transaction.
+    /// Record that the copies of these sent replies are filed (one transaction).
     pub fn outbox_appended_all(&mut self, ids: &[i64], at: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
         for id in ids {
@@ -206,14 +206,6 @@ impl Store {
             )?;
         }
         tx.commit()?;
-        Ok(())
-    }
-
-    pub fn outbox_appended(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
-        self.conn.exec_cached(
-            "UPDATE outbox SET appended_at = ?1 WHERE id = ?2",
-            params![ts(at), id],
-        )?;
         Ok(())
     }
 

@@ -394,7 +394,7 @@ fn outbox_bytes_are_fixed_at_first_attempt() {
     store.outbox_sent(item.id, at()).unwrap();
     assert!(store.due_outbox(at(), 10).unwrap().is_empty());
     assert_eq!(store.pending_copies(10).unwrap().len(), 1);
-    store.outbox_appended(item.id, at()).unwrap();
+    store.outbox_appended_all(&[item.id], at()).unwrap();
     assert!(store.pending_copies(10).unwrap().is_empty());
 }
 
