@@ -147,12 +147,17 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("wal-checkpoint".into())
             .spawn(move || {
+                // NOTE: an idle daemon is looked at less often (up to 20 × `every`).
+                let (mut wait, mut last) = (every, (-1i64, -1i64));
                 while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                    std::thread::park_timeout(every);
+                    std::thread::park_timeout(wait);
                     // NOTE: PASSIVE never blocks the writer; whatever it cannot copy now it copies next round.
-                    if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    {
-                        tracing::debug!(error = %e, "WAL checkpoint postponed");
+                    match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+                    }) {
+                        Ok(frames) if frames == last => wait = (wait * 2).min(every * 20),
+                        Ok(frames) => (wait, last) = (every, frames),
+                        Err(e) => tracing::debug!(error = %e, "WAL checkpoint postponed"),
                     }
                 }
             })

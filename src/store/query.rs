@@ -471,7 +471,7 @@ impl Store {
             outbox_queued: count("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')")?,
             outbox_failed: count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")?,
             outbox_copies_pending: count(
-                "SELECT COUNT(*) FROM outbox WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL",
+                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_copies WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL",
             )?,
             overdue,
             imap_unmarked: count("SELECT COUNT(*) FROM messages WHERE imap_marked = 0")?,

@@ -492,3 +492,44 @@ fn migrations_are_idempotent_on_a_file() {
     assert_eq!(v1, v2);
     assert_eq!(v1, MIGRATIONS.last().unwrap().0);
 }
+
+#[test]
+fn checkpointer_copies_the_wal_into_the_database_off_the_commit_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let mut store = Store::open(&path).unwrap();
+    store.defer_checkpoints().unwrap();
+    let checkpointer =
+        super::Checkpointer::start(&path, std::time::Duration::from_millis(10)).unwrap();
+    for n in 0..20u32 {
+        let body = format!("body {n}");
+        let raw = format!("raw {n} {}", "x".repeat(50_000));
+        store
+            .ingest(
+                &prepared(
+                    &raw,
+                    n + 1,
+                    mail(
+                        &format!("r{n}@r.test"),
+                        &format!("m{n}@r"),
+                        &body,
+                        ThreadRefs::default(),
+                    ),
+                ),
+                &policy(),
+            )
+            .unwrap();
+    }
+    // The committing connection leaves the WAL alone (its threshold is 16,384
+    // pages, far above these ~1 MB); the checkpointer copies it into the
+    // database file soon after the writes stop.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::metadata(&path).unwrap().len() < 20 * 50_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the WAL was not checkpointed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    drop(checkpointer);
+}
