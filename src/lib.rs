@@ -1,11 +1,14 @@
 //! hexon-triage runs a company's `security@` mailbox.
 //!
 //! ```text
-//! IMAP INBOX ──UID FETCH since cursor, IDLE──▶ open (OpenPGP) ──▶ parse ──▶ triage
-//!   ──▶ store: ONE transaction (raw bytes + message + report + audit + outbox row + cursor)
+//! IMAP INBOX ──UID FETCH since cursor (next batch fetched meanwhile), IDLE──▶ open (OpenPGP)
+//!   ──▶ parse ──▶ triage                   (parallel, order kept)
+//!   ──▶ store: group commits, each ONE transaction (raw bytes + message + report + audit
+//!       + outbox row + cursor)
 //!   ──▶ IMAP mark ($Triaged / move) only after the commit
-//! outbox worker ──render template──▶ seal (encrypt/sign) ──▶ SMTP ──▶ mark sent ──▶ APPEND copy
-//! CLI ──▶ the same SQLite file (WAL) while the daemon runs
+//! outbox worker ──render template──▶ seal (encrypt/sign) ──▶ SMTP ──▶ mark sent
+//!   ──▶ MULTIAPPEND copies ($HexonReply: never fetched back)
+//! CLI ──▶ the same SQLite file (WAL, checkpointed on its own thread) while the daemon runs
 //! ```
 //!
 //! | module | owns | I/O |
@@ -23,6 +26,7 @@
 //! | [`store`] | migrations, the ingest transaction, outbox, audit chain, queries | SQLite |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
 //! | [`cli`] | the command line | via the above |
+//! | [`metrics`], [`heap`] | per-stage cost counters; glibc arena cap and trim | none |
 //!
 //! Rules: nothing is lost (commit before touching IMAP, quarantine instead of
 //! dropping), exactly one ack (outbox row written with the report, Message-ID
