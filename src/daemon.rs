@@ -166,8 +166,8 @@ impl Context {
 impl Context {
     /// Process one fetched batch: header lookups in one store call, open /
     /// parse / triage in parallel on the blocking pool (order kept), and
-    /// group commits of up to [`COMMIT_MESSAGES`] messages while the rest is
-    /// still being prepared (see [`Context::commit_chunk`]).
+    /// group commits of up to `COMMIT_MESSAGES` messages while the rest is
+    /// still being prepared (see `Context::commit_chunk`).
     ///
     /// # Errors
     /// Store errors that persist message by message.

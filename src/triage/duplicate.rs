@@ -149,7 +149,7 @@ fn is_meta(i: &str) -> bool {
     i.starts_with(COMPONENT_PREFIX) || i.starts_with(OOS_PREFIX)
 }
 
-/// A fingerprint in the form [`similarity`] compares: bounded to [`MAX_COMPARED`] entries,
+/// A fingerprint in the form [`similarity`] compares: bounded to `MAX_COMPARED` entries,
 /// sorted and de-duplicated, with the indicator weights summed once. Comparing two of these
 /// allocates nothing (the duplicate check compares each new report with hundreds of stored ones).
 #[derive(Debug, Clone, Default)]
