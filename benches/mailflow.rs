@@ -474,39 +474,25 @@ fn count_files(dir: &Path) -> usize {
 fn start_at_end(stack: &Stack, db: &Path) {
     hexon_triage::store::Store::open(db).unwrap();
     let conn = rusqlite::Connection::open(db).unwrap();
-    let validity: i64 = sh(Command::new("doveadm").args([
-        "-c",
-        stack.get("DOVECOT_CONF"),
-        "mailbox",
-        "status",
-        "-u",
-        SECURITY,
-        "uidvalidity",
-        "INBOX",
-    ]))
-    .trim()
-    .rsplit('=')
-    .next()
-    .unwrap_or("")
-    .parse()
-    .unwrap();
-    let last: i64 = sh(Command::new("doveadm").args([
-        "-c",
-        stack.get("DOVECOT_CONF"),
-        "mailbox",
-        "status",
-        "-u",
-        SECURITY,
-        "uidnext",
-        "INBOX",
-    ]))
-    .trim()
-    .rsplit('=')
-    .next()
-    .unwrap_or("")
-    .parse::<i64>()
-    .unwrap()
-        - 1;
+    let status = |field: &str| -> i64 {
+        sh(Command::new("doveadm").args([
+            "-c",
+            stack.get("DOVECOT_CONF"),
+            "mailbox",
+            "status",
+            "-u",
+            SECURITY,
+            field,
+            "INBOX",
+        ]))
+        .trim()
+        .rsplit('=')
+        .next()
+        .unwrap_or("")
+        .parse()
+        .unwrap()
+    };
+    let (validity, last) = (status("uidvalidity"), status("uidnext") - 1);
     // Mail written after this gets the next UID.
     conn.execute(
         "INSERT INTO imap_cursor(mailbox, uidvalidity, last_uid) VALUES ('INBOX', ?1, ?2)",

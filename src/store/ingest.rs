@@ -146,8 +146,12 @@ impl Store {
     /// Database errors; the transaction is rolled back and nothing is written.
     pub fn ingest(&mut self, prepared: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
         let result = self.ingest_one(prepared, policy);
+        self.forget_caches_on_error(result)
+    }
+
+    /// The caches may hold rows of a rolled-back transaction: drop them.
+    fn forget_caches_on_error<T>(&mut self, result: Result<T>) -> Result<T> {
         if result.is_err() {
-            // NOTE: the caches may hold rows of the rolled-back transaction.
             self.caches = Caches::default();
         }
         result
@@ -186,10 +190,7 @@ impl Store {
         uidvalidity: u32,
     ) -> Result<Vec<IngestResult>> {
         let result = self.ingest_batch_tx(items, policy, mailbox, uidvalidity);
-        if result.is_err() {
-            self.caches = Caches::default();
-        }
-        result
+        self.forget_caches_on_error(result)
     }
 
     fn ingest_batch_tx(
