@@ -834,10 +834,7 @@ mod tests {
         ];
         let mut next = crate::triage::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..5000 {
-            let n = (next() % 12) as usize;
-            let line: String = (0..n)
-                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
-                .collect::<Vec<_>>()
+            let line: String = crate::triage::random_words(&mut next, &vocab, 12)
                 .join(if next().is_multiple_of(3) { "" } else { " " });
             let lower = normalize_keep_colons(&line);
             assert_eq!(lower, reference_lower(&line), "{line:?}");
@@ -924,10 +921,7 @@ mod tests {
         ];
         let mut next = crate::triage::xorshift(0x0123_4567_89ab_cdef);
         for _ in 0..8000 {
-            let n = (next() % 10) as usize;
-            let line: String = (0..n)
-                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
-                .collect::<Vec<_>>()
+            let line: String = crate::triage::random_words(&mut next, &vocab, 10)
                 .join(if next().is_multiple_of(3) { "" } else { " " });
             assert_eq!(
                 has_inline_command(&line, true),

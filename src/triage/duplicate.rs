@@ -350,10 +350,7 @@ mod tests {
         ];
         let mut next = crate::triage::xorshift(0x1357_9bdf_2468_ace0);
         for _ in 0..3000 {
-            let n = (next() % 60) as usize;
-            let t: String = (0..n)
-                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
-                .collect();
+            let t: String = crate::triage::random_words(&mut next, &vocab, 60).concat();
             assert_eq!(identifiers(&t), reference(&t), "{t:?}");
         }
     }

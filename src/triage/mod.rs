@@ -29,6 +29,20 @@ pub(crate) fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// Up to `max - 1` words drawn from `vocab` with `next` (a count, then one
+/// draw per word), for the randomised equivalence tests.
+#[cfg(test)]
+pub(crate) fn random_words<'v>(
+    next: &mut impl FnMut() -> u64,
+    vocab: &[&'v str],
+    max: u64,
+) -> Vec<&'v str> {
+    let n = (next() % max) as usize;
+    (0..n)
+        .map(|_| vocab[(next() % vocab.len() as u64) as usize])
+        .collect()
+}
+
 pub use duplicate::{fingerprint, similarity, Comparable, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE};
 pub use severity::{band as severity_band, SIGNALS};
 

@@ -601,10 +601,7 @@ mod tests {
         ];
         let mut next = crate::triage::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..20_000 {
-            let n = (next() % 40) as usize;
-            let text: String = (0..n)
-                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
-                .collect();
+            let text: String = crate::triage::random_words(&mut next, &vocab, 40).concat();
             let reference: Vec<usize> = r
                 .captures_iter(&text)
                 .take(MAX_CANDIDATES)

@@ -1252,10 +1252,7 @@ mod tests {
         ];
         let mut next = crate::triage::xorshift(0x6c07_8965_d1b4_a3e9);
         for _ in 0..20_000 {
-            let n = (next() % 16) as usize;
-            let text: String = (0..n)
-                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
-                .collect();
+            let text: String = crate::triage::random_words(&mut next, &vocab, 16).concat();
             let captured: Vec<_> = url
                 .captures_iter(&text)
                 .map(|c| (c.get(1).unwrap().as_str(), c.get(2).map(|p| p.as_str())))
@@ -1364,10 +1361,7 @@ mod tests {
         ];
         let mut next = crate::triage::xorshift(0x2545_f491_4f6c_dd1d);
         for _ in 0..5000 {
-            let n = (next() % 24) as usize;
-            let text: String = (0..n)
-                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
-                .collect();
+            let text: String = crate::triage::random_words(&mut next, &vocab, 24).concat();
             assert_eq!(viewed(&text), original(&text), "{text:?}");
         }
         for text in [
@@ -1481,10 +1475,7 @@ mod tests {
         ];
         let mut next = crate::triage::xorshift(0x1234_5678_9abc_def1);
         for _ in 0..3000 {
-            let n = (next() % 30) as usize;
-            let raw: Vec<&str> = (0..n)
-                .map(|_| vocab[(next() % vocab.len() as u64) as usize])
-                .collect();
+            let raw: Vec<&str> = crate::triage::random_words(&mut next, &vocab, 30);
             let sep = if next().is_multiple_of(2) { " " } else { "" };
             let hay = normalize(&raw.join(sep));
             let counts = set.counts(&hay);
