@@ -37,10 +37,12 @@
 pub mod cli;
 pub mod config;
 pub mod daemon;
+pub mod decide;
 pub mod fault;
 pub mod heap;
 pub mod loopguard;
 pub mod metrics;
+pub mod model;
 pub mod open;
 pub mod outbox;
 pub mod parse;

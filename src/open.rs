@@ -197,23 +197,24 @@ pub enum SignatureStatus {
 }
 
 impl SignatureStatus {
-    pub fn as_str(&self) -> &'static str {
+    /// The stored status, without its details.
+    pub fn kind(&self) -> crate::model::Signature {
+        use crate::model::Signature;
         match self {
-            SignatureStatus::None => "none",
-            SignatureStatus::Good { .. } => "good",
-            SignatureStatus::Bad { .. } => "bad",
-            SignatureStatus::UnknownKey { .. } => "unknown_key",
+            SignatureStatus::None => Signature::None,
+            SignatureStatus::Good { .. } => Signature::Good,
+            SignatureStatus::Bad { .. } => Signature::Bad,
+            SignatureStatus::UnknownKey { .. } => Signature::UnknownKey,
         }
+    }
+
+    pub fn as_str(&self) -> &'static str {
+        self.kind().as_str()
     }
 }
 
 /// Where a discovered key came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum KeySource {
-    Attachment,
-    Autocrypt,
-}
+pub use crate::model::KeySource;
 
 /// A public key found in a mail (never with secrets).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -10,10 +10,12 @@ use sequoia_openpgp::Cert;
 use crate::config::Config;
 use crate::loopguard::{self, Verdict};
 use crate::metrics;
+use crate::model::{
+    sha256_hex, IngestPolicy, OfferedKey, Prepared, PreparedKind, PreparedMail, SourceRef,
+};
 use crate::open::{self, OpenError, OpenLimits, TeamKeys};
 use crate::parse::{self, Attachment, ParseLimits};
 use crate::sla::BusinessCalendar;
-use crate::store::{sha256_hex, IngestPolicy, Prepared, PreparedKind, PreparedMail, SourceRef};
 use crate::threading;
 use crate::triage::{self, ReportText, TriageConfig};
 
@@ -245,25 +247,20 @@ impl Pipeline {
             .collect::<Vec<_>>()
             .join(" ")
             .to_lowercase();
-        let (signature, signer_fingerprint) = match &opened.signature {
-            open::SignatureStatus::Good { fingerprint } => {
-                ("good".to_string(), Some(fingerprint.clone()))
-            }
-            open::SignatureStatus::Bad { fingerprint, .. } => {
-                ("bad".to_string(), fingerprint.clone())
-            }
-            other => (other.as_str().to_string(), None),
+        let signature = opened.signature.kind();
+        let signer_fingerprint = match &opened.signature {
+            open::SignatureStatus::Good { fingerprint } => Some(fingerprint.clone()),
+            open::SignatureStatus::Bad { fingerprint, .. } => fingerprint.clone(),
+            _ => None,
         };
         let discovered_keys = opened
             .discovered_keys
             .iter()
-            .map(|k| {
-                (
-                    k.fingerprint.clone(),
-                    k.addresses.clone(),
-                    k.armored.clone(),
-                    format!("{:?}", k.source).to_lowercase(),
-                )
+            .map(|k| OfferedKey {
+                fingerprint: k.fingerprint.clone(),
+                addresses: k.addresses.clone(),
+                armored: k.armored.clone(),
+                source: k.source,
             })
             .collect();
         let mut headers = headers;

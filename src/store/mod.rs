@@ -5,6 +5,7 @@
 //! Rule 1 and 2 live here: a message, its report, its audit events and its
 //! outbox row are written in ONE transaction, together with the IMAP cursor.
 
+mod columns;
 mod ingest;
 mod outbox;
 mod query;
@@ -16,7 +17,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 use sha2::{Digest, Sha256};
 
-pub use ingest::{IngestPolicy, IngestResult, Prepared, PreparedKind, PreparedMail, SourceRef};
+pub use crate::model::{
+    IngestPolicy, IngestResult, Prepared, PreparedKind, PreparedMail, SourceRef,
+};
 pub use outbox::{AckFacts, OutboxItem};
 pub use query::{
     AuditProblem, EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow,
@@ -85,9 +88,7 @@ pub fn parse_ts(text: &str) -> Option<DateTime<Utc>> {
         .map(|d| d.with_timezone(&Utc))
 }
 
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
+pub use crate::model::sha256_hex;
 
 /// `execute` / `query_row` through the connection's statement cache: the
 /// ingest and outbox paths run the same few statements for every message,

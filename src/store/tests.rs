@@ -54,7 +54,7 @@ fn mail(from: &str, message_id: &str, body: &str, refs: ThreadRefs) -> PreparedM
         text: body.into(),
         attachments: vec![],
         encrypted: false,
-        signature: "none".into(),
+        signature: crate::model::Signature::None,
         signer_fingerprint: None,
         discovered_keys: vec![],
         classification: classification(),

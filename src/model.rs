@@ -1,0 +1,313 @@
+//! The domain values that flow between the pipeline stages: what the pure
+//! pipeline makes of one message ([`Prepared`]), where it came from
+//! ([`SourceRef`]), the settings of the ingest step ([`IngestPolicy`]), what
+//! ingest did ([`IngestResult`]), and the closed sets of states that the
+//! store keeps in text columns.
+//!
+//! No I/O and no behaviour beyond naming: each enum's [`as_str`](Signature::as_str)
+//! is the exact text of its SQL column, and `store` maps them to and from
+//! SQLite in one place (`store/columns.rs`). Pure modules import these types
+//! from here, never from `store`.
+
+use chrono::{DateTime, Utc};
+
+use crate::loopguard::Verdict;
+use crate::parse::{Attachment, Headers};
+use crate::threading::ThreadRefs;
+use crate::triage::{Classification, Credit, Fingerprint};
+
+/// A closed set of states stored as text: the column value is [`Self::as_str`],
+/// and [`Self::parse`] reads it back (`None` for a value this binary does not know).
+pub trait Column: Sized + Copy + 'static {
+    /// Every value, in declaration order.
+    const ALL: &'static [Self];
+    /// The text stored in the column.
+    fn as_str(self) -> &'static str;
+    /// The value whose column text is `text`.
+    fn parse(text: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|v| v.as_str() == text)
+    }
+}
+
+/// Declares a [`Column`] enum: variants with their column texts.
+macro_rules! column_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl Column for $name {
+            const ALL: &'static [Self] = &[$($name::$variant),+];
+            fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl $name {
+            /// The text stored in the column (see [`Column`]).
+            pub fn as_str(self) -> &'static str {
+                <Self as Column>::as_str(self)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+column_enum! {
+    /// The outcome of checking a mail's OpenPGP signatures (`messages.signature`).
+    Signature {
+        /// Not signed.
+        None => "none",
+        /// Verified by a known key.
+        Good => "good",
+        /// A signature that does not verify.
+        Bad => "bad",
+        /// Signed by a key we do not have.
+        UnknownKey => "unknown_key",
+    }
+}
+
+column_enum! {
+    /// Where a reporter's key came from (`reporters.key_source`).
+    KeySource {
+        /// A public key attached to the mail.
+        Attachment => "attachment",
+        /// An `Autocrypt:` header.
+        Autocrypt => "autocrypt",
+    }
+}
+
+column_enum! {
+    /// What ingest made of a stored message (`messages.status`).
+    MessageStatus {
+        /// The first mail of a report.
+        Report => "report",
+        /// A follow-up bound to an existing report.
+        FollowUp => "followup",
+        /// The same mail delivered again.
+        Duplicate => "duplicate",
+        /// Not a report (bounce, auto-reply, our own mail).
+        Ignored => "ignored",
+        /// Could not be opened or parsed; kept with its reason.
+        Quarantined => "quarantined",
+    }
+}
+
+column_enum! {
+    /// What an outbox row is (`outbox.kind`).
+    OutboxKind {
+        /// The acknowledgement to the reporter.
+        Ack => "ack",
+        /// A neutral notice.
+        Notice => "notice",
+        /// A critical-report alert to the team.
+        Alert => "alert",
+        /// An assessment deadline warning to the team.
+        Deadline => "deadline",
+    }
+}
+
+column_enum! {
+    /// Where an outbox row is in its life (`outbox.status`):
+    /// queued → sending (bytes fixed) → sent, or failed.
+    OutboxStatus {
+        Queued => "queued",
+        Sending => "sending",
+        Sent => "sent",
+        Failed => "failed",
+    }
+}
+
+/// Lowercase hex SHA-256 of `bytes` (raw mail, bodies, attachments).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Where a message came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceRef {
+    Imap {
+        mailbox: String,
+        uidvalidity: u32,
+        uid: u32,
+    },
+    Ingest,
+    Import,
+}
+
+impl SourceRef {
+    /// The text of `messages.source`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SourceRef::Imap { .. } => "imap",
+            SourceRef::Ingest => "ingest",
+            SourceRef::Import => "import",
+        }
+    }
+
+    /// (mailbox, UIDVALIDITY, UID) of an IMAP message.
+    pub fn imap(&self) -> Option<(&str, u32, u32)> {
+        match self {
+            SourceRef::Imap {
+                mailbox,
+                uidvalidity,
+                uid,
+            } => Some((mailbox, *uidvalidity, *uid)),
+            _ => None,
+        }
+    }
+}
+
+/// Everything derived from one message without the database.
+#[derive(Debug)]
+pub struct Prepared {
+    pub raw: Vec<u8>,
+    pub sha256: String,
+    pub source: SourceRef,
+    pub received_at: DateTime<Utc>,
+    pub kind: PreparedKind,
+}
+
+#[derive(Debug)]
+pub enum PreparedKind {
+    /// Could not be opened or parsed: keep it with the reason.
+    Quarantine {
+        reason: String,
+        message_id: Option<String>,
+        from_address: Option<String>,
+    },
+    /// Not a report (bounce, auto-reply, our own mail).
+    Ignore {
+        reason: String,
+        headers: Box<Headers>,
+    },
+    Mail(Box<PreparedMail>),
+}
+
+/// A public key a mail offers for its sender (attached or in `Autocrypt:`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedKey {
+    /// Primary fingerprint, uppercase hex.
+    pub fingerprint: String,
+    /// Lowercase addresses the key names.
+    pub addresses: Vec<String>,
+    /// ASCII-armored public cert.
+    pub armored: String,
+    pub source: KeySource,
+}
+
+/// A parsed, opened and classified message.
+#[derive(Debug)]
+pub struct PreparedMail {
+    pub headers: Headers,
+    /// The report's text; stored only when the message was not encrypted.
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub encrypted: bool,
+    pub signature: Signature,
+    /// The verifying key of a good signature, or the key of a bad one when known.
+    pub signer_fingerprint: Option<String>,
+    pub discovered_keys: Vec<OfferedKey>,
+    pub classification: Classification,
+    pub fingerprint: Fingerprint,
+    pub body_sha256: String,
+    pub credit: Option<Credit>,
+    pub verdict: Verdict,
+    pub refs: ThreadRefs,
+    pub ack_due: DateTime<Utc>,
+    pub assessment_due: DateTime<Utc>,
+}
+
+/// Settings that shape the ingest step.
+#[derive(Debug, Clone)]
+pub struct IngestPolicy {
+    pub tracking_prefix: String,
+    pub message_id_domain: String,
+    /// Where the ack copy goes; `None` = the message's own folder (or none for offline ingest).
+    pub copy_folder: Option<String>,
+    /// False when copies travel as an SMTP envelope recipient (no APPEND).
+    pub append_copies: bool,
+    pub team_address: Option<String>,
+    pub per_sender_per_hour: u32,
+    pub global_per_hour: u32,
+    /// False for historical imports: store, but never reply.
+    pub send_acks: bool,
+}
+
+/// What ingest did with one message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestResult {
+    /// Already stored (same UID, same bytes, or same Message-ID from the same sender).
+    Known,
+    Quarantined {
+        message_row: i64,
+    },
+    Ignored {
+        message_row: i64,
+    },
+    Duplicate {
+        message_row: i64,
+        tracking_id: String,
+    },
+    NewReport {
+        message_row: i64,
+        tracking_id: String,
+        ack: Option<i64>,
+    },
+    FollowUp {
+        message_row: i64,
+        tracking_id: String,
+    },
+}
+
+impl IngestResult {
+    pub fn message_row(&self) -> Option<i64> {
+        match self {
+            IngestResult::Known => None,
+            IngestResult::Quarantined { message_row }
+            | IngestResult::Ignored { message_row }
+            | IngestResult::Duplicate { message_row, .. }
+            | IngestResult::NewReport { message_row, .. }
+            | IngestResult::FollowUp { message_row, .. } => Some(*message_row),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trips<T: Column + PartialEq + std::fmt::Debug>() {
+        for v in T::ALL {
+            assert_eq!(T::parse(v.as_str()), Some(*v));
+        }
+        assert_eq!(T::parse("no such value"), None);
+    }
+
+    #[test]
+    fn every_column_value_reads_back() {
+        round_trips::<Signature>();
+        round_trips::<KeySource>();
+        round_trips::<MessageStatus>();
+        round_trips::<OutboxKind>();
+        round_trips::<OutboxStatus>();
+    }
+
+    #[test]
+    fn column_texts_match_the_schema() {
+        assert_eq!(Signature::UnknownKey.as_str(), "unknown_key");
+        assert_eq!(MessageStatus::FollowUp.as_str(), "followup");
+        assert_eq!(serde_json::to_string(&Signature::Good).unwrap(), "\"good\"");
+        assert_eq!(OutboxKind::Deadline.to_string(), "deadline");
+    }
+}

@@ -1,0 +1,397 @@
+//! `load_facts`: everything the ingest rules need to know about one message,
+//! read inside the ingest transaction before any rule is applied (the rules
+//! themselves are in [`crate::decide`]). Reads only; the caches here keep
+//! recent rows between messages and are dropped on a rollback.
+
+use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
+use rusqlite::{params, OptionalExtension, Transaction};
+
+use super::super::{ts, Cached, Result};
+use crate::decide::{Facts, ReferencedReport, ReportRef, SenderFacts};
+use crate::model::{IngestPolicy, Prepared, PreparedKind, PreparedMail};
+use crate::threading::ThreadRefs;
+use crate::triage::{self, Fingerprint};
+
+/// How many recent reports a new one is compared with.
+const DUPLICATE_WINDOW: usize = 300;
+
+/// What the ingest transaction keeps between messages (both are dropped on a
+/// rollback, as they may hold rows of the rolled-back transaction).
+#[derive(Default)]
+pub(crate) struct Caches {
+    pub(crate) dups: DupCache,
+    pub(crate) acks: AckWindow,
+}
+
+/// Read the facts about `p` that [`crate::decide::decide`] needs.
+pub(super) fn load_facts(
+    tx: &Transaction<'_>,
+    p: &Prepared,
+    policy: &IngestPolicy,
+    caches: &mut Caches,
+) -> Result<Facts> {
+    if is_known(tx, p)? {
+        return Ok(Facts {
+            known: true,
+            ..Facts::default()
+        });
+    }
+    let PreparedKind::Mail(mail) = &p.kind else {
+        return Ok(Facts::default());
+    };
+    let from = mail.headers.from_address.as_deref().unwrap_or_default();
+    let earlier_delivery = earlier_delivery(tx, mail, from)?;
+    if earlier_delivery.is_some() {
+        return Ok(Facts {
+            earlier_delivery,
+            ..Facts::default()
+        });
+    }
+    let sender = sender_facts(tx, from)?;
+    let sender_id = sender.as_ref().map(|s| s.reporter_id);
+    let (acks_to_sender_last_hour, acks_last_hour) =
+        recent_acks(tx, &mut caches.acks, from, p.received_at, policy)?;
+    Ok(Facts {
+        known: false,
+        earlier_delivery: None,
+        referenced: find_referenced_report(tx, &mail.refs)?,
+        next_seq: next_seq(tx, p.received_at.year())?,
+        similar_report: find_duplicate(
+            tx,
+            &mut caches.dups,
+            sender_id,
+            &mail.body_sha256,
+            &mail.fingerprint,
+        )?,
+        sender,
+        acks_to_sender_last_hour,
+        acks_last_hour,
+    })
+}
+
+/// The same (mailbox, UIDVALIDITY, UID), or the same raw bytes, is stored.
+fn is_known(tx: &Transaction<'_>, p: &Prepared) -> Result<bool> {
+    if let Some((mailbox, uidvalidity, uid)) = p.source.imap() {
+        let known: Option<i64> = tx
+            .row_cached(
+                "SELECT id FROM messages WHERE mailbox = ?1 AND uidvalidity = ?2 AND uid = ?3",
+                params![mailbox, uidvalidity, uid],
+                |r| r.get(0),
+            )
+            .optional()?;
+        if known.is_some() {
+            return Ok(true);
+        }
+    }
+    let raw_known: Option<i64> = tx
+        .row_cached(
+            "SELECT m.id FROM raw_messages r JOIN messages m ON m.raw_id = r.id WHERE r.sha256 = ?1 LIMIT 1",
+            [&p.sha256],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(raw_known.is_some())
+}
+
+/// A stored message with the same Message-ID from the same sender.
+fn earlier_delivery(
+    tx: &Transaction<'_>,
+    mail: &PreparedMail,
+    from: &str,
+) -> Result<Option<Option<ReportRef>>> {
+    let Some(mid) = &mail.headers.message_id else {
+        return Ok(None);
+    };
+    let earlier: Option<Option<i64>> = tx
+        .row_cached(
+            "SELECT report_id FROM messages WHERE message_id = ?1 AND from_address = ?2 LIMIT 1",
+            params![mid, from],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(report_id) = earlier else {
+        return Ok(None);
+    };
+    Ok(Some(match report_id {
+        Some(id) => Some(ReportRef {
+            id,
+            tracking_id: tracking_of(tx, id)?,
+        }),
+        None => None,
+    }))
+}
+
+fn sender_facts(tx: &Transaction<'_>, address: &str) -> Result<Option<SenderFacts>> {
+    Ok(tx
+        .row_cached(
+            "SELECT id, key_fingerprint FROM reporters WHERE address = ?1",
+            [address],
+            |r| {
+                Ok(SenderFacts {
+                    reporter_id: r.get(0)?,
+                    pinned_key: r.get(1)?,
+                })
+            },
+        )
+        .optional()?)
+}
+
+fn reporter_key_of(tx: &Transaction<'_>, reporter_id: Option<i64>) -> Result<Option<String>> {
+    let Some(id) = reporter_id else {
+        return Ok(None);
+    };
+    Ok(tx
+        .row_cached(
+            "SELECT key_fingerprint FROM reporters WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten())
+}
+
+fn tracking_of(tx: &Transaction<'_>, report_id: i64) -> Result<String> {
+    Ok(tx.row_cached(
+        "SELECT tracking_id FROM reports WHERE id = ?1",
+        [report_id],
+        |r| r.get(0),
+    )?)
+}
+
+fn next_seq(tx: &Transaction<'_>, year: i32) -> Result<i64> {
+    Ok(tx.row_cached(
+        "SELECT COALESCE(MAX(seq), 0) + 1 FROM reports WHERE year = ?1",
+        [year],
+        |r| r.get(0),
+    )?)
+}
+
+/// The first report `refs` point at: by tracking id, then by any Message-ID
+/// in the thread (the report's own mails or our replies).
+fn find_referenced_report(
+    tx: &Transaction<'_>,
+    refs: &ThreadRefs,
+) -> Result<Option<ReferencedReport>> {
+    let by_id = |id: i64| -> Result<(i64, String, Option<i64>)> {
+        Ok(tx.row_cached(
+            "SELECT id, tracking_id, reporter_id FROM reports WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?)
+    };
+    let mut found: Option<(i64, String, Option<i64>)> = None;
+    for tid in &refs.tracking_ids {
+        found = tx
+            .row_cached(
+                "SELECT id, tracking_id, reporter_id FROM reports WHERE tracking_id = ?1",
+                [tid],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?;
+        if found.is_some() {
+            break;
+        }
+    }
+    if found.is_none() {
+        for mid in &refs.message_ids {
+            let report_id: Option<i64> = tx
+                .row_cached(
+                    "SELECT report_id FROM outbox WHERE message_id = ?1 AND report_id IS NOT NULL
+                     UNION ALL SELECT report_id FROM messages WHERE message_id = ?1 AND report_id IS NOT NULL
+                     LIMIT 1",
+                    [mid],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = report_id {
+                found = Some(by_id(id)?);
+                break;
+            }
+        }
+    }
+    let Some((id, tracking_id, reporter_id)) = found else {
+        return Ok(None);
+    };
+    Ok(Some(ReferencedReport {
+        report: ReportRef { id, tracking_id },
+        reporter_id,
+        reporter_key: reporter_key_of(tx, reporter_id)?,
+    }))
+}
+
+/// An earlier report by a DIFFERENT reporter with the same body or a similar fingerprint.
+fn find_duplicate(
+    tx: &Transaction<'_>,
+    cache: &mut DupCache,
+    reporter_id: Option<i64>,
+    body_sha256: &str,
+    fp: &Fingerprint,
+) -> Result<Option<String>> {
+    // NOTE: a sender without a reporter row yet is a new reporter: -1 matches no row.
+    let reporter_id = reporter_id.unwrap_or(-1);
+    let exact: Option<String> = tx
+        .row_cached(
+            "SELECT tracking_id FROM reports WHERE body_sha256 = ?1 AND reporter_id <> ?2 ORDER BY id LIMIT 1",
+            params![body_sha256, reporter_id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if exact.is_some() {
+        return Ok(exact);
+    }
+    if fp.indicators.is_empty() && fp.shingles.is_empty() {
+        return Ok(None);
+    }
+    // NOTE: a bounded window of recent reports keeps ingest cost flat as the store grows.
+    cache.refresh(tx)?;
+    let fp = triage::Comparable::new(fp);
+    let mut best: Option<(f64, &String)> = None;
+    for (other_reporter, tid, other) in &cache.entries {
+        if *other_reporter == reporter_id {
+            continue;
+        }
+        let score = fp.similarity(other);
+        if score >= triage::NEAR_DUPLICATE_THRESHOLD
+            && best.as_ref().is_none_or(|(b, _)| score > *b)
+        {
+            best = Some((score, tid));
+        }
+    }
+    Ok(best.map(|(_, tid)| tid.clone()))
+}
+
+/// Acks queued in the last hour: to this sender (counted up to the limit)
+/// and to anyone (counted up to the limit for old dates).
+fn recent_acks(
+    tx: &Transaction<'_>,
+    acks: &mut AckWindow,
+    from: &str,
+    at: DateTime<Utc>,
+    policy: &IngestPolicy,
+) -> Result<(i64, i64)> {
+    let since = ts(at - ChronoDuration::hours(1));
+    // NOTE: counts stop at the limit: past it the exact number does not matter.
+    let per_sender: i64 = tx.row_cached(
+        "SELECT COUNT(*) FROM (SELECT 1 FROM outbox
+           WHERE kind = 'ack' AND recipient = ?1 AND created_at >= ?2 LIMIT ?3)",
+        params![from, since, policy.per_sender_per_hour as i64],
+        |r| r.get(0),
+    )?;
+    // NOTE: the daemon's checks are about "now"; older dates (an import) ask the database.
+    let recent = at >= Utc::now() - ChronoDuration::minutes(10);
+    let global: i64 = if recent {
+        acks.count_since(tx, &since, &ts(at - ChronoDuration::minutes(70)))?
+    } else {
+        tx.row_cached(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox
+               WHERE kind = 'ack' AND created_at >= ?1 LIMIT ?2)",
+            params![since, policy.global_per_hour as i64],
+            |r| r.get(0),
+        )?
+    };
+    Ok((per_sender, global))
+}
+
+/// Creation times of recent acks, read incrementally (rows past the last
+/// seen id), so the global rate limit does not count every ack of the last
+/// hour for every message.
+#[derive(Default)]
+pub(crate) struct AckWindow {
+    loaded: bool,
+    last_id: i64,
+    times: std::collections::BTreeMap<String, u32>,
+}
+
+impl AckWindow {
+    /// Acks created at or after `since`; times before `keep_from` are
+    /// forgotten (both RFC 3339 UTC timestamps, `keep_from` <= `since`).
+    fn count_since(&mut self, tx: &Transaction<'_>, since: &str, keep_from: &str) -> Result<i64> {
+        if !self.loaded {
+            self.load(tx, keep_from)?;
+        } else {
+            self.catch_up(tx, keep_from)?;
+        }
+        // NOTE: the daemon's checks move forward in time; a margin covers
+        // batches prepared a little out of order.
+        self.times = self.times.split_off(keep_from);
+        Ok(self
+            .times
+            .range::<str, _>((std::ops::Bound::Included(since), std::ops::Bound::Unbounded))
+            .map(|(_, n)| i64::from(*n))
+            .sum())
+    }
+
+    fn load(&mut self, tx: &Transaction<'_>, keep_from: &str) -> Result<()> {
+        self.last_id =
+            tx.row_cached("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))?;
+        let mut stmt = tx.prepare_cached(
+            "SELECT created_at FROM outbox WHERE kind = 'ack' AND created_at >= ?1 AND id <= ?2",
+        )?;
+        let rows = stmt.query_map(params![keep_from, self.last_id], |r| r.get::<_, String>(0))?;
+        for at in rows {
+            *self.times.entry(at?).or_default() += 1;
+        }
+        self.loaded = true;
+        Ok(())
+    }
+
+    fn catch_up(&mut self, tx: &Transaction<'_>, keep_from: &str) -> Result<()> {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, kind = 'ack', created_at FROM outbox WHERE id > ?1 ORDER BY id",
+        )?;
+        let rows = stmt.query_map([self.last_id], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, bool>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, ack, at) = row?;
+            self.last_id = self.last_id.max(id);
+            if ack && at.as_str() >= keep_from {
+                *self.times.entry(at).or_default() += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parsed fingerprints of the most recent reports, refreshed incrementally
+/// (only rows newer than the last seen id are read and parsed).
+#[derive(Default)]
+pub(crate) struct DupCache {
+    last_id: i64,
+    entries: std::collections::VecDeque<(i64, String, triage::Comparable)>,
+}
+
+impl DupCache {
+    fn refresh(&mut self, tx: &Transaction<'_>) -> Result<()> {
+        let mut stmt = tx.prepare_cached(
+            "SELECT id, reporter_id, tracking_id, fingerprint FROM reports
+             WHERE id > ?1 AND fingerprint IS NOT NULL ORDER BY id DESC LIMIT ?2",
+        )?;
+        let mut fresh: Vec<(i64, i64, String, String)> = stmt
+            .query_map(params![self.last_id, DUPLICATE_WINDOW as i64], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get::<_, Option<i64>>(1)?.unwrap_or(0),
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        fresh.reverse();
+        for (id, reporter, tid, json) in fresh {
+            self.last_id = self.last_id.max(id);
+            if let Ok(fp) = serde_json::from_str::<Fingerprint>(&json) {
+                self.entries
+                    .push_back((reporter, tid, triage::Comparable::new(&fp)));
+            }
+        }
+        while self.entries.len() > DUPLICATE_WINDOW {
+            self.entries.pop_front();
+        }
+        Ok(())
+    }
+}
