@@ -464,7 +464,7 @@ async fn intake_loop(
             Ok(()) => failures = 0,
             Err(e) => {
                 failures += 1;
-                let delay = outbox::backoff(
+                let delay = crate::net::backoff(
                     Duration::from_secs(1),
                     Duration::from_secs(300),
                     failures.min(12),

@@ -24,6 +24,7 @@
 //! | [`sla`] | business-day calendar (time zone, work days, holidays) | none |
 //! | [`pipeline`] | open → parse → triage → [`store::Prepared`] | none |
 //! | [`store`] | migrations, the ingest transaction, outbox, audit chain, queries | SQLite |
+//! | `net` | TLS client configuration (roots, CA file), capped backoff with jitter | CA file |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
 //! | [`cli`] | the command line | via the above |
 //! | [`metrics`], [`heap`] | per-stage cost counters; glibc arena cap and trim | none |
@@ -41,6 +42,7 @@ pub mod fault;
 pub mod heap;
 pub mod loopguard;
 pub mod metrics;
+mod net;
 pub mod open;
 pub mod outbox;
 pub mod parse;
