@@ -377,11 +377,11 @@ pub async fn run(
     shutdown: impl Future<Output = ()>,
 ) -> Result<Summary, DaemonError> {
     let ctx = Arc::new(Context::new(config, true)?);
-    let team_keys = Arc::new(open::TeamKeys::load(
-        &ctx.config.openpgp.team_keys,
-        ctx.config.openpgp.passphrase.as_ref().map(|s| s.expose()),
+    // NOTE: the keys the pipeline loaded; they are read from disk once.
+    let outbox = Arc::new(Outbox::new(
+        ctx.config.clone(),
+        ctx.pipeline.team_keys.clone(),
     )?);
-    let outbox = Arc::new(Outbox::new(ctx.config.clone(), team_keys)?);
 
     if options.once {
         let mut summary = Summary::default();
