@@ -17,7 +17,7 @@
 //! | [`daemon`] | supervisor: intake + outbox loops, cancellation, sd_notify | yes |
 //! | [`source::imap`] | TLS/STARTTLS connect, UIDVALIDITY, fetch, IDLE, mark, APPEND | network |
 //! | [`open`] | OpenPGP: decrypt, verify, key discovery, seal replies | CPU only |
-//! | [`parse`] | raw bytes → [`parse::Inbound`] | none |
+//! | [`parse`] | raw bytes → [`parse::Headers`], text, attachments | none |
 //! | [`loopguard`] | RFC 3834: may we reply? is it mail at all? | none |
 //! | [`threading`] | tracking ids and Message-IDs a mail refers to | none |
 //! | [`triage`] | scope, out-of-scope class, completeness, severity, duplicates, credit | none |
