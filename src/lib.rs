@@ -17,13 +17,14 @@
 //! | [`daemon`] | supervisor: intake + outbox loops, cancellation, sd_notify | yes |
 //! | [`source::imap`] | TLS/STARTTLS connect, UIDVALIDITY, fetch, IDLE, mark, APPEND | network |
 //! | [`open`] | OpenPGP: decrypt, verify, key discovery, seal replies | CPU only |
-//! | [`parse`] | raw bytes → [`parse::Inbound`] | none |
+//! | [`parse`] | raw bytes → [`parse::Headers`], text, attachments | none |
 //! | [`loopguard`] | RFC 3834: may we reply? is it mail at all? | none |
 //! | [`threading`] | tracking ids and Message-IDs a mail refers to | none |
 //! | [`triage`] | scope, out-of-scope class, completeness, severity, duplicates, credit | none |
 //! | [`sla`] | business-day calendar (time zone, work days, holidays) | none |
 //! | [`pipeline`] | open → parse → triage → [`store::Prepared`] | none |
 //! | [`store`] | migrations, the ingest transaction, outbox, audit chain, queries | SQLite |
+//! | `net` | TLS client configuration (roots, CA file), capped backoff with jitter | CA file |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
 //! | [`cli`] | the command line | via the above |
 //! | [`metrics`], [`heap`] | per-stage cost counters; glibc arena cap and trim | none |
@@ -43,6 +44,7 @@ pub mod heap;
 pub mod loopguard;
 pub mod metrics;
 pub mod model;
+mod net;
 pub mod open;
 pub mod outbox;
 pub mod parse;

@@ -1,4 +1,5 @@
-//! Raw RFC 5322 bytes → [`Inbound`]: headers, text body, attachments.
+//! Raw RFC 5322 bytes → [`Headers`] ([`parse_headers`]), text body and
+//! attachments ([`content`], [`parse_entity`]).
 //!
 //! Pure: no I/O, never panics on input; a message it cannot accept yields a
 //! [`ParseError`] whose text is stored as the quarantine reason. HTML is
@@ -75,14 +76,6 @@ pub struct Headers {
     pub autocrypt: bool,
 }
 
-/// A parsed message, ready for triage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Inbound {
-    pub headers: Headers,
-    pub text: String,
-    pub attachments: Vec<Attachment>,
-}
-
 /// A parsed message whose drop is iterative.
 ///
 /// mail-parser builds nested `message/rfc822` parts without recursion but
@@ -128,26 +121,6 @@ pub fn parse_headers(raw: &[u8], limits: &ParseLimits) -> Result<Headers, ParseE
         .parse_headers(raw)
         .ok_or(ParseError::NoHeaders)?;
     Ok(headers_of(&message))
-}
-
-/// Parse a whole message: outer headers plus text and attachments.
-///
-/// # Errors
-/// [`ParseError`] when the message is empty, has no headers, exceeds a limit
-/// or has no sender address.
-pub fn parse(raw: &[u8], limits: &ParseLimits) -> Result<Inbound, ParseError> {
-    check_raw(raw, limits)?;
-    let message = parse_flat(raw).ok_or(ParseError::NoHeaders)?;
-    let headers = headers_of(&message);
-    if headers.from_address.is_none() {
-        return Err(ParseError::NoSender);
-    }
-    let (text, attachments) = content_of(&message, limits)?;
-    Ok(Inbound {
-        headers,
-        text,
-        attachments,
-    })
 }
 
 /// Text and attachments of an already parsed message or entity (see
@@ -462,6 +435,32 @@ fn is_invisible_format(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A whole parsed message (what the pipeline gets in steps: headers,
+    /// then [`content`] of the entity `open` ends on).
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    struct Inbound {
+        headers: Headers,
+        text: String,
+        attachments: Vec<Attachment>,
+    }
+
+    /// Parse a whole message: outer headers plus text and attachments; no
+    /// sender is an error.
+    fn parse(raw: &[u8], limits: &ParseLimits) -> Result<Inbound, ParseError> {
+        check_raw(raw, limits)?;
+        let message = parse_flat(raw).ok_or(ParseError::NoHeaders)?;
+        let headers = headers_of(&message);
+        if headers.from_address.is_none() {
+            return Err(ParseError::NoSender);
+        }
+        let (text, attachments) = content_of(&message, limits)?;
+        Ok(Inbound {
+            headers,
+            text,
+            attachments,
+        })
+    }
 
     const PLAIN: &[u8] = b"From: Alice Researcher <Alice@Researcher.test>\r\n\
 To: security@hexon.test\r\n\

@@ -4,6 +4,8 @@
 //! the store) and commits the result with `Store::ingest`. Every failure
 //! becomes a quarantine with a reason; nothing here panics or drops a message.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use sequoia_openpgp::Cert;
 
@@ -23,7 +25,8 @@ use crate::triage::{self, ReportText, TriageConfig};
 pub struct Pipeline {
     pub parse_limits: ParseLimits,
     pub open_limits: OpenLimits,
-    pub team_keys: TeamKeys,
+    /// Loaded once; the outbox seals and signs with the same value.
+    pub team_keys: Arc<TeamKeys>,
     pub triage: TriageConfig,
     pub calendar: BusinessCalendar,
     pub own_address: String,
@@ -34,6 +37,8 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// Load the team keys and build the pipeline.
+    ///
     /// # Errors
     /// The team keys cannot be loaded.
     pub fn from_config(config: &Config) -> Result<Pipeline, OpenError> {
@@ -41,7 +46,12 @@ impl Pipeline {
             &config.openpgp.team_keys,
             config.openpgp.passphrase.as_ref().map(|s| s.expose()),
         )?;
-        Ok(Pipeline {
+        Ok(Pipeline::with_team_keys(config, Arc::new(team_keys)))
+    }
+
+    /// Build the pipeline around team keys that are already loaded.
+    pub fn with_team_keys(config: &Config, team_keys: Arc<TeamKeys>) -> Pipeline {
+        Pipeline {
             parse_limits: ParseLimits {
                 max_message_bytes: config.limits.max_message_bytes,
                 max_attachments: config.limits.max_attachments,
@@ -60,7 +70,7 @@ impl Pipeline {
             tracking_prefix: config.ack.tracking_prefix.clone(),
             ack_business_days: config.ack.ack_business_days,
             assessment_business_days: config.ack.assessment_business_days,
-        })
+        }
     }
 
     /// The settings of the ingest transaction for a source.

@@ -11,7 +11,6 @@ pub mod render;
 pub mod smtp;
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use tracing::{info, warn};
@@ -253,7 +252,7 @@ impl Outbox {
                 Ok(Outcome::Failed)
             }
             Err(e) => {
-                let delay = backoff(
+                let delay = crate::net::backoff(
                     self.config.ack.retry_base,
                     self.config.ack.retry_max,
                     item.attempts,
@@ -353,14 +352,6 @@ enum Outcome {
     Sent,
     Retry,
     Failed,
-}
-
-/// Capped exponential backoff with ±25% jitter.
-pub fn backoff(base: Duration, max: Duration, attempts: u32) -> Duration {
-    let exp = base.saturating_mul(1u32 << attempts.min(16));
-    let capped = exp.min(max);
-    let jitter = 0.75 + fastrand::f64() * 0.5;
-    capped.mul_f64(jitter).max(Duration::from_millis(100))
 }
 
 /// The CPU side of a reply: render, compose, seal. Runs on the blocking pool.
@@ -463,20 +454,5 @@ impl Builder {
         } else {
             Ok(Body::Plain(entity))
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let base = Duration::from_secs(5);
-        let max = Duration::from_secs(60);
-        assert!(backoff(base, max, 0) <= Duration::from_secs_f64(6.25));
-        assert!(backoff(base, max, 10) <= Duration::from_secs(75));
-        assert!(backoff(base, max, 10) >= Duration::from_secs(45));
-        assert!(backoff(base, max, 200) <= Duration::from_secs(75));
     }
 }

@@ -4,7 +4,8 @@
 //! `.` of DATA separately; with Nagle that costs a 40 ms delayed-ACK stall
 //! per message).
 //!
-//! I/O: network. Sends bytes that are already composed; never logs them.
+//! I/O: network (TLS settings from `crate::net`). Sends bytes that are
+//! already composed; never logs them.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -13,9 +14,7 @@ use std::time::Duration;
 
 use lettre::address::{Address, Envelope};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{
-    AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters,
-};
+use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
@@ -104,33 +103,23 @@ impl SmtpSender {
             .from_address
             .parse()
             .map_err(|e| setup(format!("smtp.from is not an address: {e}")))?;
+        let ca_file = config.ca_file.as_deref();
         let (tls_connector, tls_parameters) = match config.tls {
             TlsMode::None => (None, None),
             TlsMode::Implicit => (
                 Some(
-                    crate::source::imap::tls_connector(config.ca_file.as_deref())
+                    crate::net::tls_connector(&config.host, ca_file)
                         .map_err(|e| setup(e.to_string()))?,
                 ),
                 None,
             ),
-            TlsMode::Starttls => {
-                let mut params = TlsParameters::builder(config.host.clone());
-                if let Some(ca) = &config.ca_file {
-                    let pem = std::fs::read(ca)
-                        .map_err(|e| setup(format!("cannot read CA file {}: {e}", ca.display())))?;
-                    let cert = Certificate::from_pem(&pem).map_err(|e| {
-                        setup(format!(
-                            "CA file {} is not a PEM certificate: {e}",
-                            ca.display()
-                        ))
-                    })?;
-                    params = params.add_root_certificate(cert);
-                }
-                (
-                    None,
-                    Some(params.build_rustls().map_err(|e| setup(e.to_string()))?),
-                )
-            }
+            TlsMode::Starttls => (
+                None,
+                Some(
+                    crate::net::smtp_starttls_parameters(&config.host, ca_file)
+                        .map_err(|e| setup(e.to_string()))?,
+                ),
+            ),
         };
         let domain = config
             .from_address

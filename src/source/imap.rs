@@ -2,20 +2,18 @@
 //! downgrade), SELECT with UIDVALIDITY, UID FETCH since a cursor, IDLE,
 //! keyword/move marking, APPEND.
 //!
-//! I/O: network only, every call bounded by the configured timeout. It never
-//! decides anything about a message; the daemon does.
+//! I/O: network only, every call bounded by the configured timeout (the TLS
+//! configuration comes from `crate::net`). It never decides anything about a
+//! message; the daemon does.
 
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_imap::extensions::idle::IdleResponse;
 use futures::TryStreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
-use tokio_rustls::rustls;
-use tokio_rustls::rustls::pki_types::pem::PemObject;
-use tokio_rustls::rustls::pki_types::{CertificateDer, ServerName};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{ImapConfig, MarkMode, TlsMode};
@@ -96,45 +94,15 @@ async fn timed<T, E: fmt::Display>(
     }
 }
 
-/// TLS settings: the configured CA file, or the system roots.
-pub fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
-    let mut roots = rustls::RootCertStore::empty();
-    match ca_file {
-        Some(path) => {
-            let certs = CertificateDer::pem_file_iter(path)
-                .map_err(|e| ImapError::CaFile {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?
-                .collect::<std::result::Result<Vec<_>, _>>()
-                .map_err(|e| ImapError::CaFile {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-            for cert in certs {
-                roots.add(cert).map_err(|e| ImapError::CaFile {
-                    path: path.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-            }
-        }
-        None => {
-            let native = rustls_native_certs::load_native_certs();
-            for cert in native.certs {
-                let _ = roots.add(cert);
-            }
-        }
-    }
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| ImapError::CaFile {
+/// The TLS setup error as the IMAP error it always was.
+fn tls_setup_error(e: crate::net::TlsSetupError) -> ImapError {
+    match e {
+        crate::net::TlsSetupError::CaFile { path, reason } => ImapError::CaFile { path, reason },
+        crate::net::TlsSetupError::Smtp(reason) => ImapError::CaFile {
             path: "(TLS setup)".into(),
-            reason: e.to_string(),
-        })?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+            reason,
+        },
+    }
 }
 
 async fn wrap_tls(config: &ImapConfig, tcp: TcpStream) -> Result<Box<dyn ImapStream>> {
@@ -143,7 +111,8 @@ async fn wrap_tls(config: &ImapConfig, tcp: TcpStream) -> Result<Box<dyn ImapStr
         port: config.port,
         reason,
     };
-    let connector = tls_connector(config.ca_file.as_deref())?;
+    let connector = crate::net::tls_connector(&config.host, config.ca_file.as_deref())
+        .map_err(tls_setup_error)?;
     let name = ServerName::try_from(config.host.clone()).map_err(|e| tls_err(e.to_string()))?;
     let stream = tokio::time::timeout(config.timeout, connector.connect(name, tcp))
         .await
