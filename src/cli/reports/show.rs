@@ -40,12 +40,13 @@ pub(super) fn show(
     }
     let mut out = std::io::stdout().lock();
     write_labels(&mut out, &detail)?;
+    write_deadlines(&mut out, &detail)?;
     write_messages(&mut out, &detail)?;
     write_replies_and_trail(&mut out, &detail)?;
     Ok(exit::OK)
 }
 
-/// The report's labels, deadlines and flags.
+/// The report's labels: reporter, subject, scope, completeness, severity.
 fn write_labels(out: &mut impl Write, detail: &ReportDetail) -> std::io::Result<()> {
     let r = &detail.report;
     writeln!(out, "{}  [{}]", r.tracking_id, r.status)?;
@@ -97,6 +98,12 @@ fn write_labels(out: &mut impl Write, detail: &ReportDetail) -> std::io::Result<
     if !detail.signals.is_empty() {
         writeln!(out, "  signals:         {}", detail.signals.join(", "))?;
     }
+    Ok(())
+}
+
+/// Deadlines, links to other reports, review flag, assignee, credit, key.
+fn write_deadlines(out: &mut impl Write, detail: &ReportDetail) -> std::io::Result<()> {
+    let r = &detail.report;
     writeln!(out, "  received:        {}", r.received_at)?;
     writeln!(
         out,
