@@ -9,7 +9,7 @@ use std::path::Path;
 use anyhow::Result;
 use chrono::Utc;
 
-use super::{exit, load_config, security_txt, ExitError};
+use super::{exit, load_config, securitytxt, ExitError};
 use crate::config::Config;
 use crate::open::KeyInfo;
 
@@ -64,7 +64,7 @@ fn warnings(config: &Config, infos: &[KeyInfo]) -> Vec<String> {
         warnings.push("no team keys configured: encrypted reports will be quarantined".into());
     }
     if let Some(t) = &config.security_txt {
-        warnings.extend(security_txt::security_txt_text(t, Utc::now()).1);
+        warnings.extend(securitytxt::security_txt_text(t, Utc::now()).1);
         if t.expires <= Utc::now() {
             warnings.push("security_txt.expires is in the past".into());
         }

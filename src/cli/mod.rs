@@ -23,7 +23,7 @@ mod ingest;
 mod quarantine;
 mod reports;
 mod run;
-mod security_txt;
+mod securitytxt;
 mod status;
 mod table;
 
@@ -169,7 +169,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status { json } => status::show(&open_store(config, database)?, json),
         Command::Audit(command) => audit::dispatch(&open_store(config, database)?, command),
         Command::CheckConfig { json } => check_config::check(config, json),
-        Command::SecurityTxt { output } => security_txt::write(config, output.as_deref()),
+        Command::SecurityTxt { output } => securitytxt::write(config, output.as_deref()),
         Command::Backup { dest } => backup::backup(&open_store(config, database)?, &dest),
         Command::Completions { shell } => completions::print(shell),
     }

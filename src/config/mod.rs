@@ -1,10 +1,10 @@
 //! Configuration: one TOML file turned into a validated [`Config`], in phases:
 //!
-//! 1. [`raw`]: parse TOML into serde shapes (dotted key on type errors and
+//! 1. `raw`: parse TOML into serde shapes (dotted key on type errors and
 //!    unknown keys) — pure;
-//! 2. [`validate`]: one small check per section, reporting every problem at
+//! 2. `validate`: one small check per section, reporting every problem at
 //!    once — pure;
-//! 3. [`resolve`]: expand `$CREDENTIALS_DIRECTORY`, anchor relative paths,
+//! 3. `resolve`: expand `$CREDENTIALS_DIRECTORY`, anchor relative paths,
 //!    read the secret files, check that named files exist — the only I/O;
 //! 4. the template directory is checked by the template loader
 //!    ([`crate::outbox::render::check_template_dir`]); this module does not
