@@ -10,7 +10,7 @@
 //!    ([`crate::outbox::render::check_template_dir`]); this module does not
 //!    know template names.
 //!
-//! [`peek`] reads the database path and log format without the rest.
+//! [`peek()`] reads the database path and log format without the rest.
 //!
 //! I/O: reads the config file and the files it names. Every error names the
 //! file and the dotted key. Secrets are held in [`Secret`], whose `Debug`
@@ -44,7 +44,7 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The file is not TOML at all (from [`peek`]; a full load names the key).
+    /// The file is not TOML at all (from [`peek()`]; a full load names the key).
     #[error("{path}: {message}")]
     Syntax { path: PathBuf, message: String },
     #[error("{path}: key `{key}`: {message}")]
