@@ -1,5 +1,8 @@
 //! Binary entry point: parse the command line, set up logging, run, and map
 //! the outcome to an exit code.
+//!
+//! I/O: peeks at the config for the log format, logs to stderr, prints the
+//! final error to stderr. Must not interpret the config beyond that.
 
 use clap::Parser;
 use hexon_triage::cli::{self, exit, Cli, ExitError};
@@ -23,14 +26,11 @@ fn init_tracing(json: bool) {
     }
 }
 
-/// `log.format = "json"` in the config switches to JSON lines; read it
+/// `log.format = "json"` in the config switches to JSON lines; peeked
 /// leniently here so a broken config is still reported by the command itself.
 fn wants_json_logs(cli: &Cli) -> bool {
-    std::fs::read_to_string(&cli.config)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .and_then(|t| t.get("log")?.get("format")?.as_str().map(|f| f == "json"))
-        .unwrap_or(false)
+    hexon_triage::config::peek(&cli.config)
+        .is_ok_and(|p| p.log_format == hexon_triage::config::LogFormat::Json)
 }
 
 fn main() {

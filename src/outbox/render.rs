@@ -23,6 +23,21 @@ pub const TEMPLATE_FILES: [&str; 4] = [
     "deadline.txt.j2",
 ];
 
+/// Whether `dir` holds every template in [`TEMPLATE_FILES`] (existence
+/// only; [`Templates::load`] also compiles them). Called by config loading,
+/// which knows no template names.
+///
+/// I/O: one `stat` per template file.
+///
+/// # Errors
+/// A message naming the directory and the first missing template.
+pub fn check_template_dir(dir: &Path) -> Result<(), String> {
+    match TEMPLATE_FILES.iter().find(|n| !dir.join(n).is_file()) {
+        Some(name) => Err(format!("{} has no template {name}", dir.display())),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RenderError {
     #[error("cannot load template {name}: {message}")]

@@ -1,0 +1,333 @@
+//! `reports …`: work the report queue — list, show, set, credit, export,
+//! overdue.
+//!
+//! I/O: reads and updates the store (opened from `--database` or the peeked
+//! `store.path`); `show --decrypt` also loads the full config and team keys.
+//! Prints tables, text, JSON or CSV to stdout.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use chrono::Utc;
+use clap::{Args, Subcommand};
+
+use super::table::{print_table, truncate};
+use super::{exit, open_store, ExitError};
+use crate::store::{ReportFilter, Store, StoreError};
+
+mod export;
+mod show;
+
+#[derive(Subcommand, Debug)]
+pub enum ReportsCommand {
+    /// List reports (newest first unless --sort).
+    List(ListArgs),
+    /// Show one report: labels, deadlines, messages, replies, audit trail.
+    Show {
+        /// Tracking id, e.g. HEXON-2026-0001.
+        id: String,
+        /// Decrypt encrypted messages on demand with the team key (needs the
+        /// full config and its key files; the plaintext is only printed).
+        #[arg(long)]
+        decrypt: bool,
+        /// Print JSON instead of a table/text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a report's status, assignee, severity, component, or add a note.
+    Set(SetArgs),
+    /// Record how the reporter wants to be credited.
+    Credit {
+        /// Tracking id.
+        id: String,
+        /// Credit under this name or handle.
+        #[arg(long, conflicts_with_all = ["anonymous", "declined"])]
+        name: Option<String>,
+        /// Credit as "anonymous".
+        #[arg(long, conflicts_with = "declined")]
+        anonymous: bool,
+        /// The reporter does not want credit.
+        #[arg(long)]
+        declined: bool,
+        /// Who records it (default: $USER).
+        #[arg(long, env = "USER", default_value = "unknown")]
+        actor: String,
+    },
+    /// Export reports as JSON or CSV (same filters as `list`).
+    Export {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// json or csv
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Reports past their acknowledgement or assessment deadline.
+    Overdue {
+        /// Print JSON instead of a table/text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub filter: FilterArgs,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct FilterArgs {
+    /// new, triaging, accepted, fixed, disclosed, rejected, duplicate
+    #[arg(long)]
+    pub status: Option<String>,
+    /// Substring of the component name ("unknown" for none).
+    #[arg(long)]
+    pub component: Option<String>,
+    /// unknown, none, low, medium, high, critical
+    #[arg(long)]
+    pub severity: Option<String>,
+    /// Substring of the reporter's address.
+    #[arg(long)]
+    pub reporter: Option<String>,
+    /// Substring of the tracking id or subject.
+    #[arg(long)]
+    pub text: Option<String>,
+    /// Only reports past a deadline.
+    #[arg(long)]
+    pub overdue: bool,
+    /// newest (default), oldest, severity, due
+    #[arg(long)]
+    pub sort: Option<String>,
+    /// At most this many reports.
+    #[arg(long)]
+    pub limit: Option<usize>,
+}
+
+impl FilterArgs {
+    pub(super) fn to_filter(&self) -> ReportFilter {
+        ReportFilter {
+            status: self.status.clone(),
+            component: self.component.clone(),
+            severity: self.severity.clone(),
+            reporter: self.reporter.clone(),
+            text: self.text.clone(),
+            overdue_at: self.overdue.then(Utc::now),
+            sort: self.sort.clone(),
+            limit: self.limit,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct SetArgs {
+    /// Tracking id.
+    pub id: String,
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long)]
+    pub assignee: Option<String>,
+    #[arg(long)]
+    pub severity: Option<String>,
+    #[arg(long)]
+    pub component: Option<String>,
+    /// A free-text note for the audit trail.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Who makes the change (default: $USER).
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub actor: String,
+}
+
+/// `reports …`: opens the store, and the team keys for `show --decrypt`.
+pub(super) fn dispatch(
+    config: &Path,
+    database: Option<&Path>,
+    command: ReportsCommand,
+) -> Result<i32> {
+    let mut store = open_store(config, database)?;
+    match command {
+        ReportsCommand::List(args) => list(&store, &args.filter.to_filter(), args.json),
+        ReportsCommand::Export {
+            filter,
+            format,
+            output,
+        } => export::export(&store, &filter.to_filter(), &format, output.as_ref()),
+        ReportsCommand::Credit {
+            id,
+            name,
+            anonymous,
+            declined,
+            actor,
+        } => credit(&mut store, &id, name, anonymous, declined, &actor),
+        ReportsCommand::Overdue { json } => {
+            let filter = ReportFilter {
+                overdue_at: Some(Utc::now()),
+                sort: Some("due".into()),
+                ..ReportFilter::default()
+            };
+            list(&store, &filter, json)
+        }
+        ReportsCommand::Show { id, decrypt, json } => {
+            let decryptor = if decrypt {
+                Some(show::Decryptor::new(config)?)
+            } else {
+                None
+            };
+            show::show(&store, &id, decryptor.as_ref(), json)
+        }
+        ReportsCommand::Set(args) => set(&mut store, args),
+    }
+}
+
+/// The error for an unknown tracking id (exit 3).
+fn no_such_report(id: String) -> anyhow::Error {
+    ExitError {
+        code: exit::NOT_FOUND,
+        message: format!("no report {id}"),
+    }
+    .into()
+}
+
+/// `reports credit ID --name N | --anonymous | --declined`.
+fn credit(
+    store: &mut Store,
+    id: &str,
+    name: Option<String>,
+    anonymous: bool,
+    declined: bool,
+    actor: &str,
+) -> Result<i32> {
+    let credit = match (name, anonymous, declined) {
+        (Some(n), _, _) if !n.trim().is_empty() => {
+            crate::triage::Credit::Name(n.trim().to_string())
+        }
+        (None, true, _) => crate::triage::Credit::Anonymous,
+        (None, false, true) => crate::triage::Credit::Declined,
+        _ => {
+            return Err(ExitError {
+                code: exit::USAGE,
+                message: "give --name NAME, --anonymous or --declined".into(),
+            }
+            .into())
+        }
+    };
+    let value = serde_json::to_string(&credit)?;
+    match store.set_report_field(id, "credit", &value, actor) {
+        Ok(()) => {
+            println!("{}: credit = {value}", id.to_ascii_uppercase());
+            Ok(exit::OK)
+        }
+        Err(StoreError::NoSuchReport(id)) => Err(no_such_report(id)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `reports set ID --status … --assignee … --severity … --component … --note …`.
+fn set(store: &mut Store, args: SetArgs) -> Result<i32> {
+    let changes: Vec<(&str, String)> = [
+        ("status", args.status),
+        ("assignee", args.assignee),
+        ("severity", args.severity),
+        ("component", args.component),
+        ("note", args.note),
+    ]
+    .into_iter()
+    .filter_map(|(field, value)| Some((field, value?)))
+    .collect();
+    if changes.is_empty() {
+        return Err(ExitError {
+            code: exit::USAGE,
+            message: "nothing to set: give --status, --assignee, --severity, --component or --note"
+                .into(),
+        }
+        .into());
+    }
+    for (field, value) in changes {
+        match store.set_report_field(&args.id, field, &value, &args.actor) {
+            Ok(()) => println!("{}: {field} = {value}", args.id.to_ascii_uppercase()),
+            Err(StoreError::NoSuchReport(id)) => return Err(no_such_report(id)),
+            Err(StoreError::Invalid(message)) => {
+                return Err(ExitError {
+                    code: exit::USAGE,
+                    message,
+                }
+                .into())
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(exit::OK)
+}
+
+fn list(store: &Store, filter: &ReportFilter, json: bool) -> Result<i32> {
+    let rows = store.list_reports(filter)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(exit::OK);
+    }
+    let table: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            let mut flags = String::new();
+            if r.critical {
+                flags.push('!');
+            }
+            if r.encrypted {
+                flags.push('E');
+            }
+            if r.needs_review {
+                flags.push('R');
+            }
+            if r.possible_duplicate_of.is_some() {
+                flags.push('D');
+            }
+            vec![
+                r.tracking_id.clone(),
+                r.status.clone(),
+                flags,
+                r.severity.clone(),
+                r.component.clone().unwrap_or_else(|| "unknown".into()),
+                r.out_of_scope.clone().unwrap_or_default(),
+                r.reporter.clone(),
+                r.received_at
+                    .get(..16)
+                    .unwrap_or(&r.received_at)
+                    .replace('T', " "),
+                r.assessment_due
+                    .get(..10)
+                    .unwrap_or(&r.assessment_due)
+                    .to_string(),
+                truncate(r.subject.as_deref().unwrap_or("(encrypted)"), 40),
+            ]
+        })
+        .collect();
+    print_table(
+        &[
+            "TRACKING",
+            "STATUS",
+            "FLAGS",
+            "SEVERITY",
+            "COMPONENT",
+            "OUT-OF-SCOPE",
+            "REPORTER",
+            "RECEIVED",
+            "DUE",
+            "SUBJECT",
+        ],
+        &table,
+    );
+    if std::io::stdout().is_terminal() {
+        println!(
+            "{} report(s). Flags: ! critical, E encrypted, R needs review, D possible duplicate",
+            rows.len()
+        );
+    }
+    Ok(exit::OK)
+}

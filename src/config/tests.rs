@@ -1,0 +1,193 @@
+//! Unit tests of config loading: the shipped example, error messages naming
+//! file and dotted key, several problems at once, and [`super::peek`].
+//!
+//! I/O: reads the shipped example config and writes temp files.
+
+use std::path::PathBuf;
+
+use super::*;
+
+fn example_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("config")
+}
+
+#[test]
+fn shipped_example_config_is_valid() {
+    let path = example_dir().join("hexon-triage.example.toml");
+    let config = Config::load(&path).expect("the shipped example must validate");
+    assert_eq!(config.ack.tracking_prefix, "HEXON");
+    assert!(config.triage.components.len() >= 4);
+    assert_eq!(format!("{:?}", config.imap.password), "[redacted]");
+}
+
+fn example_text() -> String {
+    std::fs::read_to_string(example_dir().join("hexon-triage.example.toml")).unwrap()
+}
+
+fn error_of(text: &str) -> String {
+    let path = example_dir().join("broken.toml");
+    Config::from_toml(text, &path).unwrap_err().to_string()
+}
+
+#[test]
+fn unknown_key_is_named_with_its_table() {
+    let text = example_text().replace("poll_interval_secs", "poll_intervall_secs");
+    let err = error_of(&text);
+    assert!(err.contains("imap"), "{err}");
+    assert!(err.contains("poll_intervall_secs"), "{err}");
+    assert!(err.contains("broken.toml"), "{err}");
+}
+
+#[test]
+fn wrong_type_names_the_dotted_key() {
+    let text = example_text().replace("port = 993", "port = \"nine\"");
+    let err = error_of(&text);
+    assert!(err.contains("imap.port"), "{err}");
+}
+
+#[test]
+fn plaintext_imap_is_refused_unless_allowed() {
+    let text = example_text().replace("tls = \"implicit\"", "tls = \"none\"");
+    let err = error_of(&text);
+    assert!(err.contains("imap.tls"), "{err}");
+}
+
+#[test]
+fn missing_password_file_names_the_key() {
+    let text = example_text().replace("secrets/imap-password", "secrets/nope");
+    let err = error_of(&text);
+    assert!(err.contains("imap.password_file"), "{err}");
+    assert!(!err.contains("example-password"), "{err}");
+}
+
+#[test]
+fn bad_time_zone_names_the_calendar() {
+    let text = example_text().replace("Europe/Berlin", "Mars/Olympus");
+    let err = error_of(&text);
+    assert!(err.contains("calendar"), "{err}");
+    assert!(err.contains("Mars/Olympus"), "{err}");
+}
+
+#[test]
+fn parses_mailbox_addresses() {
+    assert_eq!(
+        parse_mailbox_address("Sec <Security@Hexon.io>").unwrap(),
+        "security@hexon.io"
+    );
+    assert_eq!(parse_mailbox_address("a@b").unwrap(), "a@b");
+    assert!(parse_mailbox_address("nobody").is_err());
+    assert!(parse_mailbox_address("x <a@b>\r\nBcc: c@d").is_err());
+}
+
+#[test]
+fn validation_reports_every_problem_at_once() {
+    let text = example_text()
+        .replace("port = 993", "port = 0")
+        .replace("fetch_batch = 100", "fetch_batch = 0")
+        .replace("tracking_prefix = \"HEXON\"", "tracking_prefix = \"hexon\"")
+        .replace("max_mime_depth = 16", "max_mime_depth = 0")
+        .replace("Europe/Berlin", "Mars/Olympus");
+    let path = example_dir().join("broken.toml");
+    let err = Config::from_toml(&text, &path).unwrap_err();
+    let keys: Vec<String> = err
+        .errors()
+        .iter()
+        .map(|e| match e {
+            ConfigError::Invalid { key, .. } => key.clone(),
+            other => panic!("not an Invalid: {other}"),
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "imap.port",
+            "imap.fetch_batch",
+            "calendar",
+            "ack.tracking_prefix",
+            "limits.max_mime_depth"
+        ]
+    );
+    let text = err.to_string();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    for (line, key) in lines.iter().zip(&keys) {
+        assert!(line.contains("broken.toml"), "{line}");
+        assert!(line.contains(&format!("key `{key}`")), "{line}");
+    }
+}
+
+#[test]
+fn file_problems_are_reported_together() {
+    let text = example_text()
+        .replace("secrets/imap-password", "secrets/nope")
+        .replace("template_dir = \"templates\"", "template_dir = \"secrets\"");
+    let err = error_of(&text);
+    assert_eq!(err.lines().count(), 2, "{err}");
+    assert!(err.contains("key `imap.password_file`"), "{err}");
+    assert!(err.contains("key `ack.template_dir`"), "{err}");
+    assert!(err.contains("has no template"), "{err}");
+}
+
+#[test]
+fn a_single_problem_is_not_wrapped() {
+    let text = example_text().replace("max_mime_depth = 16", "max_mime_depth = 0");
+    let path = example_dir().join("broken.toml");
+    let err = Config::from_toml(&text, &path).unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: key `limits.max_mime_depth`: must be at least 1",
+            path.display()
+        )
+    );
+}
+
+#[test]
+fn peek_expands_the_credentials_directory_like_the_full_load() {
+    // NOTE: the only test that sets this variable; the others never name it.
+    let creds = tempfile::tempdir().unwrap();
+    std::env::set_var("CREDENTIALS_DIRECTORY", creds.path());
+    let secret = creds.path().join("imap-password");
+    std::fs::write(&secret, "from-credentials\n").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let text = example_text()
+        .replace(
+            "\"secrets/imap-password\"",
+            "\"${CREDENTIALS_DIRECTORY}/imap-password\"",
+        )
+        .replace(
+            "\"secrets/",
+            &format!("\"{}/secrets/", example_dir().display()),
+        )
+        .replace(
+            "template_dir = \"templates\"",
+            &format!("template_dir = \"{}/templates\"", example_dir().display()),
+        )
+        .replace(
+            "path = \"/var/lib/hexon-triage/triage.db\"",
+            "path = \"$CREDENTIALS_DIRECTORY/triage.db\"",
+        );
+    let path = dir.path().join("hexon-triage.toml");
+    std::fs::write(&path, text).unwrap();
+
+    let peeked = peek(&path).unwrap();
+    assert_eq!(peeked.database().unwrap(), creds.path().join("triage.db"));
+    assert_eq!(peeked.log_format, LogFormat::Text);
+    let config = Config::load(&path).unwrap();
+    assert_eq!(config.database, creds.path().join("triage.db"));
+    assert_eq!(config.imap.password.expose(), "from-credentials");
+}
+
+#[test]
+fn peek_anchors_relative_database_paths_at_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("c.toml");
+    std::fs::write(&path, "[store]\npath = \"triage.db\"\n").unwrap();
+    assert_eq!(
+        peek(&path).unwrap().database().unwrap(),
+        dir.path().join("triage.db")
+    );
+    let missing = dir.path().join("nope.toml");
+    assert!(matches!(peek(&missing), Err(ConfigError::Read { .. })));
+}

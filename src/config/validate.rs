@@ -1,0 +1,482 @@
+//! Phase 2 of loading: the raw shapes → a [`Validated`] config, one small
+//! function per section, collecting every problem instead of stopping at the
+//! first.
+//!
+//! Pure: no I/O, no environment. Paths stay exactly as written (resolving
+//! them, expanding `$CREDENTIALS_DIRECTORY` and reading secrets is
+//! [`super::resolve`]); secret fields hold [`Secret::default`] until then.
+//! Must not know template names (the template loader checks its directory).
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::raw::{
+    RawAck, RawCalendar, RawConfig, RawImap, RawLimits, RawOpenPgp, RawSecurityTxt, RawSmtp,
+};
+use super::{
+    AckConfig, Config, ImapConfig, Limits, OpenPgpConfig, RateLimits, Secret, SecurityTxt,
+    SmtpConfig, TlsMode,
+};
+use crate::sla::BusinessCalendar;
+
+/// One problem: the dotted key and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Problem {
+    pub key: String,
+    pub message: String,
+}
+
+/// The problems found so far, in the order found.
+#[derive(Debug, Default)]
+pub(super) struct Problems(pub Vec<Problem>);
+
+impl Problems {
+    pub(super) fn push(&mut self, key: impl Into<String>, message: impl Into<String>) {
+        self.0.push(Problem {
+            key: key.into(),
+            message: message.into(),
+        });
+    }
+
+    /// Record `message` under `key` unless `ok`.
+    pub(super) fn require(&mut self, ok: bool, key: &str, message: &str) {
+        if !ok {
+            self.push(key, message);
+        }
+    }
+
+    /// The value, or `None` with the error recorded under `key`.
+    pub(super) fn check<T>(&mut self, key: &str, result: Result<T, String>) -> Option<T> {
+        result.map_err(|m| self.push(key, m)).ok()
+    }
+}
+
+/// Secret files named by the config, as written; read by [`super::resolve`].
+#[derive(Debug, Clone)]
+pub(super) struct SecretFiles {
+    pub imap_password: PathBuf,
+    pub smtp_password: Option<PathBuf>,
+    pub passphrase: Option<PathBuf>,
+}
+
+/// A config whose values passed every check; paths not yet resolved.
+#[derive(Debug, Clone)]
+pub(super) struct Validated {
+    pub config: Config,
+    pub secrets: SecretFiles,
+}
+
+/// Check every section of `raw`; `path` is only stored in the result.
+///
+/// # Errors
+/// Every problem found, in file order.
+pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problems> {
+    let mut p = Problems::default();
+    let secrets = SecretFiles {
+        imap_password: raw.imap.password_file.clone(),
+        smtp_password: raw.smtp.password_file.clone(),
+        passphrase: raw.openpgp.passphrase_file.clone(),
+    };
+    let imap = imap(raw.imap, &mut p);
+    let smtp = smtp(raw.smtp, &mut p);
+    p.require(
+        !raw.store.path.as_os_str().is_empty(),
+        "store.path",
+        "must not be empty",
+    );
+    let calendar = calendar(&raw.calendar, &mut p);
+    let ack = ack(raw.ack, &raw.calendar, &imap, &smtp, &mut p);
+    let triage = raw.triage.unwrap_or_default();
+    p.check("triage", triage.validate());
+    let limits = limits(&raw.limits, &mut p);
+    let rate_limits = RateLimits {
+        per_sender_per_hour: raw.rate_limits.per_sender_per_hour,
+        global_per_hour: raw.rate_limits.global_per_hour,
+    };
+    let openpgp = openpgp(raw.openpgp);
+    let security_txt = raw
+        .security_txt
+        .and_then(|t| security_txt(t, !openpgp.team_keys.is_empty(), &mut p));
+    if !p.0.is_empty() {
+        return Err(p);
+    }
+    let config = Config {
+        path: path.to_path_buf(),
+        imap,
+        smtp,
+        database: raw.store.path,
+        ack,
+        // NOTE: only a placeholder when `calendar` failed, and then `p` is not empty.
+        calendar: calendar.unwrap_or_else(|| BusinessCalendar::weekdays(chrono_tz::UTC)),
+        triage,
+        limits,
+        rate_limits,
+        openpgp,
+        security_txt,
+        log_format: raw.log.format,
+    };
+    Ok(Validated { config, secrets })
+}
+
+fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
+    p.check("imap.host", check_host(&i.host));
+    p.check("imap.port", check_port(i.port));
+    p.require(
+        i.tls != TlsMode::None || i.allow_plaintext,
+        "imap.tls",
+        "plaintext IMAP is refused; use \"implicit\" or \"starttls\", or set imap.allow_plaintext = true",
+    );
+    p.require(!i.user.trim().is_empty(), "imap.user", "must not be empty");
+    p.require(
+        i.poll_interval_secs != 0,
+        "imap.poll_interval_secs",
+        "must be at least 1",
+    );
+    p.require(
+        i.timeout_secs != 0,
+        "imap.timeout_secs",
+        "must be at least 1",
+    );
+    p.require(
+        (1..=10_000).contains(&i.fetch_batch),
+        "imap.fetch_batch",
+        "must be between 1 and 10000",
+    );
+    p.check("imap.mailbox", check_mailbox_name(&i.mailbox));
+    p.check("imap.move_to", check_mailbox_name(&i.move_to));
+    if let Some(q) = &i.quarantine_folder {
+        p.check("imap.quarantine_folder", check_mailbox_name(q));
+    }
+    p.require(
+        is_keyword_atom(&i.keyword),
+        "imap.keyword",
+        "must be an IMAP keyword atom such as $Triaged",
+    );
+    ImapConfig {
+        host: i.host,
+        port: i.port,
+        tls: i.tls,
+        ca_file: i.ca_file,
+        user: i.user,
+        password: Secret::default(),
+        mailbox: i.mailbox,
+        poll_interval: Duration::from_secs(i.poll_interval_secs),
+        idle: i.idle,
+        mark: i.mark,
+        keyword: i.keyword,
+        move_to: i.move_to,
+        quarantine_folder: i.quarantine_folder,
+        timeout: Duration::from_secs(i.timeout_secs),
+        fetch_batch: i.fetch_batch,
+    }
+}
+
+/// `$Name` or a plain atom, without IMAP specials.
+fn is_keyword_atom(keyword: &str) -> bool {
+    let plain_or_dollar = keyword.starts_with('$')
+        || keyword
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    plain_or_dollar
+        && !keyword.is_empty()
+        && !keyword
+            .chars()
+            .any(|c| " ()\\\"{%*]".contains(c) || c.is_control())
+}
+
+fn smtp(s: RawSmtp, p: &mut Problems) -> SmtpConfig {
+    p.check("smtp.host", check_host(&s.host));
+    p.check("smtp.port", check_port(s.port));
+    p.require(
+        s.tls != TlsMode::None || s.allow_plaintext,
+        "smtp.tls",
+        "plaintext SMTP is refused; use \"implicit\" or \"starttls\", or set smtp.allow_plaintext = true",
+    );
+    let from_address = p
+        .check("smtp.from", parse_mailbox_address(&s.from))
+        .unwrap_or_default();
+    if let Some(r) = &s.reply_to {
+        p.check("smtp.reply_to", parse_mailbox_address(r));
+    }
+    match (&s.user, &s.password_file) {
+        (Some(_), None) => p.push("smtp.password_file", "required when smtp.user is set"),
+        (None, Some(_)) => p.push("smtp.user", "required when smtp.password_file is set"),
+        _ => {}
+    }
+    p.require(
+        s.timeout_secs != 0,
+        "smtp.timeout_secs",
+        "must be at least 1",
+    );
+    p.require(
+        (1..=64).contains(&s.connections),
+        "smtp.connections",
+        "must be between 1 and 64",
+    );
+    SmtpConfig {
+        host: s.host,
+        port: s.port,
+        tls: s.tls,
+        ca_file: s.ca_file,
+        password: (s.user.is_some() && s.password_file.is_some()).then(Secret::default),
+        user: s.user,
+        from: s.from,
+        from_address,
+        reply_to: s.reply_to,
+        timeout: Duration::from_secs(s.timeout_secs),
+        connections: s.connections,
+    }
+}
+
+fn calendar(c: &RawCalendar, p: &mut Problems) -> Option<BusinessCalendar> {
+    let calendar = p.check(
+        "calendar",
+        BusinessCalendar::new(&c.time_zone, &c.work_days, &c.holidays),
+    );
+    p.require(
+        c.ack_business_days != 0 && c.assessment_business_days >= c.ack_business_days,
+        "calendar.assessment_business_days",
+        "ack_business_days must be >= 1 and assessment_business_days >= ack_business_days",
+    );
+    calendar
+}
+
+/// `[ack]`, with the deadlines from `[calendar]` and the copy address
+/// defaulted from the IMAP user or the SMTP sender.
+fn ack(
+    a: RawAck,
+    c: &RawCalendar,
+    imap: &ImapConfig,
+    smtp: &SmtpConfig,
+    p: &mut Problems,
+) -> AckConfig {
+    p.require(
+        is_domain(&a.message_id_domain),
+        "ack.message_id_domain",
+        "must be a domain name such as hexon.io",
+    );
+    p.require(
+        is_tracking_prefix(&a.tracking_prefix),
+        "ack.tracking_prefix",
+        "must be 1-16 upper-case letters or digits, e.g. HEXON",
+    );
+    p.require(
+        !a.policy_url.trim().is_empty(),
+        "ack.policy_url",
+        "must not be empty",
+    );
+    if let Some(folder) = &a.copy_folder {
+        p.check("ack.copy_folder", check_mailbox_name(folder));
+    }
+    if let Some(team) = &a.team_address {
+        p.check("ack.team_address", parse_mailbox_address(team));
+    }
+    p.require(
+        a.max_attempts != 0,
+        "ack.max_attempts",
+        "must be at least 1",
+    );
+    p.require(
+        a.retry_base_secs != 0 && a.retry_max_secs >= a.retry_base_secs,
+        "ack.retry_max_secs",
+        "retry_base_secs must be >= 1 and retry_max_secs >= retry_base_secs",
+    );
+    let copy_address = match &a.copy_address {
+        Some(addr) => p
+            .check("ack.copy_address", parse_mailbox_address(addr))
+            .unwrap_or_default(),
+        None if imap.user.contains('@') => imap.user.to_ascii_lowercase(),
+        None => smtp.from_address.clone(),
+    };
+    let security_txt_url = a
+        .security_txt_url
+        .unwrap_or_else(|| format!("https://{}/.well-known/security.txt", a.message_id_domain));
+    AckConfig {
+        template_dir: a.template_dir,
+        message_id_domain: a.message_id_domain,
+        tracking_prefix: a.tracking_prefix,
+        policy_url: a.policy_url,
+        security_txt_url,
+        copy_folder: a.copy_folder,
+        copy_mode: a.copy_mode,
+        copy_address,
+        ambiguity_wait: Duration::from_secs(a.ambiguity_wait_secs),
+        team_address: a.team_address,
+        max_attempts: a.max_attempts,
+        retry_base: Duration::from_secs(a.retry_base_secs),
+        retry_max: Duration::from_secs(a.retry_max_secs),
+        ack_business_days: c.ack_business_days,
+        assessment_business_days: c.assessment_business_days,
+        warn_before: Duration::from_secs(c.warn_before_hours * 3600),
+    }
+}
+
+fn is_domain(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
+fn is_tracking_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix.len() <= 16
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+fn limits(l: &RawLimits, p: &mut Problems) -> Limits {
+    p.require(
+        l.max_message_bytes >= 1024,
+        "limits.max_message_bytes",
+        "must be at least 1024",
+    );
+    p.require(
+        l.max_mime_depth != 0,
+        "limits.max_mime_depth",
+        "must be at least 1",
+    );
+    p.require(
+        l.max_decrypted_bytes >= 1024,
+        "limits.max_decrypted_bytes",
+        "must be at least 1024",
+    );
+    Limits {
+        max_message_bytes: l.max_message_bytes,
+        max_attachments: l.max_attachments,
+        max_mime_depth: l.max_mime_depth,
+        max_decrypted_bytes: l.max_decrypted_bytes,
+    }
+}
+
+/// `[openpgp]` has nothing to check before its files are resolved.
+fn openpgp(o: RawOpenPgp) -> OpenPgpConfig {
+    OpenPgpConfig {
+        team_keys: o.team_keys,
+        passphrase: o.passphrase_file.as_ref().map(|_| Secret::default()),
+        sign_plain_acks: o.sign_plain_acks,
+    }
+}
+
+/// `[security_txt]` (RFC 9116); `None` only when a problem was recorded.
+fn security_txt(t: RawSecurityTxt, has_team_keys: bool, p: &mut Problems) -> Option<SecurityTxt> {
+    p.require(
+        !t.contact.is_empty(),
+        "security_txt.contact",
+        "needs at least one mailto:, https: or tel: URI",
+    );
+    for (n, c) in t.contact.iter().enumerate() {
+        let scheme_ok =
+            c.starts_with("mailto:") || c.starts_with("https://") || c.starts_with("tel:");
+        if !scheme_ok || c.contains(['\r', '\n']) {
+            p.push(
+                format!("security_txt.contact[{n}]"),
+                format!("`{c}` is not a mailto:, https: or tel: URI"),
+            );
+        }
+    }
+    let lists = [
+        ("security_txt.encryption", &t.encryption),
+        ("security_txt.canonical", &t.canonical),
+    ];
+    for (key, list) in lists {
+        for (n, u) in list.iter().enumerate() {
+            p.check(&format!("{key}[{n}]"), check_https(u));
+        }
+    }
+    for (key, value) in [
+        ("security_txt.policy", &t.policy),
+        ("security_txt.acknowledgments", &t.acknowledgments),
+    ] {
+        if let Some(u) = value {
+            p.check(key, check_https(u));
+        }
+    }
+    let expires = p.check(
+        "security_txt.expires",
+        chrono::DateTime::parse_from_rfc3339(&t.expires)
+            .map(|at| at.with_timezone(&chrono::Utc))
+            .map_err(|e| format!("`{}` is not an RFC 3339 time: {e}", t.expires)),
+    );
+    p.require(
+        !t.sign || has_team_keys,
+        "security_txt.sign",
+        "signing needs openpgp.team_keys",
+    );
+    Some(SecurityTxt {
+        contact: t.contact,
+        expires: expires?,
+        encryption: t.encryption,
+        policy: t.policy,
+        preferred_languages: t.preferred_languages,
+        canonical: t.canonical,
+        acknowledgments: t.acknowledgments,
+        sign: t.sign,
+    })
+}
+
+fn check_https(uri: &str) -> Result<(), String> {
+    if !uri.starts_with("https://") || uri.contains(['\r', '\n']) {
+        return Err(format!("`{uri}` must be an https:// URI"));
+    }
+    Ok(())
+}
+
+fn check_host(host: &str) -> Result<(), String> {
+    if host.is_empty()
+        || host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '/')
+    {
+        return Err("must be a host name or IP address".into());
+    }
+    Ok(())
+}
+
+fn check_port(port: u16) -> Result<(), String> {
+    if port == 0 {
+        return Err("must be between 1 and 65535".into());
+    }
+    Ok(())
+}
+
+fn check_mailbox_name(name: &str) -> Result<(), String> {
+    if name.is_empty()
+        || name
+            .chars()
+            .any(|c| c.is_control() || c == '"' || c == '\\')
+    {
+        return Err(
+            "must be a non-empty mailbox name without quotes, backslashes or control characters"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// `Name <a@b>` or `a@b` → lower-cased `a@b`.
+///
+/// # Errors
+/// The value is not a single mail address (or carries a line break).
+pub fn parse_mailbox_address(value: &str) -> Result<String, String> {
+    let addr = match (value.rfind('<'), value.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &value[start + 1..end],
+        _ => value,
+    }
+    .trim();
+    let valid = addr.split_once('@').is_some_and(|(local, domain)| {
+        !local.is_empty()
+            && !domain.is_empty()
+            && !domain.contains('@')
+            && !addr
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+    });
+    if !valid || value.contains(['\r', '\n']) {
+        return Err(format!(
+            "`{value}` is not a mail address such as `Security <security@example.com>`"
+        ));
+    }
+    Ok(addr.to_ascii_lowercase())
+}
