@@ -56,7 +56,8 @@ macro_rules! column_enum {
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                // NOTE: pad, so table output can align these with `{:<8}`.
+                f.pad(self.as_str())
             }
         }
     };
@@ -271,6 +272,18 @@ pub enum IngestResult {
 }
 
 impl IngestResult {
+    /// The status of the stored message row (`None` when nothing was stored).
+    pub fn status(&self) -> Option<MessageStatus> {
+        Some(match self {
+            IngestResult::Known => return None,
+            IngestResult::Quarantined { .. } => MessageStatus::Quarantined,
+            IngestResult::Ignored { .. } => MessageStatus::Ignored,
+            IngestResult::Duplicate { .. } => MessageStatus::Duplicate,
+            IngestResult::NewReport { .. } => MessageStatus::Report,
+            IngestResult::FollowUp { .. } => MessageStatus::FollowUp,
+        })
+    }
+
     pub fn message_row(&self) -> Option<i64> {
         match self {
             IngestResult::Known => None,

@@ -10,6 +10,7 @@
 //! message by message), or prepare a message other than through
 //! [`super::prepare_one`].
 
+use crate::model::MessageStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -263,20 +264,13 @@ async fn mark_results(
     results: Vec<(u32, IngestResult)>,
     mut last_uid: u32,
 ) -> Result<u32, DaemonError> {
-    let mut committed: Vec<(i64, u32, String)> = Vec::new();
+    let mut committed: Vec<(i64, u32, MessageStatus)> = Vec::new();
     let mut known_uids: Vec<u32> = Vec::new();
     for (uid, result) in results {
         summary.add(&result);
-        match result.message_row() {
-            Some(row) => {
-                let status = if matches!(result, IngestResult::Quarantined { .. }) {
-                    "quarantined"
-                } else {
-                    "ok"
-                };
-                committed.push((row, uid, status.to_string()));
-            }
-            None => known_uids.push(uid),
+        match (result.message_row(), result.status()) {
+            (Some(row), Some(status)) => committed.push((row, uid, status)),
+            _ => known_uids.push(uid),
         }
         last_uid = last_uid.max(uid);
     }
@@ -309,15 +303,15 @@ async fn fetch_batch(
 async fn mark_rows(
     ctx: &Context,
     session: &mut Session,
-    rows: &[(i64, u32, String)],
+    rows: &[(i64, u32, MessageStatus)],
 ) -> Result<(), DaemonError> {
     if rows.is_empty() {
         return Ok(());
     }
     let config = &ctx.config.imap;
-    let (quarantined, normal): (Vec<_>, Vec<_>) = rows
+    let (quarantined, normal): (Vec<&(i64, u32, MessageStatus)>, Vec<_>) = rows
         .iter()
-        .partition(|(_, _, status)| status == "quarantined");
+        .partition(|(_, _, status)| *status == MessageStatus::Quarantined);
     let normal_uids: Vec<u32> = normal.iter().map(|r| r.1).collect();
     imap::mark(session, &normal_uids, config, None).await?;
     let quarantine_uids: Vec<u32> = quarantined.iter().map(|r| r.1).collect();

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use tracing::{info, warn};
 
 use crate::config::{Config, CopyMode};
+use crate::model::{OutboxKind, OutboxStatus};
 use crate::open::{self, TeamKeys};
 use crate::source::imap;
 use crate::store::{AckFacts, OutboxItem, SharedStore, StoreError};
@@ -142,7 +143,7 @@ impl Outbox {
         item: &OutboxItem,
     ) -> Result<Outcome, StoreError> {
         let id = item.id;
-        if item.status == "sending" {
+        if item.status == OutboxStatus::Sending {
             // A previous process died during this send: did the SMTP server take it?
             if self.config.ack.copy_mode == CopyMode::Bcc {
                 let wait =
@@ -230,7 +231,7 @@ impl Outbox {
             .run(move |s| s.outbox_sending(id, &b, Utc::now()))
             .await?;
         let mut recipients = vec![item.recipient.as_str()];
-        if self.config.ack.copy_mode == CopyMode::Bcc && item.kind == "ack" {
+        if self.config.ack.copy_mode == CopyMode::Bcc && item.kind == OutboxKind::Ack {
             recipients.push(self.config.ack.copy_address.as_str());
         }
         let t_send = std::time::Instant::now();
@@ -372,9 +373,9 @@ impl Builder {
         let facts = facts.ok_or_else(|| OutboxError::Seal("reply has no report".into()))?;
         let calendar = &self.config.calendar;
         let team_public = self.team_keys.public_certs();
-        let (rendered, body) = match item.kind.as_str() {
-            kind @ ("alert" | "deadline") => {
-                let template = if kind == "alert" {
+        let (rendered, body) = match item.kind {
+            kind @ (OutboxKind::Alert | OutboxKind::Deadline) => {
+                let template = if kind == OutboxKind::Alert {
                     "alert.txt.j2"
                 } else {
                     "deadline.txt.j2"

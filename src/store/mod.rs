@@ -334,7 +334,11 @@ impl Store {
     }
 
     /// Committed messages not yet marked on the IMAP server.
-    pub fn unmarked(&self, mailbox: &str, uidvalidity: u32) -> Result<Vec<(i64, u32, String)>> {
+    pub fn unmarked(
+        &self,
+        mailbox: &str,
+        uidvalidity: u32,
+    ) -> Result<Vec<(i64, u32, crate::model::MessageStatus)>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, uid, status FROM messages WHERE imap_marked = 0 AND mailbox = ?1 AND uidvalidity = ?2 ORDER BY uid",
         )?;

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 
 use super::{append_event, parse_ts, ts, Cached, Result, Store};
+use crate::model::{OutboxKind, OutboxStatus};
 use crate::triage::Section;
 
 /// One reply to send.
@@ -12,13 +13,13 @@ use crate::triage::Section;
 pub struct OutboxItem {
     pub id: i64,
     pub report_id: Option<i64>,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub recipient: String,
     pub message_id: String,
     pub in_reply_to: Option<String>,
     pub references: Vec<String>,
     pub copy_folder: Option<String>,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: u32,
     /// Set once the first attempt rendered the message: every retry sends these exact bytes.
     pub rendered: Option<Vec<u8>>,
@@ -109,7 +110,7 @@ impl Store {
     /// The SMTP server accepted the reply.
     pub fn outbox_sent(&mut self, id: i64, at: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (report_id, kind, message_id): (Option<i64>, String, String) = tx.row_cached(
+        let (report_id, kind, message_id): (Option<i64>, OutboxKind, String) = tx.row_cached(
             "SELECT report_id, kind, message_id FROM outbox WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
@@ -118,7 +119,7 @@ impl Store {
             "UPDATE outbox SET status = 'sent', sent_at = ?1, attempts = attempts + 1, last_error = NULL WHERE id = ?2",
             params![ts(at), id],
         )?;
-        if kind == "ack" {
+        if kind == OutboxKind::Ack {
             if let Some(rid) = report_id {
                 tx.exec_cached(
                     "UPDATE reports SET acked_at = COALESCE(acked_at, ?1), updated_at = ?1 WHERE id = ?2",
@@ -161,7 +162,7 @@ impl Store {
     /// A permanent failure (rejected, or out of attempts): keep the reason.
     pub fn outbox_failed(&mut self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
         let tx = self.conn.transaction()?;
-        let (report_id, kind): (Option<i64>, String) = tx.row_cached(
+        let (report_id, kind): (Option<i64>, OutboxKind) = tx.row_cached(
             "SELECT report_id, kind FROM outbox WHERE id = ?1",
             [id],
             |r| Ok((r.get(0)?, r.get(1)?)),

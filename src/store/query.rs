@@ -7,6 +7,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::{append_event, event_hash, ts, Result, Store, StoreError};
+use crate::model::{MessageStatus, OutboxKind, OutboxStatus, Signature};
 
 pub const STATUSES: &[&str] = &[
     "new",
@@ -60,13 +61,13 @@ pub struct ReportRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct MessageRow {
     pub id: i64,
-    pub status: String,
+    pub status: MessageStatus,
     pub reason: Option<String>,
     pub from_address: Option<String>,
     pub message_id: Option<String>,
     pub subject: Option<String>,
     pub encrypted: bool,
-    pub signature: String,
+    pub signature: Signature,
     pub signer_fingerprint: Option<String>,
     pub received_at: String,
     pub body_text: Option<String>,
@@ -85,10 +86,10 @@ pub struct EventRow {
 #[derive(Debug, Clone, Serialize)]
 pub struct OutboxRow {
     pub id: i64,
-    pub kind: String,
+    pub kind: OutboxKind,
     pub recipient: String,
     pub message_id: String,
-    pub status: String,
+    pub status: OutboxStatus,
     pub attempts: u32,
     pub last_error: Option<String>,
     pub sent_at: Option<String>,
@@ -256,6 +257,20 @@ impl Store {
                 ))
             },
         )?;
+        Ok(ReportDetail {
+            report,
+            component_evidence,
+            out_of_scope_evidence,
+            signals,
+            cvss_vector,
+            reporter_key,
+            messages: self.messages_of(id)?,
+            outbox: self.outbox_of(id)?,
+            events: self.events_of(id)?,
+        })
+    }
+    /// A report's messages in order, with their attachments.
+    fn messages_of(&self, id: i64) -> Result<Vec<MessageRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, status, reason, from_address, message_id, subject, encrypted, signature, signer_fingerprint,
                     received_at, body_text FROM messages WHERE report_id = ?1 ORDER BY id",
@@ -293,6 +308,11 @@ impl Store {
                 })?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
         }
+        Ok(messages)
+    }
+
+    /// A report's outbox rows in order.
+    fn outbox_of(&self, id: i64) -> Result<Vec<OutboxRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, kind, recipient, message_id, status, attempts, last_error, sent_at, appended_at
              FROM outbox WHERE report_id = ?1 ORDER BY id",
@@ -312,6 +332,11 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
+        Ok(outbox)
+    }
+
+    /// A report's audit events in order.
+    fn events_of(&self, id: i64) -> Result<Vec<EventRow>> {
         let mut stmt = self.conn.prepare(
             "SELECT id, kind, actor, detail, at FROM events WHERE report_id = ?1 ORDER BY id",
         )?;
@@ -327,17 +352,7 @@ impl Store {
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
-        Ok(ReportDetail {
-            report,
-            component_evidence,
-            out_of_scope_evidence,
-            signals,
-            cvss_vector,
-            reporter_key,
-            messages,
-            outbox,
-            events,
-        })
+        Ok(events)
     }
 
     /// Quarantined messages (id, reason, from, received).

@@ -336,7 +336,7 @@ fn global_rate_limit_counts_recent_acks_incrementally() {
         .due_outbox(now + chrono::Duration::minutes(1), 100)
         .unwrap()
         .into_iter()
-        .filter(|o| o.kind == "ack")
+        .filter(|o| o.kind == crate::model::OutboxKind::Ack)
         .count();
     // 2 old (one outside the hour) + 4 allowed within the hour in total: 1 + 3 new ones.
     assert_eq!(acks, 2 + 3, "global_per_hour = 4 counts the recent old ack");
