@@ -11,38 +11,48 @@
 //! CLI ──▶ the same SQLite file (WAL, checkpointed on its own thread) while the daemon runs
 //! ```
 //!
+//! Ingest of one message is three steps: `store` loads the facts
+//! (`store/ingest/facts.rs`), the pure `decide` applies every rule and
+//! returns a plan, `store` writes the plan in the same transaction
+//! (`store/ingest/write.rs`).
+//!
 //! | module | owns | I/O |
 //! |---|---|---|
-//! | [`config`] | TOML → validated [`config::Config`], secrets from files | file |
-//! | [`daemon`] | supervisor: intake + outbox loops, cancellation, sd_notify | yes |
+//! | [`model`] | domain values between stages: [`model::Prepared`], [`model::SourceRef`], [`model::IngestPolicy`], [`model::IngestResult`], the column enums (signature, key source, message/outbox kind and status) | none |
+//! | [`config`] | TOML → [`config::Config`] in phases: parse (`raw`), per-section validation collecting every error (`validate`), secrets and files (`resolve`, the only I/O), [`config::peek`] for main and the CLI | file |
+//! | `daemon` | `supervisor` (tasks, cancellation, sd_notify, watchdog, drain), `intake` (IMAP sessions, batches, group commits, marks), `loops` (outbox, deadlines) | yes |
 //! | [`source::imap`] | TLS/STARTTLS connect, UIDVALIDITY, fetch, IDLE, mark, APPEND | network |
+//! | `net` | TLS client configuration (roots, CA file), capped backoff with jitter | CA file |
 //! | [`open`] | OpenPGP: decrypt, verify, key discovery, seal replies | CPU only |
 //! | [`parse`] | raw bytes → [`parse::Headers`], text, attachments | none |
 //! | [`loopguard`] | RFC 3834: may we reply? is it mail at all? | none |
 //! | [`threading`] | tracking ids and Message-IDs a mail refers to | none |
 //! | [`triage`] | scope, out-of-scope class, completeness, severity, duplicates, credit | none |
 //! | [`sla`] | business-day calendar (time zone, work days, holidays) | none |
-//! | [`pipeline`] | open → parse → triage → [`store::Prepared`] | none |
-//! | [`store`] | migrations, the ingest transaction, outbox, audit chain, queries | SQLite |
-//! | `net` | TLS client configuration (roots, CA file), capped backoff with jitter | CA file |
+//! | [`pipeline`] | open → parse → triage → [`model::Prepared`] | none |
+//! | `decide` | every ingest rule: known/duplicate delivery, follow-up binding, key pinning and review flags, tracking ids, ack or withhold (loop guard, rate limits), team alert, credit writes | none |
+//! | [`store`] | migrations, the ingest transaction (facts → decide → write), outbox, audit chain, queries; enum ↔ column mapping (`store/columns.rs`) | SQLite |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
-//! | [`cli`] | the command line | via the above |
-//! | [`metrics`], [`heap`] | per-stage cost counters; glibc arena cap and trim | none |
+//! | [`cli`] | the command line, one file per noun, `dispatch` in `cli/mod.rs` | via the above |
+//! | `metrics`, [`heap`], `fault` | per-stage cost counters; glibc arena cap and trim; test-only fault injection | none |
 //!
-//! Rules: nothing is lost (commit before touching IMAP, quarantine instead of
-//! dropping), exactly one ack (outbox row written with the report, Message-ID
-//! fixed then), no cleartext leak (encrypted reports get encrypted acks or a
-//! neutral notice), hostile input is normal input, follow-ups bind to their
-//! reporter only.
+//! Where each rule lives: nothing lost: `daemon::intake` (commit before the
+//! IMAP mark) and `store::ingest` (cursor in the same transaction); nothing
+//! twice and follow-up binding: `decide`; exactly one ack: `decide` (ack or
+//! withhold) and `outbox` (bytes fixed before the first attempt, copy in the
+//! same SMTP transaction); no cleartext leak: `outbox` (render/seal) and
+//! `store::ingest::write` (no plaintext of an encrypted report); hostile input:
+//! `parse`, `open`, `pipeline` (panic guard, limits); no mail loops:
+//! `loopguard` and `decide` (rate limits).
 
 pub mod cli;
 pub mod config;
-pub mod daemon;
-pub mod decide;
-pub mod fault;
+pub(crate) mod daemon;
+pub(crate) mod decide;
+pub(crate) mod fault;
 pub mod heap;
 pub mod loopguard;
-pub mod metrics;
+pub(crate) mod metrics;
 pub mod model;
 mod net;
 pub mod open;
