@@ -1030,3 +1030,20 @@ mod tests {
         );
     }
 }
+#[cfg(test)]
+mod default_policy_equivalence {
+    /// The shipped TOML policy equals the Rust literals it replaces (run once before they
+    /// are deleted; the serialized forms are compared field by field, in order).
+    #[test]
+    fn toml_policy_equals_rust_literals() {
+        let from_toml: super::TriageConfig =
+            toml::from_str(include_str!("default-policy.toml")).unwrap();
+        let old = serde_json::to_value(super::TriageConfig::default()).unwrap();
+        let new = serde_json::to_value(&from_toml).unwrap();
+        assert_eq!(old, new);
+        assert_eq!(
+            serde_json::to_string(&super::TriageConfig::default()).unwrap(),
+            serde_json::to_string(&from_toml).unwrap()
+        );
+    }
+}
