@@ -556,116 +556,23 @@ pub struct Inputs<'a> {
 
 /// Sections the report still lacks, in policy order.
 pub fn missing(inp: &Inputs) -> Vec<Section> {
-    let c = &*COMPILED;
-    let mut label_desc = false;
-    let mut label_steps = false;
-    let mut label_impact = false;
-    let mut label_poc = false;
-    let mut numbered = 0usize;
-    let mut commands = 0usize;
-    let mut http_requests = 0usize;
-    let mut code_fences = 0usize;
-    let mut indented_code = 0usize;
-    let mut structured = 0usize;
-    let mut words = 0usize;
-    let mut inline_steps = false;
-    let mut inline_impact = false;
-    let mut inline_poc = false;
-
-    let mut first_word = String::new();
-    // whole-text prefilters: a line can only match where the text does
-    let payload_possible = has_payload(inp.text);
-    let inline_tool_possible = INLINE_TOOL_RE.as_ref().is_none_or(|r| r.is_match(inp.text));
-    let http_possible = HTTP_METHOD_RE.as_ref().is_none_or(|r| r.is_match(inp.text));
-    // Every count below is only compared with a small threshold (see the verdicts after the
-    // loop), so a check stops once its threshold is reached, and the loop once all are.
-    for (i, line) in inp.lines.iter().enumerate() {
-        let labels_open = !(label_desc && label_steps && label_impact && label_poc);
-        let inline_open = !(inline_steps && inline_impact && inline_poc);
-        if !labels_open
-            && !inline_open
-            && numbered >= 2
-            && commands >= 1
-            && structured >= 1
-            && http_requests >= 1
-            && code_fences >= 2
-            && indented_code >= 1
-            && words >= MIN_DESCRIPTION_WORDS
-        {
-            break;
-        }
-        if labels_open {
-            let next = inp.lines.get(i + 1).copied();
-            let wanted = |first: &str| {
-                [
-                    (label_desc, &c.description),
-                    (label_steps, &c.steps),
-                    (label_impact, &c.impact),
-                    (label_poc, &c.poc),
-                ]
-                .iter()
-                .any(|(found, labels)| {
-                    !found && labels.iter().any(|l| first.starts_with(l.first.as_str()))
-                })
-            };
-            if let Some(h) = label_head(line, next, &mut first_word, wanted) {
-                label_desc = label_desc || opens_section(&h, &c.description);
-                label_steps = label_steps || opens_section(&h, &c.steps);
-                label_impact = label_impact || opens_section(&h, &c.impact);
-                label_poc = label_poc || opens_section(&h, &c.poc);
-            }
-        }
-        if numbered < 2 && is_numbered_step(line) {
-            numbered += 1;
-        }
-        if commands < 1 && (is_command_line(line) || has_inline_command(line, inline_tool_possible))
-        {
-            commands += 1;
-        }
-        if structured < 1
-            && (is_structured_code_line(line) || (payload_possible && has_payload(line)))
-        {
-            structured += 1;
-        }
-        if http_requests < 1 && http_possible && is_http_request_line(line) {
-            http_requests += 1;
-        }
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            code_fences += 1;
-        }
-        if indented_code < 1
-            && (line.starts_with("    ") || line.starts_with('\t'))
-            && !trimmed.is_empty()
-            && !trimmed.starts_with(['-', '*'])
-            && !is_numbered_step(trimmed)
-        {
-            indented_code += 1;
-        }
-        if words < MIN_DESCRIPTION_WORDS {
-            words += tokens(line).count();
-        }
-        // every inline label ends with a colon, which only a word ending in ':' or '：' yields
-        if inline_open && may_have_inline_label(line) {
-            let lower = normalize_keep_colons(line);
-            inline_steps = inline_steps || has_inline_label(&lower, INLINE_STEPS);
-            inline_impact = inline_impact || has_inline_label(&lower, INLINE_IMPACT);
-            inline_poc = inline_poc || has_inline_label(&lower, INLINE_POC);
-        }
-    }
-
+    let cues = scan(inp);
     let impact_cue = inp.mentions.impact_cue;
     let poc_attachment = inp.attachments.iter().any(|a| is_poc_attachment(a));
-    let code = code_fences >= 2 || indented_code >= 1 || structured >= 1;
+    let code = cues.code_fences >= 2 || cues.indented_code >= 1 || cues.structured >= 1;
     let poc_in_text = inp.mentions.poc;
+    let (commands, http_requests) = (cues.commands, cues.http_requests);
 
-    let has_description =
-        label_desc || (words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));
-    let has_steps =
-        label_steps || inline_steps || numbered >= 2 || commands >= 1 || http_requests >= 1;
-    let has_impact = label_impact || inline_impact || impact_cue || inp.has_cvss;
-    let has_poc = label_poc
-        || inline_poc
+    let has_description = cues.label_desc
+        || (cues.words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));
+    let has_steps = cues.label_steps
+        || cues.inline_steps
+        || cues.numbered >= 2
+        || commands >= 1
+        || http_requests >= 1;
+    let has_impact = cues.label_impact || cues.inline_impact || impact_cue || inp.has_cvss;
+    let has_poc = cues.label_poc
+        || cues.inline_poc
         || poc_attachment
         || commands >= 1
         || http_requests >= 1
@@ -686,6 +593,148 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
         out.push(Section::ProofOfConcept);
     }
     out
+}
+
+/// What [`scan`] found in the body lines. Every count is only compared with a small
+/// threshold by [`missing`], so each stops growing once its threshold is reached (except
+/// `code_fences`, which counts every fence).
+#[derive(Debug, Default)]
+struct Cues {
+    label_desc: bool,
+    label_steps: bool,
+    label_impact: bool,
+    label_poc: bool,
+    numbered: usize,
+    commands: usize,
+    http_requests: usize,
+    code_fences: usize,
+    indented_code: usize,
+    structured: usize,
+    words: usize,
+    inline_steps: bool,
+    inline_impact: bool,
+    inline_poc: bool,
+}
+
+/// Whole-text prefilters: a line can only match where the text does.
+struct Prefilters {
+    payload: bool,
+    inline_tool: bool,
+    http: bool,
+}
+
+impl Cues {
+    /// Is a section label still to be found?
+    fn labels_open(&self) -> bool {
+        !(self.label_desc && self.label_steps && self.label_impact && self.label_poc)
+    }
+
+    /// Is an inline label still to be found?
+    fn inline_open(&self) -> bool {
+        !(self.inline_steps && self.inline_impact && self.inline_poc)
+    }
+
+    /// Has every check reached its threshold (so further lines change nothing)?
+    fn complete(&self) -> bool {
+        !self.labels_open()
+            && !self.inline_open()
+            && self.numbered >= 2
+            && self.commands >= 1
+            && self.structured >= 1
+            && self.http_requests >= 1
+            && self.code_fences >= 2
+            && self.indented_code >= 1
+            && self.words >= MIN_DESCRIPTION_WORDS
+    }
+
+    /// Section headings and labels (`## Impact`, `Steps to reproduce`) on `line`, with
+    /// `next` for underlined headings.
+    fn scan_labels(&mut self, line: &str, next: Option<&str>, first_word: &mut String) {
+        let c = &*COMPILED;
+        let wanted = |first: &str| {
+            [
+                (self.label_desc, &c.description),
+                (self.label_steps, &c.steps),
+                (self.label_impact, &c.impact),
+                (self.label_poc, &c.poc),
+            ]
+            .iter()
+            .any(|(found, labels)| {
+                !found && labels.iter().any(|l| first.starts_with(l.first.as_str()))
+            })
+        };
+        if let Some(h) = label_head(line, next, first_word, wanted) {
+            self.label_desc = self.label_desc || opens_section(&h, &c.description);
+            self.label_steps = self.label_steps || opens_section(&h, &c.steps);
+            self.label_impact = self.label_impact || opens_section(&h, &c.impact);
+            self.label_poc = self.label_poc || opens_section(&h, &c.poc);
+        }
+    }
+
+    /// The content cues of one line: steps, commands, code, HTTP requests, words and
+    /// (if `inline_open`) inline labels.
+    fn scan_content(&mut self, line: &str, pre: &Prefilters, inline_open: bool) {
+        if self.numbered < 2 && is_numbered_step(line) {
+            self.numbered += 1;
+        }
+        if self.commands < 1 && (is_command_line(line) || has_inline_command(line, pre.inline_tool))
+        {
+            self.commands += 1;
+        }
+        if self.structured < 1
+            && (is_structured_code_line(line) || (pre.payload && has_payload(line)))
+        {
+            self.structured += 1;
+        }
+        if self.http_requests < 1 && pre.http && is_http_request_line(line) {
+            self.http_requests += 1;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            self.code_fences += 1;
+        }
+        if self.indented_code < 1
+            && (line.starts_with("    ") || line.starts_with('\t'))
+            && !trimmed.is_empty()
+            && !trimmed.starts_with(['-', '*'])
+            && !is_numbered_step(trimmed)
+        {
+            self.indented_code += 1;
+        }
+        if self.words < MIN_DESCRIPTION_WORDS {
+            self.words += tokens(line).count();
+        }
+        // every inline label ends with a colon, which only a word ending in ':' or '：' yields
+        if inline_open && may_have_inline_label(line) {
+            let lower = normalize_keep_colons(line);
+            self.inline_steps = self.inline_steps || has_inline_label(&lower, INLINE_STEPS);
+            self.inline_impact = self.inline_impact || has_inline_label(&lower, INLINE_IMPACT);
+            self.inline_poc = self.inline_poc || has_inline_label(&lower, INLINE_POC);
+        }
+    }
+}
+
+/// Scans the body lines for labels and content cues, stopping once every check has
+/// reached its threshold.
+fn scan(inp: &Inputs) -> Cues {
+    let pre = Prefilters {
+        payload: has_payload(inp.text),
+        inline_tool: INLINE_TOOL_RE.as_ref().is_none_or(|r| r.is_match(inp.text)),
+        http: HTTP_METHOD_RE.as_ref().is_none_or(|r| r.is_match(inp.text)),
+    };
+    let mut cues = Cues::default();
+    let mut first_word = String::new();
+    for (i, line) in inp.lines.iter().enumerate() {
+        if cues.complete() {
+            break;
+        }
+        let inline_open = cues.inline_open();
+        if cues.labels_open() {
+            cues.scan_labels(line, inp.lines.get(i + 1).copied(), &mut first_word);
+        }
+        cues.scan_content(line, &pre, inline_open);
+    }
+    cues
 }
 
 /// Does a whitespace-separated word of `line` end with `:` or `：`?
