@@ -19,7 +19,7 @@ use crate::open::{self, OpenError, OpenLimits, TeamKeys};
 use crate::parse::{self, Attachment, ParseLimits};
 use crate::sla::BusinessCalendar;
 use crate::threading;
-use crate::triage::{self, ReportText, TriageConfig};
+use crate::triage::{self, ReportText, Triage};
 
 /// Everything the pure pipeline needs, built once from the config.
 pub struct Pipeline {
@@ -27,7 +27,8 @@ pub struct Pipeline {
     pub open_limits: OpenLimits,
     /// Loaded once; the outbox seals and signs with the same value.
     pub team_keys: Arc<TeamKeys>,
-    pub triage: TriageConfig,
+    /// The triage policy, compiled once.
+    pub triage: Triage,
     pub calendar: BusinessCalendar,
     pub own_address: String,
     pub message_id_domain: String,
@@ -63,7 +64,7 @@ impl Pipeline {
                 max_armored_blocks: 16,
             },
             team_keys,
-            triage: config.triage.clone(),
+            triage: Triage::new(&config.triage),
             calendar: config.calendar.clone(),
             own_address: config.smtp.from_address.clone(),
             message_id_domain: config.ack.message_id_domain.clone(),
@@ -243,7 +244,7 @@ impl Pipeline {
             body: &text,
             attachment_names: &attachment_names,
         };
-        let classification = triage::classify(&report_text, &self.triage);
+        let classification = self.triage.classify(&report_text);
         let fingerprint = triage::fingerprint(&report_text, &classification);
         let credit = triage::parse_credit(&text);
         let mut refs = threading::refs_of(&headers, &self.tracking_prefix);

@@ -542,7 +542,7 @@ pub struct Inputs<'a> {
     pub lines: &'a [&'a str],
     /// a text containing every line (the lines joined), for whole-text prefilters
     pub text: &'a str,
-    /// what the normalized prose of subject + body mentions (see [`mentions`])
+    /// what the normalized prose of subject + body mentions (see `mentions`, the reference used by the tests)
     pub mentions: Mentions,
     /// attachment file names
     pub attachments: &'a [String],
@@ -556,116 +556,23 @@ pub struct Inputs<'a> {
 
 /// Sections the report still lacks, in policy order.
 pub fn missing(inp: &Inputs) -> Vec<Section> {
-    let c = &*COMPILED;
-    let mut label_desc = false;
-    let mut label_steps = false;
-    let mut label_impact = false;
-    let mut label_poc = false;
-    let mut numbered = 0usize;
-    let mut commands = 0usize;
-    let mut http_requests = 0usize;
-    let mut code_fences = 0usize;
-    let mut indented_code = 0usize;
-    let mut structured = 0usize;
-    let mut words = 0usize;
-    let mut inline_steps = false;
-    let mut inline_impact = false;
-    let mut inline_poc = false;
-
-    let mut first_word = String::new();
-    // whole-text prefilters: a line can only match where the text does
-    let payload_possible = has_payload(inp.text);
-    let inline_tool_possible = INLINE_TOOL_RE.as_ref().is_none_or(|r| r.is_match(inp.text));
-    let http_possible = HTTP_METHOD_RE.as_ref().is_none_or(|r| r.is_match(inp.text));
-    // Every count below is only compared with a small threshold (see the verdicts after the
-    // loop), so a check stops once its threshold is reached, and the loop once all are.
-    for (i, line) in inp.lines.iter().enumerate() {
-        let labels_open = !(label_desc && label_steps && label_impact && label_poc);
-        let inline_open = !(inline_steps && inline_impact && inline_poc);
-        if !labels_open
-            && !inline_open
-            && numbered >= 2
-            && commands >= 1
-            && structured >= 1
-            && http_requests >= 1
-            && code_fences >= 2
-            && indented_code >= 1
-            && words >= MIN_DESCRIPTION_WORDS
-        {
-            break;
-        }
-        if labels_open {
-            let next = inp.lines.get(i + 1).copied();
-            let wanted = |first: &str| {
-                [
-                    (label_desc, &c.description),
-                    (label_steps, &c.steps),
-                    (label_impact, &c.impact),
-                    (label_poc, &c.poc),
-                ]
-                .iter()
-                .any(|(found, labels)| {
-                    !found && labels.iter().any(|l| first.starts_with(l.first.as_str()))
-                })
-            };
-            if let Some(h) = label_head(line, next, &mut first_word, wanted) {
-                label_desc = label_desc || opens_section(&h, &c.description);
-                label_steps = label_steps || opens_section(&h, &c.steps);
-                label_impact = label_impact || opens_section(&h, &c.impact);
-                label_poc = label_poc || opens_section(&h, &c.poc);
-            }
-        }
-        if numbered < 2 && is_numbered_step(line) {
-            numbered += 1;
-        }
-        if commands < 1 && (is_command_line(line) || has_inline_command(line, inline_tool_possible))
-        {
-            commands += 1;
-        }
-        if structured < 1
-            && (is_structured_code_line(line) || (payload_possible && has_payload(line)))
-        {
-            structured += 1;
-        }
-        if http_requests < 1 && http_possible && is_http_request_line(line) {
-            http_requests += 1;
-        }
-        let trimmed = line.trim_start();
-        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
-            code_fences += 1;
-        }
-        if indented_code < 1
-            && (line.starts_with("    ") || line.starts_with('\t'))
-            && !trimmed.is_empty()
-            && !trimmed.starts_with(['-', '*'])
-            && !is_numbered_step(trimmed)
-        {
-            indented_code += 1;
-        }
-        if words < MIN_DESCRIPTION_WORDS {
-            words += tokens(line).count();
-        }
-        // every inline label ends with a colon, which only a word ending in ':' or '：' yields
-        if inline_open && may_have_inline_label(line) {
-            let lower = normalize_keep_colons(line);
-            inline_steps = inline_steps || has_inline_label(&lower, INLINE_STEPS);
-            inline_impact = inline_impact || has_inline_label(&lower, INLINE_IMPACT);
-            inline_poc = inline_poc || has_inline_label(&lower, INLINE_POC);
-        }
-    }
-
+    let cues = scan(inp);
     let impact_cue = inp.mentions.impact_cue;
     let poc_attachment = inp.attachments.iter().any(|a| is_poc_attachment(a));
-    let code = code_fences >= 2 || indented_code >= 1 || structured >= 1;
+    let code = cues.code_fences >= 2 || cues.indented_code >= 1 || cues.structured >= 1;
     let poc_in_text = inp.mentions.poc;
+    let (commands, http_requests) = (cues.commands, cues.http_requests);
 
-    let has_description =
-        label_desc || (words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));
-    let has_steps =
-        label_steps || inline_steps || numbered >= 2 || commands >= 1 || http_requests >= 1;
-    let has_impact = label_impact || inline_impact || impact_cue || inp.has_cvss;
-    let has_poc = label_poc
-        || inline_poc
+    let has_description = cues.label_desc
+        || (cues.words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));
+    let has_steps = cues.label_steps
+        || cues.inline_steps
+        || cues.numbered >= 2
+        || commands >= 1
+        || http_requests >= 1;
+    let has_impact = cues.label_impact || cues.inline_impact || impact_cue || inp.has_cvss;
+    let has_poc = cues.label_poc
+        || cues.inline_poc
         || poc_attachment
         || commands >= 1
         || http_requests >= 1
@@ -686,6 +593,148 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
         out.push(Section::ProofOfConcept);
     }
     out
+}
+
+/// What [`scan`] found in the body lines. Every count is only compared with a small
+/// threshold by [`missing`], so each stops growing once its threshold is reached (except
+/// `code_fences`, which counts every fence).
+#[derive(Debug, Default)]
+struct Cues {
+    label_desc: bool,
+    label_steps: bool,
+    label_impact: bool,
+    label_poc: bool,
+    numbered: usize,
+    commands: usize,
+    http_requests: usize,
+    code_fences: usize,
+    indented_code: usize,
+    structured: usize,
+    words: usize,
+    inline_steps: bool,
+    inline_impact: bool,
+    inline_poc: bool,
+}
+
+/// Whole-text prefilters: a line can only match where the text does.
+struct Prefilters {
+    payload: bool,
+    inline_tool: bool,
+    http: bool,
+}
+
+impl Cues {
+    /// Is a section label still to be found?
+    fn labels_open(&self) -> bool {
+        !(self.label_desc && self.label_steps && self.label_impact && self.label_poc)
+    }
+
+    /// Is an inline label still to be found?
+    fn inline_open(&self) -> bool {
+        !(self.inline_steps && self.inline_impact && self.inline_poc)
+    }
+
+    /// Has every check reached its threshold (so further lines change nothing)?
+    fn complete(&self) -> bool {
+        !self.labels_open()
+            && !self.inline_open()
+            && self.numbered >= 2
+            && self.commands >= 1
+            && self.structured >= 1
+            && self.http_requests >= 1
+            && self.code_fences >= 2
+            && self.indented_code >= 1
+            && self.words >= MIN_DESCRIPTION_WORDS
+    }
+
+    /// Section headings and labels (`## Impact`, `Steps to reproduce`) on `line`, with
+    /// `next` for underlined headings.
+    fn scan_labels(&mut self, line: &str, next: Option<&str>, first_word: &mut String) {
+        let c = &*COMPILED;
+        let wanted = |first: &str| {
+            [
+                (self.label_desc, &c.description),
+                (self.label_steps, &c.steps),
+                (self.label_impact, &c.impact),
+                (self.label_poc, &c.poc),
+            ]
+            .iter()
+            .any(|(found, labels)| {
+                !found && labels.iter().any(|l| first.starts_with(l.first.as_str()))
+            })
+        };
+        if let Some(h) = label_head(line, next, first_word, wanted) {
+            self.label_desc = self.label_desc || opens_section(&h, &c.description);
+            self.label_steps = self.label_steps || opens_section(&h, &c.steps);
+            self.label_impact = self.label_impact || opens_section(&h, &c.impact);
+            self.label_poc = self.label_poc || opens_section(&h, &c.poc);
+        }
+    }
+
+    /// The content cues of one line: steps, commands, code, HTTP requests, words and
+    /// (if `inline_open`) inline labels.
+    fn scan_content(&mut self, line: &str, pre: &Prefilters, inline_open: bool) {
+        if self.numbered < 2 && is_numbered_step(line) {
+            self.numbered += 1;
+        }
+        if self.commands < 1 && (is_command_line(line) || has_inline_command(line, pre.inline_tool))
+        {
+            self.commands += 1;
+        }
+        if self.structured < 1
+            && (is_structured_code_line(line) || (pre.payload && has_payload(line)))
+        {
+            self.structured += 1;
+        }
+        if self.http_requests < 1 && pre.http && is_http_request_line(line) {
+            self.http_requests += 1;
+        }
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            self.code_fences += 1;
+        }
+        if self.indented_code < 1
+            && (line.starts_with("    ") || line.starts_with('\t'))
+            && !trimmed.is_empty()
+            && !trimmed.starts_with(['-', '*'])
+            && !is_numbered_step(trimmed)
+        {
+            self.indented_code += 1;
+        }
+        if self.words < MIN_DESCRIPTION_WORDS {
+            self.words += tokens(line).count();
+        }
+        // every inline label ends with a colon, which only a word ending in ':' or '：' yields
+        if inline_open && may_have_inline_label(line) {
+            let lower = normalize_keep_colons(line);
+            self.inline_steps = self.inline_steps || has_inline_label(&lower, INLINE_STEPS);
+            self.inline_impact = self.inline_impact || has_inline_label(&lower, INLINE_IMPACT);
+            self.inline_poc = self.inline_poc || has_inline_label(&lower, INLINE_POC);
+        }
+    }
+}
+
+/// Scans the body lines for labels and content cues, stopping once every check has
+/// reached its threshold.
+fn scan(inp: &Inputs) -> Cues {
+    let pre = Prefilters {
+        payload: has_payload(inp.text),
+        inline_tool: INLINE_TOOL_RE.as_ref().is_none_or(|r| r.is_match(inp.text)),
+        http: HTTP_METHOD_RE.as_ref().is_none_or(|r| r.is_match(inp.text)),
+    };
+    let mut cues = Cues::default();
+    let mut first_word = String::new();
+    for (i, line) in inp.lines.iter().enumerate() {
+        if cues.complete() {
+            break;
+        }
+        let inline_open = cues.inline_open();
+        if cues.labels_open() {
+            cues.scan_labels(line, inp.lines.get(i + 1).copied(), &mut first_word);
+        }
+        cues.scan_content(line, &pre, inline_open);
+    }
+    cues
 }
 
 /// Does a whitespace-separated word of `line` end with `:` or `：`?
@@ -735,273 +784,4 @@ fn normalize_keep_colons(line: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn check(body: &str, attachments: &[String]) -> Vec<Section> {
-        let lines: Vec<&str> = body.lines().collect();
-        let norm = normalize(body);
-        missing(&Inputs {
-            lines: &lines,
-            text: body,
-            mentions: mentions(&norm),
-            attachments,
-            has_component: true,
-            has_class: true,
-            has_cvss: false,
-        })
-    }
-
-    #[test]
-    fn markdown_report_with_all_sections_is_complete() {
-        let body = "## Description\nThe gateway leaks things.\n## Steps to reproduce\n1. a\n2. b\n## Impact\nBad.\n## PoC\n```\ncurl -k https://x.example/a\n```\n";
-        assert!(check(body, &[]).is_empty());
-    }
-
-    #[test]
-    fn multilingual_headings_are_recognised() {
-        let de = "### Beschreibung\nx\n### Schritte zur Reproduktion\nfoo\n### Auswirkung\nbar\n";
-        assert_eq!(check(de, &[]), vec![Section::ProofOfConcept]);
-        let fr = "Description : x\nÉtapes pour reproduire :\nfoo\nImpact : bar\n";
-        assert_eq!(check(fr, &[]), vec![Section::ProofOfConcept]);
-        let es = "Descripción: x\nPasos para reproducir:\nfoo\nImpacto: bar\nPrueba de concepto: adjunta\n";
-        assert!(check(es, &[]).is_empty());
-        let ja = "【概要】\nx\n【再現手順】\ny\n【影響】\nz\n";
-        assert_eq!(check(ja, &[]), vec![Section::ProofOfConcept]);
-    }
-
-    #[test]
-    fn curl_command_counts_as_steps_and_poc() {
-        let m = check(
-            "The gateway is broken.\ncurl -X POST https://x.example/api",
-            &[],
-        );
-        assert_eq!(m, vec![Section::Description, Section::Impact]);
-    }
-
-    #[test]
-    fn inline_labels_equal_reference() {
-        fn reference_lower(line: &str) -> String {
-            line.split_whitespace()
-                .map(|w| {
-                    let colon = w.ends_with(':') || w.ends_with('：');
-                    let n = normalize(w);
-                    let n = n.trim();
-                    if colon {
-                        format!("{n}:")
-                    } else {
-                        n.to_string()
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
-        fn reference_label(lower: &str, labels: &[&str]) -> bool {
-            labels.iter().any(|l| {
-                lower
-                    .match_indices(l)
-                    .any(|(i, _)| i == 0 || !lower[..i].ends_with(|c: char| c.is_alphanumeric()))
-            })
-        }
-        let vocab = [
-            "Repro:",
-            "steps:",
-            "to",
-            "reproduce:",
-            "Impact",
-            ":",
-            "：",
-            "impacto：",
-            "PoC:",
-            "proof",
-            "of",
-            "concept:",
-            "xpoc:",
-            "é:",
-            "exploit",
-            " ",
-            "\t",
-            "--",
-            "a:b",
-            "https://x",
-            "Étapes:",
-            "Schritte :",
-            "_poc:",
-            "1.",
-            "\u{a0}",
-            "İmpact:",
-            "auswirkung:",
-        ];
-        let mut next = crate::triage::xorshift(0x2545_f491_4f6c_dd1d);
-        for _ in 0..5000 {
-            let line: String = crate::triage::random_words(&mut next, &vocab, 12)
-                .join(if next().is_multiple_of(3) { "" } else { " " });
-            let lower = normalize_keep_colons(&line);
-            assert_eq!(lower, reference_lower(&line), "{line:?}");
-            for labels in [INLINE_STEPS, INLINE_IMPACT, INLINE_POC] {
-                assert_eq!(
-                    has_inline_label(&lower, labels),
-                    reference_label(&lower, labels),
-                    "{line:?}"
-                );
-            }
-            if !has_word_ending_in_colon(&line) {
-                assert!(!lower.contains(':'), "{line:?}");
-            }
-        }
-    }
-
-    #[test]
-    fn line_prefilters_equal_reference() {
-        fn reference_inline_command(line: &str) -> bool {
-            let mut parts = line.split('`');
-            parts.next();
-            let mut in_code = true;
-            for part in parts {
-                if in_code {
-                    let mut w = part.split_whitespace();
-                    let first = w.next().unwrap_or("");
-                    let has_operand = w.any(|a| {
-                        a.starts_with('-')
-                            || a.contains('/')
-                            || a.contains('=')
-                            || a.starts_with("http")
-                    });
-                    if COMMANDS.contains(&first) && has_operand {
-                        return true;
-                    }
-                }
-                in_code = !in_code;
-            }
-            let words: Vec<&str> = line.split_whitespace().collect();
-            words.windows(2).any(|w| {
-                INLINE_TOOLS.contains(&w[0].trim_start_matches(['(', '"', '\'']))
-                    && (w[1].starts_with('-') || w[1].starts_with("http") || w[1].starts_with('\''))
-            })
-        }
-        let vocab = [
-            "curl",
-            "(curl",
-            "\"'wget",
-            "nc",
-            "ncat",
-            "xnc",
-            "-k",
-            "http://x",
-            "'a'",
-            " ",
-            "\t",
-            "\u{a0}",
-            "\u{3000}",
-            "`",
-            "hexonctl",
-            "--server",
-            "Impact",
-            ":",
-            "：",
-            "】",
-            "—",
-            "(",
-            "]",
-            "*",
-            "\n",
-            "Steps",
-            "to",
-            "reproduce",
-            "é",
-            "İ",
-            "日本",
-            "repro:",
-            "PoC：",
-            "x:y",
-            "concept:",
-            "_",
-            "1.",
-            "##",
-        ];
-        let mut next = crate::triage::xorshift(0x0123_4567_89ab_cdef);
-        for _ in 0..8000 {
-            let line: String = crate::triage::random_words(&mut next, &vocab, 10)
-                .join(if next().is_multiple_of(3) { "" } else { " " });
-            assert_eq!(
-                has_inline_command(&line, true),
-                reference_inline_command(&line),
-                "{line:?}"
-            );
-            assert_eq!(
-                find_separator(&line),
-                line.find([':', '：', '(', ']', '】', '*', '\n', '—']),
-                "{line:?}"
-            );
-            let mut first = String::from("junk");
-            first_normalized_word(&line, &mut first);
-            assert_eq!(
-                first,
-                normalize(&line).split_whitespace().next().unwrap_or(""),
-                "{line:?}"
-            );
-            if !may_have_inline_label(&line) {
-                let lower = normalize_keep_colons(&line);
-                for labels in [INLINE_STEPS, INLINE_IMPACT, INLINE_POC] {
-                    assert!(!has_inline_label(&lower, labels), "{line:?}");
-                }
-            }
-        }
-    }
-
-    #[test]
-    fn payload_pattern_equals_lowercase_search() {
-        let reference = |line: &str| {
-            let lower = line.to_lowercase();
-            PAYLOAD_MARKERS.iter().any(|m| lower.contains(m))
-        };
-        for line in [
-            "GET /?q=<SCRIPT>alert(1)</script>",
-            "x' OR 1=1 --",
-            "' UNION SELECT password FROM users",
-            "<scrİpt>",
-            "<ſcript>",
-            "\u{212A}onerror=",
-            "onerror\u{130}=",
-            "..%2F..%2Fetc",
-            "${JNDI:ldap://x}",
-            "ÜNION SELECT",
-            "plain text",
-            "",
-        ] {
-            assert_eq!(has_payload(line), reference(line), "{line:?}");
-        }
-    }
-
-    #[test]
-    fn poc_attachment_names_count() {
-        assert!(is_poc_attachment("poc.py"));
-        assert!(is_poc_attachment("Exploit.rb"));
-        assert!(is_poc_attachment("burp.har"));
-        assert!(is_poc_attachment("trace.pcap"));
-        assert!(is_poc_attachment("Screenshot 2026-01-01.png"));
-        assert!(!is_poc_attachment("notes.txt"));
-        assert!(!is_poc_attachment("logo.png"));
-        let m = check("short", &["poc.py".to_string()]);
-        assert!(!m.contains(&Section::ProofOfConcept));
-    }
-
-    #[test]
-    fn impact_cue_without_heading_counts() {
-        let m = check("An attacker can read every invoice.", &[]);
-        assert!(!m.contains(&Section::Impact));
-    }
-
-    #[test]
-    fn empty_report_lacks_everything() {
-        assert_eq!(
-            check("", &[]),
-            vec![
-                Section::Description,
-                Section::StepsToReproduce,
-                Section::Impact,
-                Section::ProofOfConcept
-            ]
-        );
-    }
-}
+mod tests;

@@ -6,10 +6,8 @@
 use super::severity::{SignalHit, SIGNALS};
 use super::text::{is_host_pattern, HostPattern, Phrase, PhraseSet};
 use super::TriageConfig;
-use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::ops::Range;
-use std::rc::Rc;
 
 /// Weight of one alias occurrence in the subject / in the body (body hits are capped at 3
 /// per alias so a long report does not drown a specific subject).
@@ -47,11 +45,11 @@ fn alias_weight(p: &Phrase) -> f64 {
 
 /// A [`TriageConfig`] compiled for matching: every alias, keyword and critical signal
 /// normalized once and put, together with the built-in signal phrases and the completeness
-/// cues, into one single-pass [`PhraseSet`]; host patterns prepared. Built by [`compiled`],
-/// which caches it per thread.
+/// cues, into one single-pass [`PhraseSet`]; host patterns prepared. Built once per
+/// configuration by [`super::Triage::new`], which holds it.
 #[derive(Debug)]
 pub struct Compiled {
-    /// every phrase [`super::classify`] looks for, in the order of the ranges below
+    /// every phrase [`super::Triage::classify`] looks for, in the order of the ranges below
     pub phrases: PhraseSet,
     /// the components' aliases (those that compile), in configuration order
     pub aliases: Range<usize>,
@@ -162,51 +160,6 @@ impl Compiled {
             oos_rules,
             oos_evidence,
         }
-    }
-}
-
-/// Compiled configurations kept per thread (most recently used first).
-const CACHED_CONFIGS: usize = 4;
-
-thread_local! {
-    static CACHE: RefCell<Vec<(TriageConfig, Rc<Compiled>)>> = const { RefCell::new(Vec::new()) };
-}
-
-fn same_config(a: &TriageConfig, b: &TriageConfig) -> bool {
-    a.critical_signals == b.critical_signals
-        && a.components.len() == b.components.len()
-        && a.out_of_scope.len() == b.out_of_scope.len()
-        && a.components
-            .iter()
-            .zip(&b.components)
-            .all(|(x, y)| x.name == y.name && x.aliases == y.aliases && x.hosts == y.hosts)
-        && a.out_of_scope
-            .iter()
-            .zip(&b.out_of_scope)
-            .all(|(x, y)| x.class == y.class && x.keywords == y.keywords)
-}
-
-/// The compiled form of `cfg`. Cached per thread and keyed by the configuration's content
-/// (compared in full on every call, a few hundred short string comparisons), so a
-/// configuration changed in place is never matched with stale tables.
-pub fn compiled(cfg: &TriageConfig) -> Rc<Compiled> {
-    let cached = CACHE.try_with(|cache| {
-        let mut cache = cache.try_borrow_mut().ok()?;
-        if let Some(pos) = cache.iter().position(|(k, _)| same_config(k, cfg)) {
-            let entry = cache.remove(pos);
-            let c = Rc::clone(&entry.1);
-            cache.insert(0, entry);
-            return Some(c);
-        }
-        let c = Rc::new(Compiled::new(cfg));
-        cache.insert(0, (cfg.clone(), Rc::clone(&c)));
-        cache.truncate(CACHED_CONFIGS);
-        Some(c)
-    });
-    match cached {
-        Ok(Some(c)) => c,
-        // thread-local storage being torn down (or re-entered): compile without caching
-        _ => Rc::new(Compiled::new(cfg)),
     }
 }
 

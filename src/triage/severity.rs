@@ -521,7 +521,7 @@ pub fn find_signals(subject_norm: &str, body_norm: &str) -> Vec<SignalHit> {
     signals_from_counts(&set.counts(subject_norm), &set.counts(body_norm))
 }
 
-/// [`find_signals`] from the uncapped occurrences of every phrase of [`signal_phrases`] in
+/// `find_signals` (the reference used by the tests) from the uncapped occurrences of every phrase of [`signal_phrases`] in
 /// the subject and in the body.
 pub fn signals_from_counts(in_subject: &[usize], in_body: &[usize]) -> Vec<SignalHit> {
     let owner = &SIGNAL_SET.1;

@@ -1,0 +1,177 @@
+//! The classifier: a [`TriageConfig`] compiled once into a [`Triage`] (single-pass phrase
+//! matchers, prepared host patterns), then applied to every report with
+//! [`Triage::classify`]: component and scope, completeness, CVSS, signals, severity,
+//! indicators.
+//! Pure code: no I/O, no clock, no global state (only the static built-in patterns of the
+//! submodules); must never panic on mail.
+
+use super::text::{self, Extracted};
+use super::{
+    completeness, scope, severity, Classification, ReportText, Severity, TriageConfig,
+    MAX_INDICATORS, SIGNALS,
+};
+use std::collections::BTreeSet;
+use std::ops::Range;
+
+/// A triage policy compiled for classifying many reports: every alias, keyword and signal
+/// of the configuration, the built-in signal phrases and the completeness cues in one
+/// single-pass matcher. Build it once (the pipeline does so in `Pipeline::from_config`)
+/// and call [`Triage::classify`] for every message; it is `Send + Sync`.
+#[derive(Debug)]
+pub struct Triage {
+    config: TriageConfig,
+    compiled: scope::Compiled,
+}
+
+impl Triage {
+    /// Compiles `cfg` (entries that can never match, such as empty phrases, are dropped,
+    /// exactly as the matching rules skip them).
+    pub fn new(cfg: &TriageConfig) -> Self {
+        Self {
+            config: cfg.clone(),
+            compiled: scope::Compiled::new(cfg),
+        }
+    }
+
+    /// The configuration this was compiled from.
+    pub fn config(&self) -> &TriageConfig {
+        &self.config
+    }
+
+    /// Classifies a report against the compiled policy. Never panics; only the first
+    /// 256 KiB of subject and body are analysed.
+    pub fn classify(&self, report: &ReportText) -> Classification {
+        let (cfg, compiled) = (&self.config, &self.compiled);
+        let subject = text::clip(report.subject, text::MAX_ANALYSED_BYTES);
+        let raw_body = text::clip(report.body, text::MAX_ANALYSED_BYTES);
+        let lines: Vec<&str> = text::unquoted_lines(raw_body).collect();
+        let body = lines.join("\n");
+
+        let ex_subject = text::extract(subject);
+        let ex_body = text::extract(&body);
+        // one pass per text finds every phrase of the configuration, the built-in signals
+        // and the completeness cues; occurrences in subject + body are those in the
+        // concatenated prose (no phrase can span the two, which meet at a double space)
+        let in_subject = compiled.phrases.counts(&text::normalize_prose(subject));
+        let in_body = compiled.phrases.counts(&text::normalize_prose(&body));
+        let views = scope::Views {
+            subject_counts: scope::Counts { all: &in_subject },
+            body_counts: scope::Counts { all: &in_body },
+            subject_hosts: &ex_subject.hosts,
+            body_hosts: &ex_body.hosts,
+        };
+        let anywhere = |r: &Range<usize>| {
+            let (s, b) = (views.subject_counts.of(r), views.body_counts.of(r));
+            s.iter().chain(b).any(|&n| n > 0)
+        };
+
+        let comp = scope::component(&views, cfg, compiled);
+        let hits = severity::signals_from_counts(
+            views.subject_counts.of(&compiled.signals),
+            views.body_counts.of(&compiled.signals),
+        );
+        let oos = scope::out_of_scope(&views, cfg, compiled, &hits);
+        let cvss = super::parse_cvss(subject).or_else(|| super::parse_cvss(&body));
+
+        let missing = completeness::missing(&completeness::Inputs {
+            lines: &lines,
+            text: &body,
+            mentions: completeness::Mentions {
+                impact_cue: anywhere(&compiled.impact_cues),
+                poc: anywhere(&compiled.poc),
+            },
+            attachments: report.attachment_names,
+            has_component: comp.name.is_some(),
+            has_class: !hits.is_empty() || oos.class.is_some(),
+            has_cvss: cvss.is_some(),
+        });
+
+        let severity = match &cvss {
+            Some(c) => c.severity,
+            None => severity::severity_from_signals(&hits),
+        };
+        let critical = severity == Severity::Critical || anywhere(&compiled.critical);
+
+        Classification {
+            component: comp.name,
+            component_evidence: comp.evidence,
+            out_of_scope: oos.class,
+            out_of_scope_evidence: oos.evidence,
+            missing,
+            cvss,
+            signals: signal_names(&hits),
+            severity,
+            critical,
+            indicators: indicators(&[&ex_subject, &ex_body]),
+        }
+    }
+}
+
+/// Classifies a report against the policy in `cfg`. Never panics; only the first 256 KiB of
+/// subject and body are analysed.
+///
+/// Convenience for tests, the corpus evaluation and the fuzz target: it compiles `cfg` on
+/// every call, which costs more than classifying a typical report. Anything classifying
+/// many reports builds a [`Triage`] once and calls [`Triage::classify`].
+pub fn classify(report: &ReportText, cfg: &TriageConfig) -> Classification {
+    Triage::new(cfg).classify(report)
+}
+
+/// The names of the recognised signals, most severe first (ties in table order).
+fn signal_names(hits: &[severity::SignalHit]) -> Vec<String> {
+    let mut ranked: Vec<&severity::SignalHit> = hits.iter().collect();
+    ranked.sort_by(|a, b| {
+        let sa = SIGNALS.get(a.index).map(|s| s.severity);
+        let sb = SIGNALS.get(b.index).map(|s| s.severity);
+        sb.cmp(&sa).then(a.index.cmp(&b.index))
+    });
+    ranked
+        .iter()
+        .filter_map(|h| SIGNALS.get(h.index).map(|s| s.name.to_string()))
+        .collect()
+}
+
+/// Hosts, paths and CVE ids of the extractions, sorted, deduplicated, at most
+/// [`MAX_INDICATORS`].
+fn indicators(extracted: &[&Extracted]) -> Vec<String> {
+    let mut all: BTreeSet<String> = BTreeSet::new();
+    for ex in extracted {
+        all.extend(ex.hosts.keys().cloned());
+        all.extend(ex.paths.iter().cloned());
+        all.extend(ex.cves.iter().cloned());
+    }
+    all.into_iter().take(MAX_INDICATORS).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triage_is_shareable_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<Triage>();
+    }
+
+    #[test]
+    fn one_compiled_triage_equals_compiling_per_report() {
+        let cfg = TriageConfig::default();
+        let triage = Triage::new(&cfg);
+        assert_eq!(triage.config().components.len(), cfg.components.len());
+        let reports = [
+            ("SSRF in the gateway", "POST https://gw.hexon.io/api/v1/upstreams CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:C/C:H/I:N/A:N"),
+            ("Denial of service", "slowloris makes the gateway unresponsive"),
+            ("hexonctl", "Steps to reproduce: 1. run hexonctl 2. see\nImpact: key extraction"),
+            ("", ""),
+        ];
+        for (subject, body) in reports {
+            let names = vec!["poc.py".to_string()];
+            let t = ReportText {
+                subject,
+                body,
+                attachment_names: &names,
+            };
+            assert_eq!(triage.classify(&t), classify(&t, &cfg));
+        }
+    }
+}

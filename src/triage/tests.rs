@@ -1,0 +1,287 @@
+//! Unit tests of the triage entry points: configuration validation, classification of
+//! small reports, hostile input, the serialized names of the public types.
+//! Pure; no I/O.
+
+use super::*;
+
+fn run(subject: &str, body: &str) -> Classification {
+    classify(
+        &ReportText {
+            subject,
+            body,
+            attachment_names: &[],
+        },
+        &TriageConfig::default(),
+    )
+}
+
+#[test]
+fn default_config_is_valid() {
+    assert_eq!(TriageConfig::default().validate(), Ok(()));
+}
+
+#[test]
+fn validate_names_the_bad_entry() {
+    let mut cfg = TriageConfig::default();
+    cfg.components[2].name = " ".into();
+    assert_eq!(
+        cfg.validate(),
+        Err("triage.components[2].name is empty".into())
+    );
+    let mut cfg = TriageConfig::default();
+    cfg.components[1].hosts.push("*.".into());
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .starts_with("triage.components[1].hosts[1]"));
+    let mut cfg = TriageConfig::default();
+    cfg.out_of_scope[0].keywords.push("  ".into());
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .starts_with("triage.out_of_scope[0].keywords["));
+    let mut cfg = TriageConfig::default();
+    cfg.critical_signals.push(String::new());
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .starts_with("triage.critical_signals["));
+    let mut cfg = TriageConfig::default();
+    cfg.components[3].name = cfg.components[0].name.to_uppercase();
+    assert!(cfg.validate().unwrap_err().contains("duplicate"));
+}
+
+#[test]
+fn config_round_trips_through_json_with_defaults() {
+    let cfg: TriageConfig = serde_json::from_str(
+        r#"{"components":[{"name":"X","hosts":["x.example"]}],"out_of_scope":[]}"#,
+    )
+    .unwrap();
+    assert!(cfg.critical_signals.is_empty());
+    assert!(cfg.components[0].aliases.is_empty());
+    assert_eq!(cfg.validate(), Ok(()));
+}
+
+#[test]
+fn specific_host_beats_wildcard() {
+    let c = run(
+        "Bug on https://registry.hexon.io/v2/_catalog",
+        "It lists everything.",
+    );
+    assert_eq!(c.component.as_deref(), Some("registry.hexon.io"));
+    assert!(c
+        .component_evidence
+        .contains(&"host:registry.hexon.io".to_string()));
+    let c = run("Bug on https://docs.hexon.io/x", "It lists everything.");
+    assert_eq!(c.component.as_deref(), Some("hexon.io"));
+}
+
+#[test]
+fn nothing_matching_gives_unknown_component() {
+    let c = run(
+        "hello",
+        "I found a critical vulnerability, reply for details.",
+    );
+    assert_eq!(c.component, None);
+    assert_eq!(c.severity, Severity::Unknown);
+    assert!(!c.critical);
+}
+
+#[test]
+fn dos_as_impact_stays_in_scope_but_dos_report_is_out() {
+    let c = run(
+        "SQL injection in the gateway admin API",
+        "The filter parameter allows SQL injection; heavy queries could also cause a denial of service.",
+    );
+    assert_eq!(c.out_of_scope, None);
+    let c = run(
+        "Denial of service against the gateway with slowloris",
+        "Slowloris with 2000 connections makes the gateway unresponsive.",
+    );
+    assert_eq!(c.out_of_scope.as_deref(), Some("denial-of-service"));
+}
+
+#[test]
+fn cvss_sets_severity_and_critical() {
+    let c = run("RCE", "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H");
+    assert_eq!(c.severity, Severity::Critical);
+    assert!(c.critical);
+    let c = run("XSS in the website", "reflected xss");
+    assert_eq!(c.severity, Severity::Medium);
+    assert!(!c.critical);
+}
+
+#[test]
+fn configured_critical_signal_marks_critical() {
+    let c = run(
+        "bug",
+        "This is being actively exploited against our gateway.",
+    );
+    assert!(c.critical);
+}
+
+#[test]
+fn indicators_are_normalized_sorted_and_capped() {
+    let mut body = String::from("CVE-2026-12345 https://Portal.Hexon.io/api/v1/Session?x=1 ");
+    for i in 0..200 {
+        body.push_str(&format!(" https://h{i}.example.com/p{i} "));
+    }
+    let c = run("x", &body);
+    assert!(c.indicators.len() <= MAX_INDICATORS);
+    assert_eq!(c.indicators[0], "/api/v1/session");
+    assert!(c.indicators.windows(2).all(|w| w[0] < w[1]));
+    let c = run(
+        "x",
+        "CVE-2026-12345 https://Portal.Hexon.io/api/v1/Session?x=1",
+    );
+    assert_eq!(
+        c.indicators,
+        vec!["/api/v1/session", "CVE-2026-12345", "portal.hexon.io"]
+    );
+}
+
+#[test]
+fn quoted_lines_are_ignored() {
+    let c = run(
+        "Re: your report",
+        "> https://registry.hexon.io/v2/\nThanks!",
+    );
+    assert_eq!(c.component, None);
+}
+
+#[test]
+fn hostile_input_never_panics() {
+    let huge = "A".repeat(3 * 1024 * 1024);
+    let weird = "\u{202e}\u{0}\u{FEFF}ｈｅｘｏｎ．ｉｏ 🦀 ÿ\r\n\r\n## \n1.\n```\n".repeat(2000);
+    let names = vec!["".to_string(), "\u{0}.py".to_string(), "ä".repeat(10_000)];
+    for body in [
+        huge.as_str(),
+        weird.as_str(),
+        "",
+        "CVSS:",
+        "http://",
+        "//////",
+    ] {
+        let t = ReportText {
+            subject: body,
+            body,
+            attachment_names: &names,
+        };
+        let c = classify(&t, &TriageConfig::default());
+        let f = fingerprint(&t, &c);
+        let _ = similarity(&f, &f);
+        let _ = parse_credit(body);
+    }
+}
+
+#[test]
+fn random_token_soup_never_panics() {
+    // deterministic xorshift so failures reproduce
+    let mut next = crate::triage::xorshift(0x9e37_79b9_7f4a_7c15);
+    let vocab = [
+        "CVSS:3.1/",
+        "CVSS:4.0/",
+        "AV:N",
+        "/",
+        "AC:L",
+        "AT:",
+        "U:Red",
+        ":",
+        "http://",
+        "https://",
+        "registry.hexon.io",
+        "*.hexon.io",
+        "@",
+        ".",
+        "..",
+        "%2e",
+        "ä",
+        "日本",
+        "€",
+        "\u{0}",
+        "\n",
+        "\n1. ",
+        "```",
+        "`curl -",
+        " curl ",
+        "credit me as ",
+        "> ",
+        "-- \n",
+        "Impact:",
+        "## ",
+        "【影響】",
+        "denial of service",
+        "gateway",
+        "hexonctl",
+        "{\"a\":1}",
+        "<svg",
+        "CVE-2026-",
+        "\t",
+        " ",
+        "Ω",
+        "\u{202e}",
+        "e\u{301}",
+        "İ",
+        "ß",
+    ];
+    let cfg = TriageConfig::default();
+    for _ in 0..2000 {
+        let n = (next() % 60) as usize;
+        let mut subject = String::new();
+        let mut body = String::new();
+        for i in 0..n {
+            let tok = vocab[(next() % vocab.len() as u64) as usize];
+            if i % 7 == 0 {
+                subject.push_str(tok);
+            } else {
+                body.push_str(tok);
+            }
+        }
+        let names = vec![body.chars().take(10).collect::<String>()];
+        let t = ReportText {
+            subject: &subject,
+            body: &body,
+            attachment_names: &names,
+        };
+        let c = classify(&t, &cfg);
+        let f = fingerprint(&t, &c);
+        let sim = similarity(&f, &f);
+        assert!((0.0..=1.0).contains(&sim));
+        let _ = parse_credit(&body);
+        let _ = parse_cvss(&body);
+    }
+}
+
+#[test]
+fn severity_parse_and_as_str_round_trip() {
+    for s in [
+        Severity::Unknown,
+        Severity::None,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ] {
+        assert_eq!(Severity::parse(s.as_str()), Some(s));
+    }
+    assert_eq!(Severity::parse("Moderate"), Some(Severity::Medium));
+    assert_eq!(Severity::parse("bogus"), None);
+    assert!(Severity::Critical > Severity::High);
+}
+
+#[test]
+fn section_labels_and_serde_names() {
+    assert_eq!(Section::StepsToReproduce.label(), "steps to reproduce");
+    assert_eq!(
+        serde_json::to_string(&Section::ProofOfConcept).unwrap(),
+        "\"proof_of_concept\""
+    );
+    assert_eq!(
+        serde_json::to_string(&Credit::Name("J".into())).unwrap(),
+        r#"{"kind":"name","name":"J"}"#
+    );
+    assert_eq!(
+        serde_json::to_string(&Credit::Anonymous).unwrap(),
+        r#"{"kind":"anonymous"}"#
+    );
+}
