@@ -153,11 +153,25 @@ impl Pipeline {
         if headers.from_address.is_none() {
             return quarantine(parse::ParseError::NoSender.to_string());
         }
+        let (opened, text, attachments) = match self.open_content(raw, sender_certs) {
+            Ok(content) => content,
+            Err(reason) => return quarantine(reason),
+        };
+        self.triage_mail(headers, verdict, &opened, text, attachments, now)
+    }
+
+    /// Decrypt/verify and read text and attachments (decrypted ones included);
+    /// `Err` is a quarantine reason.
+    fn open_content(
+        &self,
+        raw: &[u8],
+        sender_certs: &[Cert],
+    ) -> Result<(open::Opened, String, Vec<Attachment>), String> {
         // One parse of the raw message serves decryption, signature checks and
         // content; a decrypted PGP/MIME entity is parsed once more, inside open.
         let t_parse = std::time::Instant::now();
         let Some(outer) = parse::parse_flat(raw) else {
-            return quarantine(parse::ParseError::NoHeaders.to_string());
+            return Err(parse::ParseError::NoHeaders.to_string());
         };
         let mut content_time = t_parse.elapsed();
         let t_open = std::time::Instant::now();
@@ -179,7 +193,7 @@ impl Pipeline {
             Ok(o) => o,
             Err(e) => {
                 metrics::record(metrics::Stage::Open, t_open, 1);
-                return quarantine(e.reason());
+                return Err(e.reason());
             }
         };
         metrics::record_duration(
@@ -191,7 +205,7 @@ impl Pipeline {
         let t_parse = std::time::Instant::now();
         let from_pgp_mime = opened.pgp_mime;
         if from_pgp_mime && opened.entity.len() > limits.max_message_bytes {
-            return quarantine(format!(
+            return Err(format!(
                 "decrypted content: {}",
                 parse::ParseError::TooLarge {
                     size: opened.entity.len(),
@@ -201,12 +215,32 @@ impl Pipeline {
         }
         let (mut text, mut attachments) = match content {
             Ok(c) => c,
-            Err(e) if from_pgp_mime => return quarantine(format!("decrypted content: {e}")),
-            Err(e) => return quarantine(e.to_string()),
+            Err(e) if from_pgp_mime => return Err(format!("decrypted content: {e}")),
+            Err(e) => return Err(e.to_string()),
         };
         if let Some(inline) = &opened.inline_text {
             text = inline.clone();
         }
+        self.add_decrypted_attachments(&opened, &mut text, &mut attachments);
+        if attachments.len() > self.parse_limits.max_attachments {
+            return Err(format!(
+                "cannot parse: {} attachments, limit is {}",
+                attachments.len(),
+                self.parse_limits.max_attachments
+            ));
+        }
+        metrics::record_duration(metrics::Stage::Parse, content_time + t_parse.elapsed(), 1);
+        Ok((opened, text, attachments))
+    }
+
+    /// Decrypted attachments join the attachment list, and their text the
+    /// body (up to the text limit).
+    fn add_decrypted_attachments(
+        &self,
+        opened: &open::Opened,
+        text: &mut String,
+        attachments: &mut Vec<Attachment>,
+    ) {
         for (name, bytes) in &opened.decrypted_attachments {
             attachments.push(Attachment {
                 filename: parse::sanitize_filename(name),
@@ -221,14 +255,18 @@ impl Pipeline {
                 }
             }
         }
-        if attachments.len() > self.parse_limits.max_attachments {
-            return quarantine(format!(
-                "cannot parse: {} attachments, limit is {}",
-                attachments.len(),
-                self.parse_limits.max_attachments
-            ));
-        }
-        metrics::record_duration(metrics::Stage::Parse, content_time + t_parse.elapsed(), 1);
+    }
+
+    /// Classify an opened mail: triage, fingerprint, credit, thread refs, deadlines.
+    fn triage_mail(
+        &self,
+        headers: parse::Headers,
+        verdict: Verdict,
+        opened: &open::Opened,
+        text: String,
+        attachments: Vec<Attachment>,
+        now: DateTime<Utc>,
+    ) -> PreparedKind {
         let t_triage = std::time::Instant::now();
         let subject = opened
             .protected_subject
