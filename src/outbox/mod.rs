@@ -137,63 +137,74 @@ impl Outbox {
         Ok(pass)
     }
 
-    async fn send_one(
+    /// A previous process died during this send: did the SMTP server take it?
+    /// `Some` when the row is settled (sent, or to look again later).
+    async fn resume_interrupted(
         &self,
         store: &SharedStore,
         item: &OutboxItem,
-    ) -> Result<Outcome, StoreError> {
+    ) -> Result<Option<Outcome>, StoreError> {
         let id = item.id;
-        if item.status == OutboxStatus::Sending {
-            // A previous process died during this send: did the SMTP server take it?
-            if self.config.ack.copy_mode == CopyMode::Bcc {
-                let wait =
-                    chrono::Duration::from_std(self.config.ack.ambiguity_wait).unwrap_or_default();
-                let settle = item.sending_at.unwrap_or_default() + wait;
-                match self.find_copy(&item.message_id).await {
-                    Ok(true) => {
-                        info!(
-                            outbox = id,
-                            "interrupted send had gone through (copy found); not resending"
-                        );
-                        store.run(move |s| s.outbox_sent(id, Utc::now())).await?;
-                        return Ok(Outcome::Sent);
-                    }
-                    Ok(false) if Utc::now() < settle => {
-                        // NOTE: the copy may still be in the MTA's queue; look again later
-                        // without blocking the other replies.
-                        store
-                            .run(move |s| {
-                                s.outbox_retry_keep(
-                                    id,
-                                    "interrupted send: waiting for its copy",
-                                    settle,
-                                )
-                            })
-                            .await?;
-                        return Ok(Outcome::Retry);
-                    }
-                    Ok(false) => info!(
+        // A previous process died during this send: did the SMTP server take it?
+        if self.config.ack.copy_mode == CopyMode::Bcc {
+            let wait =
+                chrono::Duration::from_std(self.config.ack.ambiguity_wait).unwrap_or_default();
+            let settle = item.sending_at.unwrap_or_default() + wait;
+            match self.find_copy(&item.message_id).await {
+                Ok(true) => {
+                    info!(
                         outbox = id,
-                        "interrupted send had not gone through; sending"
-                    ),
-                    Err(e) => {
-                        warn!(outbox = id, error = %e, "cannot look for the copy of an interrupted send; will retry");
-                        let next = Utc::now() + chrono::Duration::seconds(10);
-                        let reason = e.to_string();
-                        store
-                            .run(move |s| s.outbox_retry_keep(id, &reason, next))
-                            .await?;
-                        return Ok(Outcome::Retry);
-                    }
+                        "interrupted send had gone through (copy found); not resending"
+                    );
+                    store.run(move |s| s.outbox_sent(id, Utc::now())).await?;
+                    return Ok(Some(Outcome::Sent));
                 }
-            } else {
-                warn!(
+                Ok(false) if Utc::now() < settle => {
+                    // NOTE: the copy may still be in the MTA's queue; look again later
+                    // without blocking the other replies.
+                    store
+                        .run(move |s| {
+                            s.outbox_retry_keep(
+                                id,
+                                "interrupted send: waiting for its copy",
+                                settle,
+                            )
+                        })
+                        .await?;
+                    return Ok(Some(Outcome::Retry));
+                }
+                Ok(false) => info!(
                     outbox = id,
-                    "resending a reply whose send was interrupted (same bytes, same Message-ID)"
-                );
+                    "interrupted send had not gone through; sending"
+                ),
+                Err(e) => {
+                    warn!(outbox = id, error = %e, "cannot look for the copy of an interrupted send; will retry");
+                    let next = Utc::now() + chrono::Duration::seconds(10);
+                    let reason = e.to_string();
+                    store
+                        .run(move |s| s.outbox_retry_keep(id, &reason, next))
+                        .await?;
+                    return Ok(Some(Outcome::Retry));
+                }
             }
+        } else {
+            warn!(
+                outbox = id,
+                "resending a reply whose send was interrupted (same bytes, same Message-ID)"
+            );
         }
-        let bytes = match &item.rendered {
+        Ok(None)
+    }
+
+    /// The reply's bytes: fixed by an earlier attempt, or built (and sealed)
+    /// now; `Err(Failed)` when it cannot be built (never sent in clear).
+    async fn bytes_of(
+        &self,
+        store: &SharedStore,
+        item: &OutboxItem,
+    ) -> Result<Result<Vec<u8>, Outcome>, StoreError> {
+        let id = item.id;
+        Ok(Ok(match &item.rendered {
             Some(bytes) => bytes.clone(),
             None => {
                 let facts = match item.report_id {
@@ -220,10 +231,27 @@ impl Outbox {
                         store
                             .run(move |s| s.outbox_failed(id, &reason, Utc::now()))
                             .await?;
-                        return Ok(Outcome::Failed);
+                        return Ok(Err(Outcome::Failed));
                     }
                 }
             }
+        }))
+    }
+
+    async fn send_one(
+        &self,
+        store: &SharedStore,
+        item: &OutboxItem,
+    ) -> Result<Outcome, StoreError> {
+        let id = item.id;
+        if item.status == OutboxStatus::Sending {
+            if let Some(outcome) = self.resume_interrupted(store, item).await? {
+                return Ok(outcome);
+            }
+        }
+        let bytes = match self.bytes_of(store, item).await? {
+            Ok(bytes) => bytes,
+            Err(outcome) => return Ok(outcome),
         };
         // Every attempt is marked first, so a crash during it is recognised at restart.
         let b = bytes.clone();
