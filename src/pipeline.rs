@@ -9,6 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sequoia_openpgp::Cert;
 
+use crate::atrest::AtRest;
+use crate::authres;
 use crate::config::Config;
 use crate::loopguard::{self, Verdict};
 use crate::metrics;
@@ -35,6 +37,43 @@ pub struct Pipeline {
     pub tracking_prefix: String,
     pub ack_business_days: u32,
     pub assessment_business_days: u32,
+    /// Token key and sealing for what an encrypted report leaves at rest.
+    pub at_rest: AtRest,
+    /// The receiving server's authserv-id (`imap.authserv_id`).
+    pub authserv_id: Option<String>,
+}
+
+/// What of a classified mail goes to the store: for an encrypted report the
+/// evidence, signals and CVSS vector only sealed to the team key, and every
+/// digest and the duplicate fingerprint keyed (see [`AtRest`]).
+struct RestForm {
+    classification: triage::Classification,
+    fingerprint: triage::Fingerprint,
+    body_token: String,
+    content_digest: String,
+    sealed_details: Option<String>,
+}
+
+/// The signer of a good signature, or the key of a bad one when known.
+fn signer_of(signature: &open::SignatureStatus) -> Option<String> {
+    match signature {
+        open::SignatureStatus::Good { fingerprint } => Some(fingerprint.clone()),
+        open::SignatureStatus::Bad { fingerprint, .. } => fingerprint.clone(),
+        _ => None,
+    }
+}
+
+fn offered_keys(opened: &open::Opened) -> Vec<OfferedKey> {
+    opened
+        .discovered_keys
+        .iter()
+        .map(|k| OfferedKey {
+            fingerprint: k.fingerprint.clone(),
+            addresses: k.addresses.clone(),
+            armored: k.armored.clone(),
+            source: k.source,
+        })
+        .collect()
 }
 
 impl Pipeline {
@@ -52,6 +91,7 @@ impl Pipeline {
 
     /// Build the pipeline around team keys that are already loaded.
     pub fn with_team_keys(config: &Config, team_keys: Arc<TeamKeys>) -> Pipeline {
+        let at_rest = AtRest::from_team(&team_keys);
         Pipeline {
             parse_limits: ParseLimits {
                 max_message_bytes: config.limits.max_message_bytes,
@@ -71,6 +111,8 @@ impl Pipeline {
             tracking_prefix: config.ack.tracking_prefix.clone(),
             ack_business_days: config.ack.ack_business_days,
             assessment_business_days: config.ack.assessment_business_days,
+            at_rest,
+            authserv_id: config.imap.authserv_id.clone(),
         }
     }
 
@@ -291,27 +333,20 @@ impl Pipeline {
                 refs.tracking_ids.push(id);
             }
         }
-        let normalized: String = text
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
-        let signature = opened.signature.kind();
-        let signer_fingerprint = match &opened.signature {
-            open::SignatureStatus::Good { fingerprint } => Some(fingerprint.clone()),
-            open::SignatureStatus::Bad { fingerprint, .. } => fingerprint.clone(),
-            _ => None,
-        };
-        let discovered_keys = opened
-            .discovered_keys
-            .iter()
-            .map(|k| OfferedKey {
-                fingerprint: k.fingerprint.clone(),
-                addresses: k.addresses.clone(),
-                armored: k.armored.clone(),
-                source: k.source,
-            })
-            .collect();
+        let from = headers.from_address.as_deref().unwrap_or_default();
+        let sender_auth = authres::verdict(
+            &headers.authentication_results,
+            self.authserv_id.as_deref(),
+            from,
+        );
+        let mut attachments = attachments;
+        let rest = self.rest_form(
+            opened.encrypted,
+            classification,
+            &fingerprint,
+            &text,
+            &mut attachments,
+        );
         let mut headers = headers;
         if opened.encrypted {
             // NOTE: the stored/visible subject of an encrypted report must not be plaintext.
@@ -323,12 +358,16 @@ impl Pipeline {
             text,
             attachments,
             encrypted: opened.encrypted,
-            signature,
-            signer_fingerprint,
-            discovered_keys,
-            classification,
-            fingerprint,
-            body_sha256: sha256_hex(normalized.as_bytes()),
+            signature: opened.signature.kind(),
+            signer_fingerprint: signer_of(&opened.signature),
+            signer_offered: opened.signed_by_offered_key,
+            sender_auth,
+            discovered_keys: offered_keys(opened),
+            classification: rest.classification,
+            fingerprint: rest.fingerprint,
+            body_sha256: rest.body_token,
+            content_digest: rest.content_digest,
+            sealed_details: rest.sealed_details,
             credit,
             verdict,
             refs,
@@ -337,5 +376,52 @@ impl Pipeline {
                 .calendar
                 .add_business_days(now, self.assessment_business_days),
         }))
+    }
+}
+
+impl Pipeline {
+    /// The form in which `classification`, the fingerprint and the digests
+    /// rest in the store (see [`RestForm`]).
+    fn rest_form(
+        &self,
+        encrypted: bool,
+        mut classification: triage::Classification,
+        fingerprint: &triage::Fingerprint,
+        text: &str,
+        attachments: &mut [Attachment],
+    ) -> RestForm {
+        let normalized: String = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        let body_token = self.at_rest.token("body", normalized.as_bytes());
+        let mut content = body_token.clone();
+        for a in attachments.iter_mut() {
+            if encrypted {
+                a.sha256 = self.at_rest.token("attachment", a.sha256.as_bytes());
+            }
+            content.push(' ');
+            content.push_str(&a.sha256);
+        }
+        let mut sealed_details = None;
+        if encrypted {
+            let details = serde_json::json!({
+                "component_evidence": std::mem::take(&mut classification.component_evidence),
+                "out_of_scope_evidence": std::mem::take(&mut classification.out_of_scope_evidence),
+                "signals": std::mem::take(&mut classification.signals),
+                "cvss_vector": classification.cvss.as_mut().map(|c| std::mem::take(&mut c.vector)),
+            });
+            classification.indicators.clear();
+            // NOTE: without a team key nothing is sealed and the details are dropped, never kept clear.
+            sealed_details = self.at_rest.seal(&details.to_string());
+        }
+        RestForm {
+            classification,
+            fingerprint: self.at_rest.keyed_fingerprint(fingerprint),
+            body_token,
+            content_digest: self.at_rest.token("content", content.as_bytes()),
+            sealed_details,
+        }
     }
 }

@@ -142,6 +142,13 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         "imap.fetch_batch",
         "must be between 1 and 10000",
     );
+    if let Some(id) = &i.authserv_id {
+        p.require(
+            !id.trim().is_empty() && !id.contains([';', ' ', '(', ')']),
+            "imap.authserv_id",
+            "must be the receiving server's authserv-id (a host name such as mx.example.com)",
+        );
+    }
     p.check("imap.mailbox", check_mailbox_name(&i.mailbox));
     p.check("imap.move_to", check_mailbox_name(&i.move_to));
     if let Some(q) = &i.quarantine_folder {
@@ -168,6 +175,7 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         quarantine_folder: i.quarantine_folder,
         timeout: Duration::from_secs(i.timeout_secs),
         fetch_batch: i.fetch_batch,
+        authserv_id: i.authserv_id,
     }
 }
 

@@ -381,7 +381,7 @@ impl Context {
         mailbox: &str,
         uidvalidity: u32,
         messages: Vec<imap::Fetched>,
-        lookups: Vec<(bool, Option<String>)>,
+        lookups: Vec<(bool, Vec<String>)>,
         chunk_tx: mpsc::Sender<Chunk>,
     ) -> Result<(), StoreError> {
         let workers = std::thread::available_parallelism()

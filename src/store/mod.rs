@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 pub use crate::model::{
     IngestPolicy, IngestResult, Prepared, PreparedKind, PreparedMail, SourceRef,
 };
+pub use ingest::body_digest;
 pub use outbox::{AckFacts, OutboxItem};
 pub use query::{
     AuditProblem, EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow,
@@ -30,6 +31,7 @@ pub use query::{
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_outbox_copies.sql")),
+    (5, include_str!("migrations/0005_binding_at_rest.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
