@@ -12,10 +12,12 @@
 //! | `supervisor` | task spawn, cancellation, sd_notify READY/STOPPING/WATCHDOG, bounded drain |
 //! | `intake` | reconnects, the IMAP session, intake passes, fetch, group commits, marks |
 //! | `loops` | the outbox loop and the deadline (SLA) loop |
+//! | `unreturned` | UIDs listed but not returned by FETCH: the record, retried next pass |
 
 mod intake;
 mod loops;
 mod supervisor;
+mod unreturned;
 
 use std::future::Future;
 use std::sync::atomic::AtomicI64;
@@ -165,11 +167,12 @@ impl Context {
 type Head = (Option<String>, Option<String>);
 
 /// The [`Head`] of `raw`; unreadable headers give none (the pipeline then
-/// quarantines the message with the reason).
+/// quarantines the message with the reason). Parsed under the panic guard:
+/// this runs on the intake's own task, where a panic would end the pass.
 fn head_of(raw: &[u8], pipeline: &Pipeline) -> Head {
-    match crate::parse::parse_headers(raw, &pipeline.parse_limits) {
-        Ok(h) => (h.message_id, h.from_address),
-        Err(_) => (None, None),
+    match crate::pipeline::guarded(|| crate::parse::parse_headers(raw, &pipeline.parse_limits)) {
+        Some(Ok(h)) => (h.message_id, h.from_address),
+        Some(Err(_)) | None => (None, None),
     }
 }
 
