@@ -62,7 +62,7 @@ pub(super) async fn import(
         })
         .and_then(Result::ok)
         .and_then(|h| h.date)
-            .filter(|d| *d <= Utc::now());
+        .filter(|d| *d <= Utc::now());
         let result = ctx.process_at(raw, SourceRef::Import, date).await?;
         let key = match result {
             IngestResult::Known => "already stored",

@@ -112,9 +112,7 @@ fn create_temp(dest: &Path) -> Result<(File, PathBuf)> {
         match created {
             Ok(file) => return Ok((file, temp)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => {
-                return Err(e).with_context(|| format!("cannot create {}", temp.display()))
-            }
+            Err(e) => return Err(e).with_context(|| format!("cannot create {}", temp.display())),
         }
     }
     anyhow::bail!("cannot create a temp file beside {}", dest.display())

@@ -208,7 +208,8 @@ fn plaintext_is_refused_to_a_non_loopback_host() {
         let path = example_dir().join("loopback.toml");
         let err = Config::from_toml(&text, &path).err().map(|e| e.to_string());
         assert!(
-            err.as_deref().is_none_or(|e| !e.contains("allow_plaintext")),
+            err.as_deref()
+                .is_none_or(|e| !e.contains("allow_plaintext")),
             "{host}: {err:?}"
         );
     }

@@ -301,7 +301,12 @@ async fn fetch_batch(
     let fetched = imap::fetch(session, uids, max_bytes, ctx.config.imap.timeout).await?;
     crate::metrics::record(crate::metrics::Stage::Fetch, t_fetch, fetched.len() as u64);
     for f in fetched.iter().filter(|f| f.oversize.is_some()) {
-        warn!(uid = f.uid, size = f.oversize, limit = max_bytes, "message past limits.max_message_bytes: headers fetched, body not; it is quarantined");
+        warn!(
+            uid = f.uid,
+            size = f.oversize,
+            limit = max_bytes,
+            "message past limits.max_message_bytes: headers fetched, body not; it is quarantined"
+        );
     }
     Ok(fetched)
 }
@@ -319,7 +324,11 @@ async fn record_unreturned(
     if missing.is_empty() {
         return Ok(());
     }
-    warn!(count = missing.len(), first = missing[0], "UIDs listed but not returned by FETCH; recorded, fetched again next pass");
+    warn!(
+        count = missing.len(),
+        first = missing[0],
+        "UIDs listed but not returned by FETCH; recorded, fetched again next pass"
+    );
     let key = unreturned::key(mailbox);
     ctx.store
         .run(move |s| {
@@ -327,7 +336,10 @@ async fn record_unreturned(
             let merged = unreturned::merge(&old, &missing);
             let dropped = old.len() + missing.len() - merged.len();
             if merged.len() == unreturned::MAX_KEPT && dropped > 0 {
-                warn!(dropped, "too many unreturned UIDs on record; the oldest were dropped");
+                warn!(
+                    dropped,
+                    "too many unreturned UIDs on record; the oldest were dropped"
+                );
             }
             s.set_state(&key, &unreturned::encode(uidvalidity, &merged))
         })
@@ -475,7 +487,10 @@ impl Context {
                     return Ok((uid, None));
                 }
                 if let Some(size) = m.oversize {
-                    return Ok((uid, Some(pipeline.prepare_oversize(m.raw, size, source, now))));
+                    return Ok((
+                        uid,
+                        Some(pipeline.prepare_oversize(m.raw, size, source, now)),
+                    ));
                 }
                 let prepared = prepare_one(pipeline, m.raw, source, now, key).await?;
                 Ok::<_, StoreError>((uid, Some(prepared)))

@@ -311,10 +311,7 @@ pub async fn fetch(
     let size_of = sizes(session, uids, timeout).await?;
     let too_big = |uid: &u32| size_of.get(uid).is_some_and(|s| *s > max_bytes as u64);
     let (big, normal): (Vec<u32>, Vec<u32>) = uids.iter().partition(|u| too_big(u));
-    let mut out = fetch_items(session, &normal, "(UID BODY.PEEK[])", timeout, |f| {
-        f.body()
-    })
-    .await?;
+    let mut out = fetch_items(session, &normal, "(UID BODY.PEEK[])", timeout, |f| f.body()).await?;
     let header_items = format!("(UID BODY.PEEK[HEADER]<0.{OVERSIZE_HEADER_BYTES}>)");
     let mut heads = fetch_items(session, &big, &header_items, timeout, |f| f.header()).await?;
     for head in &mut heads {
