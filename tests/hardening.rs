@@ -270,8 +270,14 @@ fn a_500_mb_message_is_quarantined_without_fetching_its_body() {
     let log = daemon.log_text();
     daemon.stop();
     let reason = quarantined["reason"].as_str().unwrap_or_default();
+    // RFC822.SIZE is the size with CRLF line ends: a few bytes over the file's.
+    let reported: u64 = reason
+        .split("message is ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no size in: {reason}"));
     assert!(
-        reason.contains("too large") && reason.contains(&SIZE.to_string()),
+        reason.starts_with("too large") && reported >= SIZE,
         "{reason}"
     );
     assert!(reason.contains("headers"), "{reason}");
@@ -292,7 +298,10 @@ fn a_500_mb_message_is_quarantined_without_fetching_its_body() {
     // Marked on the server like any committed message.
     let inbox = imap_messages_flags(&u.security, &u.password);
     assert_eq!(
-        inbox.iter().filter(|f| f.contains("Triaged")).count(),
+        inbox
+            .iter()
+            .filter(|f| f.contains("Triaged") && !f.contains("HexonReply"))
+            .count(),
         2,
         "{inbox:?}"
     );
