@@ -23,6 +23,14 @@ use crate::sla::BusinessCalendar;
 use crate::threading;
 use crate::triage::{self, ReportText, Triage};
 
+/// Run `f`, a parse of untrusted bytes, under the panic guard: a panic
+/// (mail-parser has debug assertions and overflow checks that hostile input
+/// reaches) is `None`, never a dead worker or a crash-looping daemon. Every
+/// parse in the intake goes through this (headers included).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
+
 /// Everything the pure pipeline needs, built once from the config.
 pub struct Pipeline {
     pub parse_limits: ParseLimits,
@@ -134,11 +142,44 @@ impl Pipeline {
         }
     }
 
-    /// The sender's address, if the headers can be read (to look up a pinned key).
+    /// The sender's address, if the headers can be read (to look up a pinned
+    /// key); under the panic guard.
     pub fn sender_of(&self, raw: &[u8]) -> Option<String> {
-        parse::parse_headers(raw, &self.parse_limits)
+        guarded(|| parse::parse_headers(raw, &self.parse_limits))?
             .ok()?
             .from_address
+    }
+
+    /// A message the server reported as `size` bytes, past
+    /// `limits.max_message_bytes`, of which only the header section
+    /// (`headers`) was fetched: quarantined with the reason, the headers kept
+    /// as its raw bytes (nothing lost: it is on record, and still on the
+    /// server). The headers are parsed under the panic guard.
+    pub fn prepare_oversize(
+        &self,
+        headers: Vec<u8>,
+        size: u64,
+        source: SourceRef,
+        now: DateTime<Utc>,
+    ) -> Prepared {
+        let parsed = guarded(|| parse::parse_headers(&headers, &self.parse_limits))
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let reason = format!(
+            "too large: message is {size} bytes (RFC822.SIZE), limit is {}; only its headers were fetched and kept",
+            self.parse_limits.max_message_bytes
+        );
+        Prepared {
+            sha256: sha256_hex(&headers),
+            raw: headers,
+            source,
+            received_at: now,
+            kind: PreparedKind::Quarantine {
+                reason,
+                message_id: parsed.message_id,
+                from_address: parsed.from_address,
+            },
+        }
     }
 
     /// Open, parse and classify one message. Never fails: problems become a quarantine.
@@ -152,13 +193,12 @@ impl Pipeline {
         let sha256 = sha256_hex(&raw);
         // NOTE: a panic inside a parser (mail-parser has debug assertions that
         // hostile input reaches) becomes a quarantine, never a dead worker.
-        let kind = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.classify_raw(&raw, now, sender_certs)
-        }))
-        .unwrap_or_else(|_| PreparedKind::Quarantine {
-            reason: "cannot parse: internal parser failure".into(),
-            message_id: None,
-            from_address: None,
+        let kind = guarded(|| self.classify_raw(&raw, now, sender_certs)).unwrap_or_else(|| {
+            PreparedKind::Quarantine {
+                reason: "cannot parse: internal parser failure".into(),
+                message_id: None,
+                from_address: None,
+            }
         });
         Prepared {
             raw,
@@ -423,5 +463,20 @@ impl Pipeline {
             content_digest: self.at_rest.token("content", content.as_bytes()),
             sealed_details,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn the_panic_guard_turns_a_panic_into_none() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let caught = guarded(|| -> u32 { panic!("parser bug") });
+        std::panic::set_hook(quiet);
+        assert_eq!(caught, None);
+        assert_eq!(guarded(|| 7), Some(7));
     }
 }

@@ -12,10 +12,12 @@
 //! | `supervisor` | task spawn, cancellation, sd_notify READY/STOPPING/WATCHDOG, bounded drain |
 //! | `intake` | reconnects, the IMAP session, intake passes, fetch, group commits, marks |
 //! | `loops` | the outbox loop and the deadline (SLA) loop |
+//! | `unreturned` | UIDs listed but not returned by FETCH: the record, retried next pass |
 
 mod intake;
 mod loops;
 mod supervisor;
+mod unreturned;
 
 use std::future::Future;
 use std::sync::atomic::AtomicI64;
@@ -173,9 +175,12 @@ struct Head {
 }
 
 /// The [`Head`] of `raw`; unreadable headers give none (the pipeline then
-/// quarantines the message with the reason).
+/// quarantines the message with the reason). Parsed under the panic guard:
+/// this runs on the intake's own task, where a panic would end the pass.
 fn head_of(raw: &[u8], pipeline: &Pipeline) -> Head {
-    let Ok(h) = crate::parse::parse_headers(raw, &pipeline.parse_limits) else {
+    let Some(Ok(h)) =
+        crate::pipeline::guarded(|| crate::parse::parse_headers(raw, &pipeline.parse_limits))
+    else {
         return Head::default();
     };
     let ours = format!("@{}", pipeline.message_id_domain);
