@@ -7,6 +7,7 @@
 
 mod columns;
 mod ingest;
+mod keys;
 mod outbox;
 mod query;
 
@@ -21,6 +22,7 @@ pub use crate::model::{
     IngestPolicy, IngestResult, Prepared, PreparedKind, PreparedMail, SourceRef,
 };
 pub use ingest::body_digest;
+pub use keys::{KeyCandidate, PinKey};
 pub use outbox::{AckFacts, OutboxItem};
 pub use query::{
     AuditProblem, EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow,
