@@ -415,3 +415,169 @@ fn a_spoofed_autocrypt_first_mail_pins_nothing_and_the_real_key_wins() {
         "{trail}"
     );
 }
+
+/// A PGP/MIME mail encrypted by gpg to the team key: `inner` is the MIME
+/// entity (protected headers, text, attachment).
+fn encrypted_mail(from: &str, to: &str, mid: &str, inner: &str) -> Vec<u8> {
+    let home = &fixtures().1;
+    let team = fixture("team-cv25519.fpr").trim().to_string();
+    gpg(
+        home,
+        &["--import"],
+        fixture("team-cv25519.pub.asc").as_bytes(),
+    );
+    let armored = gpg(
+        home,
+        &["--armor", "--encrypt", "-r", &team],
+        inner.replace('\n', "\r\n").as_bytes(),
+    );
+    format!(
+        "From: Researcher <{from}>\nTo: {to}\nSubject: ...\nMessage-ID: <{mid}>\nMIME-Version: 1.0\n\
+         Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"e\"\n\n\
+         --e\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--e\nContent-Type: application/octet-stream\n\n{}\n--e--\n",
+        String::from_utf8(armored).unwrap()
+    )
+    .replace("\r\n", "\n")
+    .replace('\n', "\r\n")
+    .into_bytes()
+}
+
+const CANARIES: [&str; 5] = [
+    "canary-7f3a.hexon.io",
+    "/canary7f3a/export",
+    "CVE-2026-77731",
+    "canary_fn_7f3a",
+    "CanarySubject7f3a",
+];
+
+fn inner_report(subject: &str, body: &str) -> String {
+    format!(
+        "Content-Type: multipart/mixed; boundary=\"i\"; protected-headers=\"v1\"\nSubject: {subject}\n\n\
+         --i\nContent-Type: text/plain; charset=utf-8\n\n{body}\n\
+         --i\nContent-Type: text/x-python; name=\"poc_canary_fn_7f3a.py\"\nContent-Disposition: attachment; filename=\"poc_canary_fn_7f3a.py\"\n\n\
+         import requests\nrequests.get('https://canary-7f3a.hexon.io/canary7f3a/export')  # canary_fn_7f3a\n--i--\n"
+    )
+}
+
+/// Every text or blob cell of every table, as bytes.
+fn every_cell(db: &Path) -> Vec<(String, Vec<u8>)> {
+    let conn = rusqlite::Connection::open(db).unwrap();
+    let tables: Vec<String> = conn
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let mut cells = Vec::new();
+    for table in tables {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
+        let names: Vec<String> = stmt.column_names().iter().map(|s| s.to_string()).collect();
+        let mut rows = stmt.query([]).unwrap();
+        while let Some(row) = rows.next().unwrap() {
+            for (i, name) in names.iter().enumerate() {
+                let bytes = match row.get_ref(i).unwrap() {
+                    rusqlite::types::ValueRef::Text(t) | rusqlite::types::ValueRef::Blob(t) => {
+                        t.to_vec()
+                    }
+                    other => format!("{other:?}").into_bytes(),
+                };
+                cells.push((format!("{table}.{name}"), bytes));
+            }
+        }
+    }
+    cells
+}
+
+fn contains_ci(hay: &[u8], needle: &str) -> bool {
+    let hay = hay.to_ascii_lowercase();
+    let needle = needle.to_ascii_lowercase();
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn nothing_of_an_encrypted_report_rests_in_clear_and_duplicates_are_still_found() {
+    let setup = setup_with(
+        "atrest",
+        &[],
+        &format!(
+            "\n[openpgp]\nteam_keys = [\"{}\"]\n",
+            fixtures().0.join("team-cv25519.sec.asc").display()
+        ),
+    );
+    let sec = setup.users.security.clone();
+    let first = setup.users.researcher.clone();
+    let second = format!("second-{}", setup.users.researcher);
+    add_user(&second, &setup.users.password);
+    wait_login(&second, &setup.users.password);
+    let body1 = "Summary: path traversal in the export endpoint of canary-7f3a.hexon.io (CVE-2026-77731).\n\
+                 Steps:\n1. GET https://canary-7f3a.hexon.io/canary7f3a/export?file=../../etc/passwd\n\
+                 2. The handler canary_fn_7f3a joins the path unchecked.\nImpact: any file of the host can be read.";
+    let body2 = "Hi, I think I found something on canary-7f3a.hexon.io: /canary7f3a/export?file=../../etc/shadow returns the file.\n\
+                 Looks like CVE-2026-77731 again; the function canary_fn_7f3a does not normalise the path.";
+    send_raw(
+        &first,
+        &sec,
+        &encrypted_mail(
+            &first,
+            &sec,
+            "e1@researcher.test",
+            &inner_report("CanarySubject7f3a traversal", body1),
+        ),
+    );
+    run_once(&setup, 1);
+    send_raw(
+        &second,
+        &sec,
+        &encrypted_mail(
+            &second,
+            &sec,
+            "e2@researcher.test",
+            &inner_report("CanarySubject7f3a again", body2),
+        ),
+    );
+    run_once(&setup, 2);
+
+    let mut reports = reports_json(&setup);
+    reports.sort_by_key(|r| r["tracking_id"].as_str().unwrap().to_string());
+    assert_eq!(reports.len(), 2);
+    assert!(reports.iter().all(|r| r["encrypted"] == true));
+    let first_id = reports[0]["tracking_id"].as_str().unwrap().to_string();
+    assert_eq!(
+        reports[1]["possible_duplicate_of"],
+        first_id.as_str(),
+        "two encrypted reports of one bug are linked"
+    );
+    // The queue's labels stay readable; the evidence opens with the team key.
+    let shown = cli_ok(&setup, &["reports", "show", &first_id, "--decrypt"]);
+    assert!(
+        shown.contains("CVE-2026-77731") || shown.contains("canary_fn_7f3a"),
+        "{shown}"
+    );
+
+    let backup = setup.dir.path().join("backup.db");
+    cli_ok(&setup, &["backup", backup.to_str().unwrap()]);
+    let db = setup.database();
+    let wal = PathBuf::from(format!("{}-wal", db.display()));
+    for place in [&db, &wal, &backup] {
+        if !place.exists() {
+            continue;
+        }
+        let bytes = std::fs::read(place).unwrap();
+        for canary in CANARIES {
+            assert!(
+                !contains_ci(&bytes, canary),
+                "{canary} in {}",
+                place.display()
+            );
+        }
+    }
+    let mut cells = 0;
+    for (column, bytes) in every_cell(&backup) {
+        cells += 1;
+        for canary in CANARIES {
+            assert!(!contains_ci(&bytes, canary), "{canary} in column {column}");
+        }
+    }
+    println!("at rest: {cells} cells of the backup, the database file and its WAL hold none of {} canaries", CANARIES.len());
+}
