@@ -4,16 +4,21 @@
 //! [`Plan`] that `store::ingest` writes in ONE transaction.
 //!
 //! Every "who may do what to a report" rule lives here and nowhere else:
-//! already known or a duplicate delivery, follow-up binding (a reply joins a
-//! report only from its reporter's address or pinned key), first-seen key
-//! pinning and key-change review flags, the tracking id of a new report,
+//! already known or a duplicate delivery (same Message-ID, sender and
+//! content), follow-up binding (a reply joins a report only from its
+//! reporter's address or signed by their pinned key, and changes it only
+//! when signed by that key once there is one), key pinning (only from a
+//! mail signed by the offered key; other keys are candidates) and key-change
+//! review flags, the tracking id of a new report,
 //! ack or withhold (loop guard, per-sender and global rate limits), the
 //! team alert for critical reports, and credit writes. No I/O, no clock.
 
 use chrono::Datelike;
 
 use crate::loopguard::Verdict;
-use crate::model::{IngestPolicy, KeySource, Prepared, PreparedKind, PreparedMail, Signature};
+use crate::model::{
+    IngestPolicy, KeySource, Prepared, PreparedKind, PreparedMail, SenderAuth, Signature,
+};
 use crate::threading::format_tracking_id;
 use crate::triage::Credit;
 
@@ -46,9 +51,8 @@ pub struct ReferencedReport {
 pub struct Facts {
     /// Already stored: the same (mailbox, UIDVALIDITY, UID) or the same raw bytes.
     pub known: bool,
-    /// The same Message-ID from the same sender is stored: `Some(report it
-    /// belongs to, if any)`.
-    pub earlier_delivery: Option<Option<ReportRef>>,
+    /// The same Message-ID from the same sender is stored.
+    pub earlier_delivery: Option<EarlierDelivery>,
     pub sender: Option<SenderFacts>,
     pub referenced: Option<ReferencedReport>,
     /// The next free sequence number in the year the message was received.
@@ -60,6 +64,17 @@ pub struct Facts {
     pub acks_to_sender_last_hour: i64,
     /// Acks queued to anyone in the last hour.
     pub acks_last_hour: i64,
+}
+
+/// A stored message with the same Message-ID and sender.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierDelivery {
+    /// The report it belongs to, if any.
+    pub report: Option<ReportRef>,
+    /// Its content digest equals this mail's: a real second delivery. A
+    /// different content under a known Message-ID is a forgery or an edit
+    /// and is never filed as a duplicate.
+    pub same_content: bool,
 }
 
 /// Pin this key to the sender's reporter row.
@@ -109,6 +124,8 @@ pub enum MailPlan {
     FollowUp {
         report: ReportRef,
         pin: Option<KeyPin>,
+        /// Keys offered without proof; kept for the team, never used.
+        candidates: Vec<KeyPin>,
         /// The reporter's credit answer to record on the report.
         credit: Option<Credit>,
         /// Each reason flags the report for review.
@@ -116,6 +133,7 @@ pub enum MailPlan {
     },
     NewReport {
         pin: Option<KeyPin>,
+        candidates: Vec<KeyPin>,
         report: Box<NewReportPlan>,
     },
 }
@@ -156,25 +174,38 @@ fn decide_mail(
     facts: &Facts,
     policy: &IngestPolicy,
 ) -> MailPlan {
-    // Duplicate delivery: the same Message-ID from the same sender is the same mail.
-    if let Some(report) = &facts.earlier_delivery {
-        return MailPlan::DuplicateDelivery {
-            report: report.clone(),
-        };
+    let mut review = Vec::new();
+    if let Some(earlier) = &facts.earlier_delivery {
+        // Duplicate delivery: the same Message-ID from the same sender with the same content.
+        if earlier.same_content {
+            return MailPlan::DuplicateDelivery {
+                report: earlier.report.clone(),
+            };
+        }
+        review.push(
+            "reuses the Message-ID of an earlier message from this address with different content"
+                .to_string(),
+        );
     }
     let from = mail.headers.from_address.as_deref().unwrap_or_default();
     let pinned = facts.sender.as_ref().and_then(|s| s.pinned_key.as_deref());
-    let (pin, mut review) = decide_keys(mail, from, pinned);
+    let keys = decide_keys(mail, from, pinned);
+    review.extend(keys.review);
 
     let mut references_report = None;
     if let Some(referenced) = &facts.referenced {
-        if belongs_to_reporter(mail, facts, referenced) {
-            return MailPlan::FollowUp {
-                report: referenced.report.clone(),
-                pin,
-                credit: mail.credit.clone(),
-                review,
-            };
+        match binding(mail, facts, referenced) {
+            Binding::Bound { may_change, why } => {
+                review.extend(why);
+                return MailPlan::FollowUp {
+                    report: referenced.report.clone(),
+                    pin: keys.pin.filter(|_| may_change),
+                    candidates: keys.candidates,
+                    credit: mail.credit.clone().filter(|_| may_change),
+                    review,
+                };
+            }
+            Binding::Unbound => {}
         }
         review.push(format!(
             "references {} but comes from a different sender",
@@ -197,27 +228,87 @@ fn decide_mail(
             .clone()
             .filter(|_| mail.classification.critical),
     });
-    MailPlan::NewReport { pin, report }
+    MailPlan::NewReport {
+        pin: keys.pin,
+        candidates: keys.candidates,
+        report,
+    }
 }
 
-/// A referenced report takes the mail when the sender is its reporter: the
-/// same address, or a good signature by the reporter's pinned key.
-fn belongs_to_reporter(mail: &PreparedMail, facts: &Facts, referenced: &ReferencedReport) -> bool {
-    let same_address = referenced.reporter_id.is_some()
-        && referenced.reporter_id == facts.sender.as_ref().map(|s| s.reporter_id);
-    let same_key = mail.signature == Signature::Good
+/// Whether a mail that references a report joins it, and whether it may
+/// change it.
+#[derive(Debug, PartialEq, Eq)]
+enum Binding {
+    /// It joins as a message of the report. `may_change`: its credit answer
+    /// and key may be written; otherwise `why` says why not (flags review).
+    Bound {
+        may_change: bool,
+        why: Option<String>,
+    },
+    /// It is not the reporter's: a new report that references the old one.
+    Unbound,
+}
+
+/// A referenced report takes the mail when the sender is its reporter:
+/// a good signature by the reporter's pinned key (a key the store holds,
+/// never one the mail brought), or the reporter's address. Once the reporter
+/// has a pinned key, only a mail signed by it may change the report; an
+/// unpinned reporter's mail may, unless the receiving server says DKIM/DMARC
+/// failed for the From domain.
+fn binding(mail: &PreparedMail, facts: &Facts, referenced: &ReferencedReport) -> Binding {
+    let signed_by_pinned = mail.signature == Signature::Good
+        && !mail.signer_offered
         && referenced.reporter_key.is_some()
         && referenced.reporter_key == mail.signer_fingerprint;
-    same_address || same_key
+    if signed_by_pinned {
+        return Binding::Bound {
+            may_change: true,
+            why: None,
+        };
+    }
+    let same_address = referenced.reporter_id.is_some()
+        && referenced.reporter_id == facts.sender.as_ref().map(|s| s.reporter_id);
+    if !same_address {
+        return Binding::Unbound;
+    }
+    if let Some(key) = &referenced.reporter_key {
+        return Binding::Bound {
+            may_change: false,
+            why: Some(format!(
+                "follow-up to {} not signed by the reporter's pinned key {key}: stored, nothing changed",
+                referenced.report.tracking_id
+            )),
+        };
+    }
+    if mail.sender_auth == SenderAuth::Fail {
+        return Binding::Bound {
+            may_change: false,
+            why: Some(format!(
+                "follow-up to {}: the receiving server reports DKIM/DMARC failure for the From domain: stored, nothing changed",
+                referenced.report.tracking_id
+            )),
+        };
+    }
+    Binding::Bound {
+        may_change: true,
+        why: None,
+    }
 }
 
-/// First seen key for the sender's address is pinned; a different key
-/// offered or signed with later is a reason for review.
-fn decide_keys(
-    mail: &PreparedMail,
-    from: &str,
-    pinned: Option<&str>,
-) -> (Option<KeyPin>, Vec<String>) {
+/// What to do with the keys a mail offers for its sender.
+#[derive(Debug, Default)]
+struct KeyDecision {
+    pin: Option<KeyPin>,
+    candidates: Vec<KeyPin>,
+    review: Vec<String>,
+}
+
+/// A key is pinned only from a mail signed (over all of its content) by
+/// that very key, to an address that has none, and not when the receiving
+/// server says DKIM/DMARC failed for the From domain. Every other offered
+/// key is a candidate: kept for the team, never used to encrypt or verify.
+/// A different key offered or signed with later is a reason for review.
+fn decide_keys(mail: &PreparedMail, from: &str, pinned: Option<&str>) -> KeyDecision {
     let mut offered: Vec<KeyPin> = mail
         .discovered_keys
         .iter()
@@ -230,11 +321,25 @@ fn decide_keys(
         .collect();
     offered.dedup_by(|a, b| a.fingerprint == b.fingerprint);
     let Some(pinned) = pinned else {
-        return (offered.into_iter().next(), Vec::new());
+        let proven = |k: &KeyPin| {
+            mail.signature == Signature::Good
+                && mail.signer_offered
+                && mail.signer_fingerprint.as_deref() == Some(k.fingerprint.as_str())
+                && mail.sender_auth != SenderAuth::Fail
+        };
+        let (proven, candidates): (Vec<_>, Vec<_>) = offered.into_iter().partition(proven);
+        return KeyDecision {
+            pin: proven.into_iter().next(),
+            candidates,
+            review: Vec::new(),
+        };
     };
-    let mut review: Vec<String> = offered
-        .iter()
+    let candidates: Vec<KeyPin> = offered
+        .into_iter()
         .filter(|k| k.fingerprint != pinned)
+        .collect();
+    let mut review: Vec<String> = candidates
+        .iter()
         .map(|k| {
             format!(
                 "reporter offered a different key {} via {} (pinned {pinned})",
@@ -245,12 +350,16 @@ fn decide_keys(
     if let Some(signer) = &mail.signer_fingerprint {
         if mail.signature == Signature::Good
             && signer != pinned
-            && !offered.iter().any(|k| &k.fingerprint == signer)
+            && !candidates.iter().any(|k| &k.fingerprint == signer)
         {
             review.push(format!("signed with {signer}, not the pinned key {pinned}"));
         }
     }
-    (None, review)
+    KeyDecision {
+        pin: None,
+        candidates,
+        review,
+    }
 }
 
 /// Ack a new report unless the source, the loop guard or a rate limit says no.

@@ -45,6 +45,8 @@
 //! `parse`, `open`, `pipeline` (panic guard, limits); no mail loops:
 //! `loopguard` and `decide` (rate limits).
 
+pub mod atrest;
+pub mod authres;
 pub mod cli;
 pub mod config;
 pub(crate) mod daemon;

@@ -2,11 +2,31 @@
 //! the outcome to an exit code.
 //!
 //! I/O: peeks at the config for the log format, logs to stderr, prints the
-//! final error to stderr. Must not interpret the config beyond that.
+//! final error to stderr. Sets the umask to 077 first (every file it
+//! creates is private). Must not interpret the config beyond that, or let
+//! the IMAP/SMTP protocol crates log below info (they log commands with
+//! passwords and fetched bodies at trace), whatever `HEXON_TRIAGE_LOG` says.
 
 use clap::Parser;
 use hexon_triage::cli::{self, exit, Cli, ExitError};
+use tracing_subscriber::filter::{LevelFilter, Targets};
+use tracing_subscriber::layer::SubscriberExt as _;
+use tracing_subscriber::util::SubscriberInitExt as _;
 use tracing_subscriber::EnvFilter;
+
+/// Crates that speak IMAP or SMTP: at debug/trace they log the wire
+/// (`LOGIN "user" "password"`, AUTH, message bodies).
+const PROTOCOL_CRATES: [&str; 3] = ["async_imap", "imap_proto", "lettre"];
+
+/// A cap on top of the user's filter: the protocol crates never log below
+/// info (both filters must let an event through).
+fn protocol_cap() -> Targets {
+    PROTOCOL_CRATES
+        .iter()
+        .fold(Targets::new().with_default(LevelFilter::TRACE), |t, c| {
+            t.with_target(*c, LevelFilter::INFO)
+        })
+}
 
 fn init_tracing(json: bool) {
     let filter =
@@ -18,11 +38,16 @@ fn init_tracing(json: bool) {
     // NOTE: under systemd, journald adds its own timestamps.
     let journald = std::env::var_os("JOURNAL_STREAM").is_some();
     if json {
-        builder.json().flatten_event(true).init();
+        builder
+            .json()
+            .flatten_event(true)
+            .finish()
+            .with(protocol_cap())
+            .init();
     } else if journald {
-        builder.without_time().init();
+        builder.without_time().finish().with(protocol_cap()).init();
     } else {
-        builder.init();
+        builder.finish().with(protocol_cap()).init();
     }
 }
 
@@ -34,6 +59,10 @@ fn wants_json_logs(cli: &Cli) -> bool {
 }
 
 fn main() {
+    // SAFETY: umask only sets the process's file-creation mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     hexon_triage::heap::limit_arenas();
     let cli = Cli::parse();
     init_tracing(wants_json_logs(&cli));

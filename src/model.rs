@@ -84,7 +84,24 @@ column_enum! {
         Attachment => "attachment",
         /// An `Autocrypt:` header.
         Autocrypt => "autocrypt",
+        /// Pinned by the operator (`reports key pin`).
+        Operator => "operator",
     }
+}
+
+/// What the receiving server's `Authentication-Results` (RFC 8601, only
+/// headers with the configured `authserv-id`) say about the From domain.
+/// A signal, not proof: it vouches for the domain, not for the person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderAuth {
+    /// DMARC or an aligned DKIM signature passed for the From domain.
+    Pass,
+    /// DMARC or DKIM failed for the From domain.
+    Fail,
+    /// No trusted result (no header, other authserv-id, or none configured).
+    #[default]
+    Unknown,
 }
 
 column_enum! {
@@ -218,6 +235,17 @@ pub struct PreparedMail {
     pub signature: Signature,
     /// The verifying key of a good signature, or the key of a bad one when known.
     pub signer_fingerprint: Option<String>,
+    /// The good signature is by a key the mail itself offered, not by one
+    /// the store trusts (see `open::Opened::signed_by_offered_key`).
+    pub signer_offered: bool,
+    /// The receiving server's verdict on the From domain.
+    pub sender_auth: SenderAuth,
+    /// Keyed digest of the mail's content (its normalised text and
+    /// attachments): the same mail delivered twice has the same one.
+    pub content_digest: String,
+    /// For an encrypted report: label evidence, signals and the CVSS vector,
+    /// sealed to the team key (the clear copies are emptied).
+    pub sealed_details: Option<String>,
     pub discovered_keys: Vec<OfferedKey>,
     pub classification: Classification,
     pub fingerprint: Fingerprint,

@@ -27,7 +27,7 @@ use openpgp::Cert;
 use sequoia_openpgp as openpgp;
 
 pub use keys::{armor_public, cert_has_address, parse_cert, usable_for_encryption, TeamKeys};
-pub use seal::{clearsign, seal_pgp_mime, sign_pgp_mime, SealedMime};
+pub use seal::{clearsign, encrypt_armored, seal_pgp_mime, sign_pgp_mime, SealedMime};
 
 use keys::{cert_addresses, fpr_hex, parse_certs};
 use mime::{find_blocks, first_part_range, parse_autocrypt, strip_pgp_suffix, to_crlf, BlockKind};
@@ -177,9 +177,12 @@ impl Default for OpenLimits {
 /// the cert whose key made the signature; `UnknownKey.issuer` is the issuer
 /// fingerprint of the signing (sub)key (or its key id when the signature
 /// carries only that). Several signatures over the same data: one good
-/// signature suffices unless another is bad. Several signed objects in one
-/// mail (parts, blocks, attachments): the weakest status wins, in the order
-/// Bad > UnknownKey > Good > None.
+/// signature suffices unless another is bad. A signature counts for the
+/// mail only when it covers everything the text is read from (the PGP/MIME
+/// payload, a root `multipart/signed`, or an inline block that is the whole
+/// and only body); among those the weakest wins (Bad > UnknownKey > Good >
+/// None); a bad signature anywhere makes the mail Bad; a good one over a
+/// part only leaves it None.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum SignatureStatus {
@@ -249,6 +252,10 @@ pub struct Opened {
     /// `text/rfc822-headers` legacy-display part).
     pub protected_subject: Option<String>,
     pub discovered_keys: Vec<DiscoveredKey>,
+    /// The good signature was made by a key the mail itself offered
+    /// (attachment or `Autocrypt:`), not by one the caller trusts: it shows
+    /// the sender holds that key, never who the sender is.
+    pub signed_by_offered_key: bool,
     /// Fingerprint of the team (sub)key that decrypted it.
     pub decrypted_with: Option<String>,
 }
@@ -283,6 +290,7 @@ impl std::fmt::Debug for Opened {
                 &self.protected_subject.as_ref().map(|_| "<redacted>"),
             )
             .field("discovered_keys", &self.discovered_keys)
+            .field("signed_by_offered_key", &self.signed_by_offered_key)
             .field("decrypted_with", &self.decrypted_with)
             .finish()
     }
@@ -298,7 +306,12 @@ struct Ctx<'a> {
     blocks: usize,
     encrypted: bool,
     decrypted_with: Option<String>,
-    statuses: Vec<SignatureStatus>,
+    /// Each signed object's status, and whether it covers the whole content
+    /// the mail's text is read from (see [`combine_coverage`]).
+    statuses: Vec<(SignatureStatus, Cover)>,
+    /// Primary fingerprints of the certs the caller trusts (sender + team):
+    /// a good signature by any other cert was made by a key the mail offered.
+    trusted: Vec<String>,
     discovered: Vec<DiscoveredKey>,
     attachments: Vec<(String, Vec<u8>)>,
 }
@@ -371,6 +384,22 @@ pub fn open_with<T>(
     })
 }
 
+/// Decrypt a value sealed at rest by [`encrypt_armored`] (at most `limit`
+/// bytes of plaintext).
+///
+/// # Errors
+/// No team key matches, the data is not an OpenPGP message, or it is too large.
+pub fn open_sealed(armored: &[u8], keys: &TeamKeys, limit: usize) -> Result<Vec<u8>, OpenError> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        process_message(armored, keys, &[], limit, limit, None).map(|p| p.plaintext)
+    }))
+    .unwrap_or_else(|_| {
+        Err(OpenError::Malformed {
+            reason: "cannot process sealed value: internal parser failure".into(),
+        })
+    })
+}
+
 fn plain_opened() -> Opened {
     Opened {
         encrypted: false,
@@ -381,6 +410,7 @@ fn plain_opened() -> Opened {
         signature: SignatureStatus::None,
         protected_subject: None,
         discovered_keys: Vec::new(),
+        signed_by_offered_key: false,
         decrypted_with: None,
     }
 }
@@ -417,6 +447,12 @@ fn open_inner<T>(
         encrypted: false,
         decrypted_with: None,
         statuses: Vec::new(),
+        trusted: sender_certs
+            .iter()
+            .cloned()
+            .chain(keys.public_certs())
+            .map(|c| fpr_hex(&c.fingerprint()))
+            .collect(),
         discovered: Vec::new(),
         attachments: Vec::new(),
     };
@@ -480,18 +516,82 @@ impl Ctx<'_> {
         inline_text: Option<String>,
         protected_subject: Option<String>,
     ) -> Opened {
+        let signature = combine_coverage(self.statuses.drain(..));
+        let signed_by_offered_key = match &signature {
+            SignatureStatus::Good { fingerprint } => !self.trusted.contains(fingerprint),
+            _ => false,
+        };
         Opened {
             encrypted: self.encrypted,
             pgp_mime: inner.is_some(),
             entity: inner.unwrap_or_default(),
             inline_text,
             decrypted_attachments: std::mem::take(&mut self.attachments),
-            signature: combine_objects(self.statuses.drain(..)),
+            signature,
+            signed_by_offered_key,
             protected_subject,
             discovered_keys: std::mem::take(&mut self.discovered),
             decrypted_with: self.decrypted_with.take(),
         }
     }
+}
+
+/// How much of the mail one signed object covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cover {
+    /// Everything the mail's text and attachments are read from.
+    Whole,
+    /// One part, block or attachment beside unsigned content.
+    Part,
+}
+
+/// The mail's signature status: a signature counts only over the exact
+/// bytes whose text is used. The weakest status among the objects that
+/// cover the whole content wins; a bad signature anywhere makes it bad; a
+/// good signature over only a part leaves the mail unsigned (an attacker
+/// can paste someone's signed text beside their own).
+fn combine_coverage(
+    statuses: impl IntoIterator<Item = (SignatureStatus, Cover)>,
+) -> SignatureStatus {
+    let (whole, part): (Vec<_>, Vec<_>) =
+        statuses.into_iter().partition(|(_, c)| *c == Cover::Whole);
+    if let Some((bad, _)) = part
+        .iter()
+        .find(|(s, _)| matches!(s, SignatureStatus::Bad { .. }))
+    {
+        return bad.clone();
+    }
+    if !whole.is_empty() {
+        return combine_objects(whole.into_iter().map(|(s, _)| s));
+    }
+    combine_objects(part.into_iter().map(|(s, _)| match s {
+        SignatureStatus::Good { .. } => SignatureStatus::None,
+        other => other,
+    }))
+}
+
+/// Parts the mail's content is read from: text bodies, attachments and
+/// attached messages; key and detached-signature parts do not count.
+fn content_parts(msg: &Message<'_>) -> usize {
+    msg.parts
+        .iter()
+        .filter(|part| match part.body {
+            PartType::Multipart(_) => false,
+            PartType::Message(_) => true,
+            _ => {
+                !(content_type_is(part, "application", "pgp-signature")
+                    || content_type_is(part, "application", "pgp-keys")
+                    || (is_pgp_candidate(part) && classify_bytes(part.contents()) == PgpKind::Keys))
+            }
+        })
+        .count()
+}
+
+/// Nothing but white space outside `range` in `text`.
+fn outside_is_blank(text: &str, range: &std::ops::Range<usize>) -> bool {
+    let before = text.get(..range.start).unwrap_or("x");
+    let after = text.get(range.end..).unwrap_or("x");
+    before.trim().is_empty() && after.trim().is_empty()
 }
 
 fn parse_mail(raw: &[u8]) -> Result<crate::parse::Flat<'_>, OpenError> {
@@ -653,7 +753,8 @@ impl Ctx<'_> {
                 wipe(&mut again.plaintext);
             }
         }
-        self.statuses.push(signature);
+        // The signature inside the encryption covers the whole inner entity.
+        self.statuses.push((signature, Cover::Whole));
         Ok(std::mem::take(&mut p.plaintext))
     }
 
@@ -717,7 +818,7 @@ impl Ctx<'_> {
     /// first part as they appear in the raw entity, canonicalized to CRLF.
     fn verify_multipart_signed(&mut self, msg: &Message<'_>) -> Result<(), OpenError> {
         let raw = msg.raw_message();
-        for part in &msg.parts {
+        for (index, part) in msg.parts.iter().enumerate() {
             if !content_type_is(part, "multipart", "signed") {
                 continue;
             }
@@ -750,7 +851,14 @@ impl Ctx<'_> {
                     reason: "multipart/signed without boundary or signature part".into(),
                 },
             };
-            self.statuses.push(status);
+            // Only a multipart/signed that is the entity's root covers what
+            // the text is read from; one nested beside other parts does not.
+            let cover = if index == 0 {
+                Cover::Whole
+            } else {
+                Cover::Part
+            };
+            self.statuses.push((status, cover));
         }
         Ok(())
     }
@@ -762,13 +870,14 @@ impl Ctx<'_> {
         msg: &Message<'_>,
     ) -> Result<Option<String>, OpenError> {
         let mut inline: Vec<String> = Vec::new();
+        let sole_text = content_parts(msg) == 1;
         for part in &msg.parts {
             if matches!(part.body, PartType::Multipart(_) | PartType::Message(_)) {
                 continue;
             }
             if is_body_text(part) {
                 if let PartType::Text(text) = &part.body {
-                    if let Some(replaced) = self.open_inline(text)? {
+                    if let Some(replaced) = self.open_inline(text, sole_text)? {
                         inline.push(replaced);
                     }
                 }
@@ -784,14 +893,15 @@ impl Ctx<'_> {
                 .map(|n| strip_pgp_suffix(n).unwrap_or(n).to_string())
                 .unwrap_or_else(|| "attachment".to_string());
             match kind {
+                // A signed attachment vouches for itself, not for the mail.
                 PgpKind::Message => {
                     let p = self.process(data)?;
-                    self.statuses.push(p.signature.clone());
+                    self.statuses.push((p.signature.clone(), Cover::Part));
                     self.attachments.push((name, p.plaintext));
                 }
                 PgpKind::SignedText => {
                     if let Some((text, status)) = self.cleartext(data)? {
-                        self.statuses.push(status);
+                        self.statuses.push((status, Cover::Part));
                         self.attachments.push((name, text));
                     }
                 }
@@ -819,10 +929,11 @@ impl Ctx<'_> {
                 Ok(Some((text, status)))
             }
             Err(OpenError::Malformed { reason }) => {
-                self.statuses.push(SignatureStatus::Bad {
+                let bad = SignatureStatus::Bad {
                     fingerprint: None,
                     reason,
-                });
+                };
+                self.statuses.push((bad, Cover::Part));
                 Ok(None)
             }
             Err(e) => Err(e),
@@ -830,11 +941,17 @@ impl Ctx<'_> {
     }
 
     /// Replace each armored block in `text` by its decrypted/verified text.
-    fn open_inline(&mut self, text: &str) -> Result<Option<String>, OpenError> {
+    /// `sole_text`: `text` is the mail's only content part; a block's
+    /// signature then covers the mail when the block is all of `text`.
+    fn open_inline(&mut self, text: &str, sole_text: bool) -> Result<Option<String>, OpenError> {
         let blocks = find_blocks(text);
         if blocks.is_empty() {
             return Ok(None);
         }
+        let cover = match blocks.as_slice() {
+            [only] if sole_text && outside_is_blank(text, &only.range) => Cover::Whole,
+            _ => Cover::Part,
+        };
         let mut out = String::with_capacity(text.len());
         let mut last = 0usize;
         for block in blocks {
@@ -846,12 +963,12 @@ impl Ctx<'_> {
             let mut plain = match block.kind {
                 BlockKind::Message => {
                     let p = self.process(&armored)?;
-                    self.statuses.push(p.signature.clone());
+                    self.statuses.push((p.signature.clone(), cover));
                     p.plaintext
                 }
                 BlockKind::SignedText => match self.cleartext(&armored)? {
                     Some((t, status)) => {
-                        self.statuses.push(status);
+                        self.statuses.push((status, cover));
                         t
                     }
                     // Unparsable (e.g. mangled by a mail client): keep the

@@ -74,6 +74,9 @@ pub struct Headers {
     pub report_type: Option<String>,
     pub x_loop: Vec<String>,
     pub autocrypt: bool,
+    /// Raw `Authentication-Results` values, topmost first (at most 8; see
+    /// `crate::authres`, which trusts only the configured authserv-id).
+    pub authentication_results: Vec<String>,
 }
 
 /// A parsed message whose drop is iterative.
@@ -255,6 +258,11 @@ fn headers_of(message: &mail_parser::Message<'_>) -> Headers {
             .filter_map(|v| v.as_text().map(|t| t.trim().to_ascii_lowercase()))
             .collect(),
         autocrypt: message.header_raw("Autocrypt").is_some(),
+        authentication_results: message
+            .header_values("Authentication-Results")
+            .filter_map(|v| v.as_text().map(|t| clean_line(t, 2000)))
+            .take(8)
+            .collect(),
     }
 }
 

@@ -9,6 +9,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use sequoia_openpgp::Cert;
 
+use crate::atrest::AtRest;
+use crate::authres;
 use crate::config::Config;
 use crate::loopguard::{self, Verdict};
 use crate::metrics;
@@ -20,6 +22,14 @@ use crate::parse::{self, Attachment, ParseLimits};
 use crate::sla::BusinessCalendar;
 use crate::threading;
 use crate::triage::{self, ReportText, Triage};
+
+/// Run `f`, a parse of untrusted bytes, under the panic guard: a panic
+/// (mail-parser has debug assertions and overflow checks that hostile input
+/// reaches) is `None`, never a dead worker or a crash-looping daemon. Every
+/// parse in the intake goes through this (headers included).
+pub fn guarded<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+}
 
 /// Everything the pure pipeline needs, built once from the config.
 pub struct Pipeline {
@@ -35,6 +45,43 @@ pub struct Pipeline {
     pub tracking_prefix: String,
     pub ack_business_days: u32,
     pub assessment_business_days: u32,
+    /// Token key and sealing for what an encrypted report leaves at rest.
+    pub at_rest: AtRest,
+    /// The receiving server's authserv-id (`imap.authserv_id`).
+    pub authserv_id: Option<String>,
+}
+
+/// What of a classified mail goes to the store: for an encrypted report the
+/// evidence, signals and CVSS vector only sealed to the team key, and every
+/// digest and the duplicate fingerprint keyed (see [`AtRest`]).
+struct RestForm {
+    classification: triage::Classification,
+    fingerprint: triage::Fingerprint,
+    body_token: String,
+    content_digest: String,
+    sealed_details: Option<String>,
+}
+
+/// The signer of a good signature, or the key of a bad one when known.
+fn signer_of(signature: &open::SignatureStatus) -> Option<String> {
+    match signature {
+        open::SignatureStatus::Good { fingerprint } => Some(fingerprint.clone()),
+        open::SignatureStatus::Bad { fingerprint, .. } => fingerprint.clone(),
+        _ => None,
+    }
+}
+
+fn offered_keys(opened: &open::Opened) -> Vec<OfferedKey> {
+    opened
+        .discovered_keys
+        .iter()
+        .map(|k| OfferedKey {
+            fingerprint: k.fingerprint.clone(),
+            addresses: k.addresses.clone(),
+            armored: k.armored.clone(),
+            source: k.source,
+        })
+        .collect()
 }
 
 impl Pipeline {
@@ -52,6 +99,7 @@ impl Pipeline {
 
     /// Build the pipeline around team keys that are already loaded.
     pub fn with_team_keys(config: &Config, team_keys: Arc<TeamKeys>) -> Pipeline {
+        let at_rest = AtRest::from_team(&team_keys);
         Pipeline {
             parse_limits: ParseLimits {
                 max_message_bytes: config.limits.max_message_bytes,
@@ -71,6 +119,8 @@ impl Pipeline {
             tracking_prefix: config.ack.tracking_prefix.clone(),
             ack_business_days: config.ack.ack_business_days,
             assessment_business_days: config.ack.assessment_business_days,
+            at_rest,
+            authserv_id: config.imap.authserv_id.clone(),
         }
     }
 
@@ -92,11 +142,44 @@ impl Pipeline {
         }
     }
 
-    /// The sender's address, if the headers can be read (to look up a pinned key).
+    /// The sender's address, if the headers can be read (to look up a pinned
+    /// key); under the panic guard.
     pub fn sender_of(&self, raw: &[u8]) -> Option<String> {
-        parse::parse_headers(raw, &self.parse_limits)
+        guarded(|| parse::parse_headers(raw, &self.parse_limits))?
             .ok()?
             .from_address
+    }
+
+    /// A message the server reported as `size` bytes, past
+    /// `limits.max_message_bytes`, of which only the header section
+    /// (`headers`) was fetched: quarantined with the reason, the headers kept
+    /// as its raw bytes (nothing lost: it is on record, and still on the
+    /// server). The headers are parsed under the panic guard.
+    pub fn prepare_oversize(
+        &self,
+        headers: Vec<u8>,
+        size: u64,
+        source: SourceRef,
+        now: DateTime<Utc>,
+    ) -> Prepared {
+        let parsed = guarded(|| parse::parse_headers(&headers, &self.parse_limits))
+            .and_then(Result::ok)
+            .unwrap_or_default();
+        let reason = format!(
+            "too large: message is {size} bytes (RFC822.SIZE), limit is {}; only its headers were fetched and kept",
+            self.parse_limits.max_message_bytes
+        );
+        Prepared {
+            sha256: sha256_hex(&headers),
+            raw: headers,
+            source,
+            received_at: now,
+            kind: PreparedKind::Quarantine {
+                reason,
+                message_id: parsed.message_id,
+                from_address: parsed.from_address,
+            },
+        }
     }
 
     /// Open, parse and classify one message. Never fails: problems become a quarantine.
@@ -110,13 +193,12 @@ impl Pipeline {
         let sha256 = sha256_hex(&raw);
         // NOTE: a panic inside a parser (mail-parser has debug assertions that
         // hostile input reaches) becomes a quarantine, never a dead worker.
-        let kind = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.classify_raw(&raw, now, sender_certs)
-        }))
-        .unwrap_or_else(|_| PreparedKind::Quarantine {
-            reason: "cannot parse: internal parser failure".into(),
-            message_id: None,
-            from_address: None,
+        let kind = guarded(|| self.classify_raw(&raw, now, sender_certs)).unwrap_or_else(|| {
+            PreparedKind::Quarantine {
+                reason: "cannot parse: internal parser failure".into(),
+                message_id: None,
+                from_address: None,
+            }
         });
         Prepared {
             raw,
@@ -291,27 +373,20 @@ impl Pipeline {
                 refs.tracking_ids.push(id);
             }
         }
-        let normalized: String = text
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
-        let signature = opened.signature.kind();
-        let signer_fingerprint = match &opened.signature {
-            open::SignatureStatus::Good { fingerprint } => Some(fingerprint.clone()),
-            open::SignatureStatus::Bad { fingerprint, .. } => fingerprint.clone(),
-            _ => None,
-        };
-        let discovered_keys = opened
-            .discovered_keys
-            .iter()
-            .map(|k| OfferedKey {
-                fingerprint: k.fingerprint.clone(),
-                addresses: k.addresses.clone(),
-                armored: k.armored.clone(),
-                source: k.source,
-            })
-            .collect();
+        let from = headers.from_address.as_deref().unwrap_or_default();
+        let sender_auth = authres::verdict(
+            &headers.authentication_results,
+            self.authserv_id.as_deref(),
+            from,
+        );
+        let mut attachments = attachments;
+        let rest = self.rest_form(
+            opened.encrypted,
+            classification,
+            &fingerprint,
+            &text,
+            &mut attachments,
+        );
         let mut headers = headers;
         if opened.encrypted {
             // NOTE: the stored/visible subject of an encrypted report must not be plaintext.
@@ -323,12 +398,16 @@ impl Pipeline {
             text,
             attachments,
             encrypted: opened.encrypted,
-            signature,
-            signer_fingerprint,
-            discovered_keys,
-            classification,
-            fingerprint,
-            body_sha256: sha256_hex(normalized.as_bytes()),
+            signature: opened.signature.kind(),
+            signer_fingerprint: signer_of(&opened.signature),
+            signer_offered: opened.signed_by_offered_key,
+            sender_auth,
+            discovered_keys: offered_keys(opened),
+            classification: rest.classification,
+            fingerprint: rest.fingerprint,
+            body_sha256: rest.body_token,
+            content_digest: rest.content_digest,
+            sealed_details: rest.sealed_details,
             credit,
             verdict,
             refs,
@@ -337,5 +416,67 @@ impl Pipeline {
                 .calendar
                 .add_business_days(now, self.assessment_business_days),
         }))
+    }
+}
+
+impl Pipeline {
+    /// The form in which `classification`, the fingerprint and the digests
+    /// rest in the store (see [`RestForm`]).
+    fn rest_form(
+        &self,
+        encrypted: bool,
+        mut classification: triage::Classification,
+        fingerprint: &triage::Fingerprint,
+        text: &str,
+        attachments: &mut [Attachment],
+    ) -> RestForm {
+        let normalized: String = text
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_lowercase();
+        let body_token = self.at_rest.token("body", normalized.as_bytes());
+        let mut content = body_token.clone();
+        for a in attachments.iter_mut() {
+            if encrypted {
+                a.sha256 = self.at_rest.token("attachment", a.sha256.as_bytes());
+            }
+            content.push(' ');
+            content.push_str(&a.sha256);
+        }
+        let mut sealed_details = None;
+        if encrypted {
+            let details = serde_json::json!({
+                "component_evidence": std::mem::take(&mut classification.component_evidence),
+                "out_of_scope_evidence": std::mem::take(&mut classification.out_of_scope_evidence),
+                "signals": std::mem::take(&mut classification.signals),
+                "cvss_vector": classification.cvss.as_mut().map(|c| std::mem::take(&mut c.vector)),
+            });
+            classification.indicators.clear();
+            // NOTE: without a team key nothing is sealed and the details are dropped, never kept clear.
+            sealed_details = self.at_rest.seal(&details.to_string());
+        }
+        RestForm {
+            classification,
+            fingerprint: self.at_rest.keyed_fingerprint(fingerprint),
+            body_token,
+            content_digest: self.at_rest.token("content", content.as_bytes()),
+            sealed_details,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::guarded;
+
+    #[test]
+    fn the_panic_guard_turns_a_panic_into_none() {
+        let quiet = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let caught = guarded(|| -> u32 { panic!("parser bug") });
+        std::panic::set_hook(quiet);
+        assert_eq!(caught, None);
+        assert_eq!(guarded(|| 7), Some(7));
     }
 }

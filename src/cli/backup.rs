@@ -1,25 +1,23 @@
 //! `backup DEST`: an online, consistent copy of the database (safe while the
 //! daemon runs), checked by verifying its audit chain.
 //!
-//! I/O: reads the store, writes DEST (never overwrites); prints one line.
+//! I/O: reads the store, writes DEST: a new 0600 file beside it, linked into
+//! place (never overwrites, never through a symlink, dangling or not:
+//! `super::outfile`); prints one line.
 
 use std::path::Path;
 
 use anyhow::Result;
 
-use super::{exit, ExitError};
+use super::outfile::{self, Existing};
 use crate::store::Store;
 
 /// `backup DEST`: an online, consistent copy of the database.
 pub(super) fn backup(store: &Store, dest: &Path) -> Result<i32> {
-    if dest.exists() {
-        return Err(ExitError {
-            code: exit::USAGE,
-            message: format!("{} exists; refusing to overwrite it", dest.display()),
-        }
-        .into());
-    }
-    store.backup_to(dest)?;
+    outfile::with_private(dest, Existing::Refuse, |_, temp| {
+        store.backup_to(temp)?;
+        Ok(())
+    })?;
     let check = Store::open(dest)?;
     let (events, problems) = check.audit_verify()?;
     println!(
@@ -32,5 +30,5 @@ pub(super) fn backup(store: &Store, dest: &Path) -> Result<i32> {
             "BROKEN"
         }
     );
-    Ok(exit::OK)
+    Ok(super::exit::OK)
 }

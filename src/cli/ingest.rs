@@ -57,10 +57,12 @@ pub(super) async fn import(
     let terminal = std::io::stderr().is_terminal();
     let mut counts = std::collections::BTreeMap::<&'static str, usize>::new();
     for (n, raw) in messages.into_iter().enumerate() {
-        let date = crate::parse::parse_headers(&raw, &ctx.pipeline.parse_limits)
-            .ok()
-            .and_then(|h| h.date)
-            .filter(|d| *d <= Utc::now());
+        let date = crate::pipeline::guarded(|| {
+            crate::parse::parse_headers(&raw, &ctx.pipeline.parse_limits)
+        })
+        .and_then(Result::ok)
+        .and_then(|h| h.date)
+        .filter(|d| *d <= Utc::now());
         let result = ctx.process_at(raw, SourceRef::Import, date).await?;
         let key = match result {
             IngestResult::Known => "already stored",

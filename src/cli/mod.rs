@@ -20,6 +20,7 @@ mod backup;
 mod check_config;
 mod completions;
 mod ingest;
+mod outfile;
 mod quarantine;
 mod reports;
 mod run;

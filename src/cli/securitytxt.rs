@@ -1,15 +1,16 @@
 //! `security-txt [--output FILE]`: RFC 9116 security.txt from the
 //! `[security_txt]` config, clear-signed with the team key if configured.
 //!
-//! I/O: loads the full config (and team keys when signing); writes FILE or
-//! stdout; warnings go to stderr.
+//! I/O: loads the full config (and team keys when signing); writes FILE (a
+//! new 0600 file renamed into place, never through a symlink:
+//! `super::outfile`) or stdout; warnings go to stderr.
 
 use std::path::Path;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::{exit, load_config, ExitError};
+use super::{exit, load_config, outfile, ExitError};
 use crate::config::SecurityTxt;
 
 /// The RFC 9116 text (unsigned) for `t` and the warnings about it.
@@ -96,8 +97,7 @@ pub(super) fn write(config_path: &Path, output: Option<&Path>) -> Result<i32> {
     }
     match output {
         Some(path) => {
-            std::fs::write(path, &text)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            outfile::write_private(path, text.as_bytes(), outfile::Existing::Replace)?;
             eprintln!("wrote {}", path.display());
         }
         None => print!("{text}"),

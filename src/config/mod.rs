@@ -178,6 +178,9 @@ pub struct ImapConfig {
     pub quarantine_folder: Option<String>,
     pub timeout: Duration,
     pub fetch_batch: u32,
+    /// The authserv-id of the receiving server's `Authentication-Results`
+    /// (the only ones trusted; `None`: the header is ignored).
+    pub authserv_id: Option<String>,
 }
 
 #[derive(Debug, Clone)]

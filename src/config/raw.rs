@@ -108,6 +108,7 @@ pub(super) struct RawImap {
     pub(super) timeout_secs: u64,
     #[serde(default = "default_fetch_batch")]
     pub(super) fetch_batch: u32,
+    pub(super) authserv_id: Option<String>,
 }
 
 fn default_mailbox() -> String {

@@ -191,3 +191,26 @@ fn peek_anchors_relative_database_paths_at_the_config_file() {
     let missing = dir.path().join("nope.toml");
     assert!(matches!(peek(&missing), Err(ConfigError::Read { .. })));
 }
+
+#[test]
+fn plaintext_is_refused_to_a_non_loopback_host() {
+    let plain = example_text().replace(
+        "tls = \"implicit\"\n# allow_plaintext = false",
+        "tls = \"none\"\nallow_plaintext = true",
+    );
+    assert!(plain.contains("allow_plaintext = true"), "example changed");
+    let err = error_of(&plain);
+    assert!(err.contains("imap.allow_plaintext"), "{err}");
+    assert!(err.contains("imap.hexon.io"), "{err}");
+    assert!(err.contains("broken.toml"), "names the file: {err}");
+    for host in ["127.0.0.1", "localhost", "[::1]", "127.1.2.3"] {
+        let text = plain.replace("host = \"imap.hexon.io\"", &format!("host = \"{host}\""));
+        let path = example_dir().join("loopback.toml");
+        let err = Config::from_toml(&text, &path).err().map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_none_or(|e| !e.contains("allow_plaintext")),
+            "{host}: {err:?}"
+        );
+    }
+}

@@ -126,6 +126,14 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         "imap.tls",
         "plaintext IMAP is refused; use \"implicit\" or \"starttls\", or set imap.allow_plaintext = true",
     );
+    p.require(
+        i.tls != TlsMode::None || !i.allow_plaintext || is_loopback_host(&i.host),
+        "imap.allow_plaintext",
+        &format!(
+            "plaintext IMAP is only allowed to a loopback host (localhost, 127.0.0.0/8, ::1), not {}",
+            i.host
+        ),
+    );
     p.require(!i.user.trim().is_empty(), "imap.user", "must not be empty");
     p.require(
         i.poll_interval_secs != 0,
@@ -142,6 +150,13 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         "imap.fetch_batch",
         "must be between 1 and 10000",
     );
+    if let Some(id) = &i.authserv_id {
+        p.require(
+            !id.trim().is_empty() && !id.contains([';', ' ', '(', ')']),
+            "imap.authserv_id",
+            "must be the receiving server's authserv-id (a host name such as mx.example.com)",
+        );
+    }
     p.check("imap.mailbox", check_mailbox_name(&i.mailbox));
     p.check("imap.move_to", check_mailbox_name(&i.move_to));
     if let Some(q) = &i.quarantine_folder {
@@ -168,6 +183,7 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         quarantine_folder: i.quarantine_folder,
         timeout: Duration::from_secs(i.timeout_secs),
         fetch_batch: i.fetch_batch,
+        authserv_id: i.authserv_id,
     }
 }
 
@@ -191,6 +207,14 @@ fn smtp(s: RawSmtp, p: &mut Problems) -> SmtpConfig {
         s.tls != TlsMode::None || s.allow_plaintext,
         "smtp.tls",
         "plaintext SMTP is refused; use \"implicit\" or \"starttls\", or set smtp.allow_plaintext = true",
+    );
+    p.require(
+        s.tls != TlsMode::None || !s.allow_plaintext || is_loopback_host(&s.host),
+        "smtp.allow_plaintext",
+        &format!(
+            "plaintext SMTP is only allowed to a loopback host (localhost, 127.0.0.0/8, ::1), not {}",
+            s.host
+        ),
     );
     let from_address = p
         .check("smtp.from", parse_mailbox_address(&s.from))
@@ -432,6 +456,18 @@ fn check_host(host: &str) -> Result<(), String> {
         return Err("must be a host name or IP address".into());
     }
     Ok(())
+}
+
+/// `localhost` (and `*.localhost`, RFC 6761) or a loopback IP address; no
+/// name is resolved.
+fn is_loopback_host(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let lower = host.to_ascii_lowercase();
+    lower == "localhost"
+        || lower.ends_with(".localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn check_port(port: u16) -> Result<(), String> {

@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
 use super::supervisor::Progress;
+use super::unreturned;
 use super::{head_of, log_result, lookup, prepare_one, Context, DaemonError, Head, Summary};
 use crate::source::imap::{self, ImapError, Session, Wake};
 use crate::store::{IngestResult, Prepared, SourceRef, StoreError};
@@ -140,6 +141,7 @@ pub(super) async fn intake_pass(
     let config = &ctx.config.imap;
     let mailbox = config.mailbox.clone();
     let (uidvalidity, mut last_uid) = resume(ctx, session, &mailbox).await?;
+    retry_unreturned(ctx, session, &mailbox, uidvalidity, summary).await?;
 
     // Pipelined: the next batch is fetched while the one in hand is opened,
     // parsed, triaged and committed.
@@ -163,6 +165,7 @@ pub(super) async fn intake_pass(
             continue;
         };
         summary.fetched += fetched.len();
+        record_unreturned(ctx, &mailbox, uidvalidity, &uids, &fetched).await?;
         Progress::touch(&ctx.heartbeat);
         let (next_fetched, results) = tokio::join!(
             fetch_batch(ctx, session, &next_uids),
@@ -175,7 +178,8 @@ pub(super) async fn intake_pass(
         if let Some(notify) = wake_outbox {
             notify.notify_one();
         }
-        // UIDs the server listed but did not return (expunged meanwhile) are skipped.
+        // NOTE: UIDs listed but not returned are on record (above) and
+        // fetched again next pass; the cursor moves past them.
         if let Some(max) = uids.iter().max() {
             if *max > last_uid {
                 last_uid = *max;
@@ -293,9 +297,91 @@ async fn fetch_batch(
         return Ok(Vec::new());
     }
     let t_fetch = std::time::Instant::now();
-    let fetched = imap::fetch(session, uids, ctx.config.imap.timeout).await?;
+    let max_bytes = ctx.config.limits.max_message_bytes;
+    let fetched = imap::fetch(session, uids, max_bytes, ctx.config.imap.timeout).await?;
     crate::metrics::record(crate::metrics::Stage::Fetch, t_fetch, fetched.len() as u64);
+    for f in fetched.iter().filter(|f| f.oversize.is_some()) {
+        warn!(
+            uid = f.uid,
+            size = f.oversize,
+            limit = max_bytes,
+            "message past limits.max_message_bytes: headers fetched, body not; it is quarantined"
+        );
+    }
     Ok(fetched)
+}
+
+/// Put the UIDs of `listed` the server did not return in `fetched` on
+/// record (see `super::unreturned`), with a warning naming how many.
+async fn record_unreturned(
+    ctx: &Context,
+    mailbox: &str,
+    uidvalidity: u32,
+    listed: &[u32],
+    fetched: &[imap::Fetched],
+) -> Result<(), DaemonError> {
+    let missing = unreturned::missing(listed, fetched);
+    if missing.is_empty() {
+        return Ok(());
+    }
+    warn!(
+        count = missing.len(),
+        first = missing[0],
+        "UIDs listed but not returned by FETCH; recorded, fetched again next pass"
+    );
+    let key = unreturned::key(mailbox);
+    ctx.store
+        .run(move |s| {
+            let old = unreturned::decode(&s.state(&key)?.unwrap_or_default(), uidvalidity);
+            let merged = unreturned::merge(&old, &missing);
+            let dropped = old.len() + missing.len() - merged.len();
+            if merged.len() == unreturned::MAX_KEPT && dropped > 0 {
+                warn!(
+                    dropped,
+                    "too many unreturned UIDs on record; the oldest were dropped"
+                );
+            }
+            s.set_state(&key, &unreturned::encode(uidvalidity, &merged))
+        })
+        .await?;
+    Ok(())
+}
+
+/// Fetch again the UIDs an earlier pass listed but did not get back:
+/// commit and mark what comes back now, keep on record what the server
+/// still lists but does not return, forget what it no longer lists.
+async fn retry_unreturned(
+    ctx: &Context,
+    session: &mut Session,
+    mailbox: &str,
+    uidvalidity: u32,
+    summary: &mut Summary,
+) -> Result<(), DaemonError> {
+    let key = unreturned::key(mailbox);
+    let k = key.clone();
+    let value = ctx.store.run(move |s| s.state(&k)).await?;
+    let pending = unreturned::decode(&value.unwrap_or_default(), uidvalidity);
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let present = imap::uids_present(session, &pending, ctx.config.imap.timeout).await?;
+    let fetched = fetch_batch(ctx, session, &present).await?;
+    let still = unreturned::missing(&present, &fetched);
+    info!(
+        on_record = pending.len(),
+        returned = fetched.len(),
+        still_missing = still.len(),
+        gone = pending.len() - present.len(),
+        "UIDs not returned earlier fetched again"
+    );
+    if !fetched.is_empty() {
+        summary.fetched += fetched.len();
+        let results = ctx.process_batch(mailbox, uidvalidity, fetched).await?;
+        mark_results(ctx, session, summary, results, 0).await?;
+    }
+    let value = unreturned::encode(uidvalidity, &still);
+    ctx.store.run(move |s| s.set_state(&key, &value)).await?;
+    Ok(())
 }
 
 /// Mark committed rows on the server (quarantined ones into the quarantine
@@ -381,7 +467,7 @@ impl Context {
         mailbox: &str,
         uidvalidity: u32,
         messages: Vec<imap::Fetched>,
-        lookups: Vec<(bool, Option<String>)>,
+        lookups: Vec<(bool, Vec<String>)>,
         chunk_tx: mpsc::Sender<Chunk>,
     ) -> Result<(), StoreError> {
         let workers = std::thread::available_parallelism()
@@ -399,6 +485,12 @@ impl Context {
             async move {
                 if own {
                     return Ok((uid, None));
+                }
+                if let Some(size) = m.oversize {
+                    return Ok((
+                        uid,
+                        Some(pipeline.prepare_oversize(m.raw, size, source, now)),
+                    ));
                 }
                 let prepared = prepare_one(pipeline, m.raw, source, now, key).await?;
                 Ok::<_, StoreError>((uid, Some(prepared)))

@@ -12,10 +12,12 @@
 //! | `supervisor` | task spawn, cancellation, sd_notify READY/STOPPING/WATCHDOG, bounded drain |
 //! | `intake` | reconnects, the IMAP session, intake passes, fetch, group commits, marks |
 //! | `loops` | the outbox loop and the deadline (SLA) loop |
+//! | `unreturned` | UIDs listed but not returned by FETCH: the record, retried next pass |
 
 mod intake;
 mod loops;
 mod supervisor;
+mod unreturned;
 
 use std::future::Future;
 use std::sync::atomic::AtomicI64;
@@ -160,35 +162,63 @@ impl Context {
     }
 }
 
-/// What the store is asked about a message before it is prepared: its
-/// Message-ID (is it our own reply?) and its sender (a pinned key?).
-type Head = (Option<String>, Option<String>);
+/// What the store is asked about a message before it is prepared: is it
+/// our own reply copy (its Message-ID, and for an id of our domain the
+/// digest of its body), and which keys the store trusts for it (its sender,
+/// the report its thread refers to).
+#[derive(Debug, Default)]
+struct Head {
+    message_id: Option<String>,
+    from: Option<String>,
+    refs: crate::threading::ThreadRefs,
+    body_digest: Option<[u8; 32]>,
+}
 
 /// The [`Head`] of `raw`; unreadable headers give none (the pipeline then
-/// quarantines the message with the reason).
+/// quarantines the message with the reason). Parsed under the panic guard:
+/// this runs on the intake's own task, where a panic would end the pass.
 fn head_of(raw: &[u8], pipeline: &Pipeline) -> Head {
-    match crate::parse::parse_headers(raw, &pipeline.parse_limits) {
-        Ok(h) => (h.message_id, h.from_address),
-        Err(_) => (None, None),
+    let Some(Ok(h)) =
+        crate::pipeline::guarded(|| crate::parse::parse_headers(raw, &pipeline.parse_limits))
+    else {
+        return Head::default();
+    };
+    let ours = format!("@{}", pipeline.message_id_domain);
+    let body_digest = h
+        .message_id
+        .as_deref()
+        .filter(|mid| mid.ends_with(&ours))
+        .and_then(|_| crate::store::body_digest(raw));
+    let mut refs = crate::threading::refs_of(&h, &pipeline.tracking_prefix);
+    for id in crate::threading::tracking_ids_in(&h.subject, &pipeline.tracking_prefix) {
+        if !refs.tracking_ids.contains(&id) {
+            refs.tracking_ids.push(id);
+        }
+    }
+    Head {
+        message_id: h.message_id,
+        from: h.from_address,
+        refs,
+        body_digest,
     }
 }
 
-/// Is the message one of our own replies, and else the sender's pinned key
-/// (armored) if there is one.
-fn lookup(s: &mut Store, (mid, from): &Head) -> Result<(bool, Option<String>), StoreError> {
-    let own = match mid {
-        Some(mid) => s.is_own_message_id(mid)?,
-        None => false,
+/// Is the message really one of our own replies (same Message-ID and the
+/// exact body we sent), and else the keys the store trusts for it (armored).
+fn lookup(s: &mut Store, head: &Head) -> Result<(bool, Vec<String>), StoreError> {
+    let own = match (&head.message_id, &head.body_digest) {
+        (Some(mid), Some(digest)) => s.is_own_copy(mid, digest)?,
+        _ => false,
     };
-    let key = match from {
-        Some(from) if !own => s.reporter_key(from)?,
-        _ => None,
-    };
-    Ok((own, key))
+    if own {
+        return Ok((true, Vec::new()));
+    }
+    Ok((false, s.trusted_keys(head.from.as_deref(), &head.refs)?))
 }
 
 /// THE way a message is prepared: open, parse and triage on the blocking
-/// pool with the reporter's pinned key (an unparsable key counts as none).
+/// pool with the keys the store trusts for it (an unparsable key counts as
+/// none).
 /// Both [`Context::process_at`] and [`Context::process_batch`] use it.
 ///
 /// # Errors
@@ -198,12 +228,12 @@ async fn prepare_one(
     raw: Vec<u8>,
     source: SourceRef,
     at: DateTime<Utc>,
-    reporter_key: Option<String>,
+    trusted_keys: Vec<String>,
 ) -> Result<Prepared, StoreError> {
     tokio::task::spawn_blocking(move || {
-        let certs: Vec<_> = reporter_key
-            .and_then(|a| open::parse_cert(a.as_bytes()).ok())
-            .into_iter()
+        let certs: Vec<_> = trusted_keys
+            .iter()
+            .filter_map(|a| open::parse_cert(a.as_bytes()).ok())
             .collect();
         pipeline.prepare(raw, source, at, &certs)
     })

@@ -46,6 +46,10 @@ fn mail() -> PreparedMail {
         encrypted: false,
         signature: Signature::None,
         signer_fingerprint: None,
+        signer_offered: false,
+        sender_auth: SenderAuth::Unknown,
+        content_digest: "c1".into(),
+        sealed_details: None,
         discovered_keys: vec![],
         classification: Classification {
             component: None,
@@ -130,13 +134,20 @@ fn signed(mut m: PreparedMail, signature: Signature, by: &str) -> PreparedMail {
     m
 }
 
+/// Signed by a key the mail itself carries (attached / Autocrypt).
+fn self_signed(m: PreparedMail, by: &str) -> PreparedMail {
+    let mut m = signed(m, Signature::Good, by);
+    m.signer_offered = true;
+    m
+}
+
 fn run(m: PreparedMail, facts: &Facts, policy: &IngestPolicy) -> Plan {
     decide(&prepared(PreparedKind::Mail(Box::new(m))), facts, policy)
 }
 
 fn new_report(plan: Plan) -> (Option<KeyPin>, NewReportPlan) {
     match plan {
-        Plan::Mail(MailPlan::NewReport { pin, report }) => (pin, *report),
+        Plan::Mail(MailPlan::NewReport { pin, report, .. }) => (pin, *report),
         other => panic!("expected a new report, got {other:?}"),
     }
 }
@@ -148,6 +159,7 @@ fn follow_up(plan: Plan) -> (ReportRef, Option<KeyPin>, Option<Credit>, Vec<Stri
             pin,
             credit,
             review,
+            ..
         }) => (report, pin, credit, review),
         other => panic!("expected a follow-up, got {other:?}"),
     }
@@ -196,10 +208,13 @@ fn unreadable_and_non_reports_are_kept_with_their_reason() {
 }
 
 #[test]
-fn same_message_id_from_same_sender_is_a_duplicate_delivery_of_its_report() {
+fn same_message_id_sender_and_content_is_a_duplicate_delivery_of_its_report() {
     for earlier in [Some(report_ref()), None] {
         let f = Facts {
-            earlier_delivery: Some(earlier.clone()),
+            earlier_delivery: Some(EarlierDelivery {
+                report: earlier.clone(),
+                same_content: true,
+            }),
             ..facts()
         };
         assert_eq!(
@@ -209,92 +224,179 @@ fn same_message_id_from_same_sender_is_a_duplicate_delivery_of_its_report() {
     }
 }
 
+#[test]
+fn a_known_message_id_with_other_content_is_never_filed_as_a_copy() {
+    // A forger who knows the victim's Message-ID and address: stored as its
+    // own mail (here a new report), flagged, not filed into the victim's report.
+    let f = Facts {
+        earlier_delivery: Some(EarlierDelivery {
+            report: Some(report_ref()),
+            same_content: false,
+        }),
+        ..facts()
+    };
+    let (_, report) = new_report(run(mail(), &f, &policy()));
+    assert_eq!(
+        report.review,
+        vec![
+            "reuses the Message-ID of an earlier message from this address with different content"
+        ]
+    );
+}
+
 // ---- Follow-ups belong to their reporter ----------------------------------------------
 
-/// (case, sender row, referenced report, mail, binds?)
+/// How a mail that references a report is taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Taken {
+    /// Joins and may change the report (credit, key).
+    Joins,
+    /// Joins as a message, flagged, changes nothing.
+    JoinsReadOnly,
+    /// A new report that references the old one.
+    New,
+}
+
+/// (case, sender row, referenced report, mail, outcome)
 type BindingCase = (
     &'static str,
     Option<SenderFacts>,
     Option<ReferencedReport>,
     PreparedMail,
-    bool,
+    Taken,
 );
 
-#[test]
-fn follow_up_binding_table() {
-    let cases: Vec<BindingCase> = vec![
+fn dmarc_fail(mut m: PreparedMail) -> PreparedMail {
+    m.sender_auth = SenderAuth::Fail;
+    m
+}
+
+fn binding_cases() -> Vec<BindingCase> {
+    use Taken::*;
+    vec![
         (
-            "reporter's own address",
+            "reporter's own address, no pinned key",
             sender(5, None),
             referenced(5, None),
             mail(),
-            true,
+            Joins,
+        ),
+        (
+            "reporter's own address, no pinned key, DMARC fails for the From domain",
+            sender(5, None),
+            referenced(5, None),
+            dmarc_fail(mail()),
+            JoinsReadOnly,
+        ),
+        (
+            "reporter's address, pinned key, unsigned (a forged From)",
+            sender(5, Some(PINNED)),
+            referenced(5, Some(PINNED)),
+            mail(),
+            JoinsReadOnly,
+        ),
+        (
+            "reporter's address, signed by the pinned key",
+            sender(5, Some(PINNED)),
+            referenced(5, Some(PINNED)),
+            signed(mail(), Signature::Good, PINNED),
+            Joins,
         ),
         (
             "another address, good signature by the reporter's pinned key",
             sender(9, None),
             referenced(5, Some(PINNED)),
             signed(mail(), Signature::Good, PINNED),
-            true,
+            Joins,
+        ),
+        (
+            "another address, the pinned key's signature verified only with a key the mail brought",
+            sender(9, None),
+            referenced(5, Some(PINNED)),
+            self_signed(mail(), PINNED),
+            New,
         ),
         (
             "another address, unsigned",
             sender(9, None),
             referenced(5, Some(PINNED)),
             mail(),
-            false,
+            New,
         ),
         (
             "a new address, unsigned",
             None,
             referenced(5, None),
             mail(),
-            false,
+            New,
         ),
         (
             "another address, bad signature naming the pinned key",
             sender(9, None),
             referenced(5, Some(PINNED)),
             signed(mail(), Signature::Bad, PINNED),
-            false,
+            New,
         ),
         (
             "another address, good signature by some other key",
             sender(9, None),
             referenced(5, Some(PINNED)),
             signed(mail(), Signature::Good, OTHER),
-            false,
+            New,
         ),
         (
             "another address, good signature, reporter has no pinned key",
             sender(9, None),
             referenced(5, None),
             signed(mail(), Signature::Good, OTHER),
-            false,
+            New,
         ),
-    ];
-    for (case, sender, referenced, m, binds) in cases {
+    ]
+}
+
+#[test]
+fn follow_up_binding_table() {
+    for (case, sender, referenced, mut m, taken) in binding_cases() {
+        m.credit = Some(Credit::Name("Forged Name".into()));
         let f = Facts {
             sender,
             referenced,
             ..facts()
         };
         match run(m, &f, &policy()) {
-            Plan::Mail(MailPlan::FollowUp { report, .. }) => {
-                assert!(binds, "{case}: must not join");
+            Plan::Mail(MailPlan::FollowUp {
+                report,
+                credit,
+                review,
+                ..
+            }) => {
                 assert_eq!(report, report_ref(), "{case}");
+                match taken {
+                    Taken::Joins => {
+                        assert!(credit.is_some(), "{case}: the credit answer is recorded");
+                        assert!(review.is_empty(), "{case}: {review:?}");
+                    }
+                    Taken::JoinsReadOnly => {
+                        assert_eq!(credit, None, "{case}: nothing may change");
+                        assert_eq!(review.len(), 1, "{case}: flagged with its reason");
+                        assert!(review[0].contains("nothing changed"), "{case}: {review:?}");
+                    }
+                    Taken::New => panic!("{case}: must not join"),
+                }
             }
             Plan::Mail(MailPlan::NewReport { report, .. }) => {
-                assert!(!binds, "{case}: must join");
+                assert_eq!(taken, Taken::New, "{case}: must join");
                 assert_eq!(
                     report.references_report.as_deref(),
                     Some("HEXON-2026-0001"),
                     "{case}"
                 );
-                assert_eq!(
-                    report.review,
-                    vec!["references HEXON-2026-0001 but comes from a different sender"],
-                    "{case}"
+                assert!(
+                    report.review.contains(
+                        &"references HEXON-2026-0001 but comes from a different sender".to_string()
+                    ),
+                    "{case}: {:?}",
+                    report.review
                 );
             }
             other => panic!("{case}: {other:?}"),
@@ -318,15 +420,32 @@ fn a_follow_up_records_the_credit_answer() {
 
 // ---- Keys ------------------------------------------------------------------------------
 
-#[test]
-fn the_first_key_offered_for_the_from_address_is_pinned() {
-    let mut m = mail();
-    m.discovered_keys = vec![
+fn offered_keys() -> Vec<OfferedKey> {
+    vec![
         offered("CCCC", "someone-else@r.test", KeySource::Attachment),
         offered(PINNED, "A@R.TEST", KeySource::Autocrypt),
         offered(OTHER, "a@r.test", KeySource::Attachment),
-    ];
-    let (pin, report) = new_report(run(m, &facts(), &policy()));
+    ]
+}
+
+#[test]
+fn a_key_is_pinned_only_from_a_mail_signed_by_it() {
+    let mut m = self_signed(mail(), PINNED);
+    m.discovered_keys = offered_keys();
+    let f = Facts::default();
+    let plan = run(m, &f, &policy());
+    let Plan::Mail(MailPlan::NewReport { candidates, .. }) = &plan else {
+        panic!("{plan:?}")
+    };
+    assert_eq!(
+        candidates
+            .iter()
+            .map(|k| k.fingerprint.as_str())
+            .collect::<Vec<_>>(),
+        vec![OTHER],
+        "the other key for the address is a candidate; a key for another address is ignored"
+    );
+    let (pin, report) = new_report(plan);
     assert_eq!(
         pin,
         Some(KeyPin {
@@ -336,6 +455,49 @@ fn the_first_key_offered_for_the_from_address_is_pinned() {
         })
     );
     assert!(report.review.is_empty());
+}
+
+#[test]
+fn an_offered_key_without_its_signature_is_only_a_candidate() {
+    // The spoofed first mail: From the victim, Autocrypt with the attacker's key, unsigned.
+    let mut m = mail();
+    m.discovered_keys = vec![offered(OTHER, "a@r.test", KeySource::Autocrypt)];
+    let plan = run(m, &facts(), &policy());
+    let Plan::Mail(MailPlan::NewReport {
+        pin, candidates, ..
+    }) = plan
+    else {
+        panic!()
+    };
+    assert_eq!(pin, None);
+    assert_eq!(candidates.len(), 1);
+
+    // Signed, but by a different key than the one offered.
+    let mut m = self_signed(mail(), PINNED);
+    m.discovered_keys = vec![offered(OTHER, "a@r.test", KeySource::Autocrypt)];
+    assert_eq!(new_report(run(m, &facts(), &policy())).0, None);
+
+    // Signed by the offered key, but the receiving server says DMARC failed.
+    let mut m = dmarc_fail(self_signed(mail(), OTHER));
+    m.discovered_keys = vec![offered(OTHER, "a@r.test", KeySource::Autocrypt)];
+    assert_eq!(new_report(run(m, &facts(), &policy())).0, None);
+}
+
+#[test]
+fn a_read_only_follow_up_pins_nothing() {
+    // The reporter's address with a pinned key, unsigned: no new pin, whatever it offers.
+    let mut m = self_signed(mail(), OTHER);
+    m.discovered_keys = vec![offered(OTHER, "a@r.test", KeySource::Autocrypt)];
+    m.signature = Signature::None;
+    let f = Facts {
+        sender: sender(5, None),
+        referenced: referenced(5, None),
+        ..facts()
+    };
+    let mut failing = m;
+    failing.sender_auth = SenderAuth::Fail;
+    let (_, pin, credit, _) = follow_up(run(failing, &f, &policy()));
+    assert_eq!((pin, credit), (None, None));
 }
 
 #[test]
@@ -349,7 +511,15 @@ fn a_different_key_for_a_pinned_reporter_is_flagged_not_pinned() {
         sender: sender(5, Some(PINNED)),
         ..facts()
     };
-    let (pin, report) = new_report(run(m, &f, &policy()));
+    let plan = run(m, &f, &policy());
+    if let Plan::Mail(MailPlan::NewReport { candidates, .. }) = &plan {
+        assert_eq!(
+            candidates.len(),
+            1,
+            "the different key is kept as a candidate"
+        );
+    }
+    let (pin, report) = new_report(plan);
     assert_eq!(pin, None);
     assert_eq!(
         report.review,
@@ -369,8 +539,12 @@ fn a_good_signature_by_another_key_flags_a_pinned_reporter() {
     let (_, pin, _, review) = follow_up(run(signed(mail(), Signature::Good, OTHER), &f, &policy()));
     assert_eq!(pin, None);
     assert_eq!(
-        review,
-        vec![format!("signed with {OTHER}, not the pinned key {PINNED}")]
+        review[0],
+        format!("signed with {OTHER}, not the pinned key {PINNED}")
+    );
+    assert!(
+        review[1].contains("not signed by the reporter's pinned key"),
+        "{review:?}"
     );
     // Signed by the pinned key: nothing to review.
     let (_, _, _, review) = follow_up(run(signed(mail(), Signature::Good, PINNED), &f, &policy()));

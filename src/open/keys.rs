@@ -269,6 +269,33 @@ impl TeamKeys {
         self.certs.clone()
     }
 
+    /// A 32-byte secret for `label`, derived (HMAC-SHA256) from the secret
+    /// material of the first cert's first decryption key: whoever can read
+    /// encrypted reports can recompute it, a copy of the database alone
+    /// cannot. `None` without a usable secret key. The material itself never
+    /// leaves this function.
+    pub fn derive_secret(&self, label: &str) -> Option<[u8; 32]> {
+        use hmac::{Hmac, Mac};
+        use openpgp::serialize::MarshalInto;
+        let key = self
+            .decryption_keys
+            .iter()
+            .find(|k| k.cert == 0)
+            .or_else(|| self.decryption_keys.first())?;
+        let SecretKeyMaterial::Unencrypted(secret) = key.key.optional_secret()? else {
+            return None;
+        };
+        let mut material = secret.map(|mpis| mpis.to_vec().ok())?;
+        let mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&material).ok();
+        for b in material.iter_mut() {
+            *b = 0;
+        }
+        let mut mac = mac?;
+        mac.update(b"hexon-triage/");
+        mac.update(label.as_bytes());
+        Some(mac.finalize().into_bytes().into())
+    }
+
     /// Fingerprint of the first cert, which signs replies.
     pub fn primary_fingerprint(&self) -> Option<String> {
         self.certs.first().map(|c| fpr_hex(&c.fingerprint()))

@@ -62,24 +62,15 @@ fn boundary_for(content: &[u8]) -> Result<String, OpenError> {
     })
 }
 
-/// RFC 3156 PGP/MIME encryption of a complete inner MIME entity (headers +
-/// body; line endings are canonicalized to CRLF) to `recipients`, signed
-/// inside the encryption by the team's primary key.
-pub fn seal_pgp_mime(
-    inner_entity: &[u8],
-    recipients: &[Cert],
-    signer: &TeamKeys,
-) -> Result<SealedMime, OpenError> {
-    let policy = StandardPolicy::new();
-    if recipients.is_empty() {
-        return Err(OpenError::Sealing {
-            reason: "no recipients".into(),
-        });
-    }
+/// The transport-encryption keys of `recipients`; each must have one.
+fn transport_keys<'a>(
+    recipients: &'a [Cert],
+    policy: &'a StandardPolicy<'a>,
+) -> Result<Vec<Recipient<'a>>, OpenError> {
     let mut recipient_keys: Vec<Recipient<'_>> = Vec::new();
     for cert in recipients {
         let vc = cert
-            .with_policy(&policy, None)
+            .with_policy(policy, None)
             .map_err(|e| OpenError::Sealing {
                 reason: format!(
                     "recipient {} is not valid: {}",
@@ -106,6 +97,58 @@ pub fn seal_pgp_mime(
             });
         }
     }
+    Ok(recipient_keys)
+}
+
+/// `data` encrypted (not signed) to `recipients`, ASCII-armored: how values
+/// of encrypted reports are kept at rest (see `crate::atrest`).
+///
+/// # Errors
+/// No recipient, or one without a usable encryption key.
+pub fn encrypt_armored(data: &[u8], recipients: &[Cert]) -> Result<String, OpenError> {
+    let policy = StandardPolicy::new();
+    if recipients.is_empty() {
+        return Err(OpenError::Sealing {
+            reason: "no recipients".into(),
+        });
+    }
+    let recipient_keys = transport_keys(recipients, &policy)?;
+    let mut armored = Vec::new();
+    {
+        let message = Message::new(&mut armored);
+        let message = Armorer::new(message)
+            .kind(armor::Kind::Message)
+            .build()
+            .map_err(|e| sealing("armor", e))?;
+        let message = Encryptor::for_recipients(message, recipient_keys)
+            .build()
+            .map_err(|e| sealing("encrypt", e))?;
+        let mut literal = LiteralWriter::new(message)
+            .build()
+            .map_err(|e| sealing("literal", e))?;
+        literal.write_all(data).map_err(|e| sealing("write", e))?;
+        literal.finalize().map_err(|e| sealing("finalize", e))?;
+    }
+    String::from_utf8(armored).map_err(|_| OpenError::Sealing {
+        reason: "armor is not text".into(),
+    })
+}
+
+/// RFC 3156 PGP/MIME encryption of a complete inner MIME entity (headers +
+/// body; line endings are canonicalized to CRLF) to `recipients`, signed
+/// inside the encryption by the team's primary key.
+pub fn seal_pgp_mime(
+    inner_entity: &[u8],
+    recipients: &[Cert],
+    signer: &TeamKeys,
+) -> Result<SealedMime, OpenError> {
+    let policy = StandardPolicy::new();
+    if recipients.is_empty() {
+        return Err(OpenError::Sealing {
+            reason: "no recipients".into(),
+        });
+    }
+    let recipient_keys = transport_keys(recipients, &policy)?;
     let keypair = signer.signing_keypair(&policy)?;
     let canonical = to_crlf(inner_entity);
 

@@ -542,12 +542,10 @@ fn signed_and_encrypted_inline_block_in_text_is_replaced() {
     assert!(text.trim_end().ends_with("Regards"));
     assert!(!text.contains("BEGIN PGP"));
     assert!(o.encrypted);
-    assert_eq!(
-        o.signature,
-        SignatureStatus::Good {
-            fingerprint: fpr_hex(&alice.fingerprint())
-        }
-    );
+    // The signature covers the block, not the text around it: the mail is
+    // not signed (someone else's signed block pasted beside one's own words
+    // must not vouch for them).
+    assert_eq!(o.signature, SignatureStatus::None);
     assert_eq!(o.entity, mail);
 }
 
@@ -1011,5 +1009,82 @@ fn post_quantum_v6_pgp_mime_round_trip() {
         SignatureStatus::Good {
             fingerprint: fpr_hex(&team.fingerprint())
         }
+    );
+}
+
+// ---- A signature vouches only for what it covers (issue 16, finding 1) ----
+
+#[test]
+fn a_whole_body_clearsigned_block_signs_the_mail_and_names_an_offered_signer() {
+    let team = gen("T <security@hexon.test>");
+    let alice = gen("Alice <alice@researcher.test>");
+    let signed = clearsign(&format!("{CANARY}\n"), &keys_of(&[&alice])).unwrap();
+    let good = SignatureStatus::Good {
+        fingerprint: fpr_hex(&alice.fingerprint()),
+    };
+    // Verified with a key the caller trusts (the store's pinned key).
+    let o = open_default(
+        &text_mail(&format!("\r\n{signed}\r\n")),
+        &keys_of(&[&team]),
+        &[public(&alice)],
+    )
+    .unwrap();
+    assert_eq!(o.signature, good);
+    assert!(!o.signed_by_offered_key);
+    // The same block with the key attached by the mail: good, but by an offered key.
+    let mail = format!(
+        "{HEAD}Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\n{signed}\r\n\
+         --m\r\nContent-Type: application/pgp-keys\r\n\r\n{}\r\n--m--\r\n",
+        armor_public(&alice).unwrap()
+    );
+    let o = open_default(mail.as_bytes(), &keys_of(&[&team]), &[]).unwrap();
+    assert_eq!(o.signature, good);
+    assert!(
+        o.signed_by_offered_key,
+        "a key the mail brought proves nothing about the sender"
+    );
+}
+
+#[test]
+fn a_replayed_signed_block_beside_unsigned_text_leaves_the_mail_unsigned() {
+    let team = gen("T <security@hexon.test>");
+    let victim = gen("Victim <victim@researcher.test>");
+    let old = clearsign(
+        "I would like to be credited as Victim.\n",
+        &keys_of(&[&victim]),
+    )
+    .unwrap();
+    let trusted = [public(&victim)];
+    // Own text before the victim's block, in the same body.
+    let o = open_default(
+        &text_mail(&format!("Please credit Mallory instead.\r\n\r\n{old}\r\n")),
+        &keys_of(&[&team]),
+        &trusted,
+    )
+    .unwrap();
+    assert_eq!(o.signature, SignatureStatus::None);
+    // The victim's block as the whole body, own text in a second part.
+    let mail = format!(
+        "{HEAD}Content-Type: multipart/mixed; boundary=\"m\"\r\n\r\n--m\r\nContent-Type: text/plain\r\n\r\n{old}\r\n\
+         --m\r\nContent-Type: text/plain\r\n\r\nPlease credit Mallory instead.\r\n--m--\r\n"
+    );
+    let o = open_default(mail.as_bytes(), &keys_of(&[&team]), &trusted).unwrap();
+    assert_eq!(o.signature, SignatureStatus::None);
+    // A victim's multipart/signed nested beside an unsigned part.
+    let signed = sign_pgp_mime(&entity(), &keys_of(&[&victim])).unwrap();
+    let nested = format!(
+        "{HEAD}Content-Type: multipart/mixed; boundary=\"outer\"\r\n\r\n--outer\r\nContent-Type: text/plain\r\n\r\nPlease credit Mallory.\r\n\
+         --outer\r\nContent-Type: {}\r\n\r\n{}\r\n--outer--\r\n",
+        signed.content_type,
+        String::from_utf8_lossy(&signed.body)
+    );
+    let o = open_default(nested.as_bytes(), &keys_of(&[&team]), &trusted).unwrap();
+    assert_eq!(o.signature, SignatureStatus::None);
+    // The same multipart/signed as the root is signed.
+    let o = open_default(&wrap(&signed), &keys_of(&[&team]), &trusted).unwrap();
+    assert!(
+        matches!(o.signature, SignatureStatus::Good { .. }),
+        "{:?}",
+        o.signature
     );
 }

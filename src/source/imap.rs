@@ -73,8 +73,16 @@ pub struct Selected {
 #[derive(Debug)]
 pub struct Fetched {
     pub uid: u32,
+    /// The whole message, or with `oversize` its header section only.
     pub raw: Vec<u8>,
+    /// `Some(size)`: the server reported `size` bytes (RFC822.SIZE), past the
+    /// limit given to [`fetch`]; the body was never fetched.
+    pub oversize: Option<u64>,
 }
+
+/// Bytes of the header section fetched of an oversize message (a longer
+/// one is cut; it is kept for the record, not parsed for content).
+pub const OVERSIZE_HEADER_BYTES: usize = 1024 * 1024;
 
 async fn timed<T, E: fmt::Display>(
     seconds: Duration,
@@ -221,6 +229,23 @@ pub async fn uids_after(
     Ok(uids)
 }
 
+/// Those of `uids` the server still lists (not expunged, not our own reply
+/// copies), ascending.
+pub async fn uids_present(
+    session: &mut Session,
+    uids: &[u32],
+    timeout: Duration,
+) -> Result<Vec<u32>> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = format!("UID {} UNKEYWORD {REPLY_KEYWORD}", uid_set(uids));
+    let found = timed(timeout, "UID SEARCH", session.uid_search(&query)).await?;
+    let mut present: Vec<u32> = found.into_iter().filter(|u| uids.contains(u)).collect();
+    present.sort_unstable();
+    Ok(present)
+}
+
 /// The first of `uids` (ascending) whose sizes add up to at most `budget`
 /// bytes; always at least one, so a message larger than the budget is
 /// fetched on its own.
@@ -233,21 +258,12 @@ pub async fn within_budget(
     if uids.len() <= 1 {
         return Ok(uids.to_vec());
     }
-    let set = uid_set(uids);
-    let sizes = async {
-        let stream = session.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
-        stream.try_collect::<Vec<_>>().await
-    };
-    let fetched = timed(timeout, "UID FETCH", sizes).await?;
-    let size_of: std::collections::HashMap<u32, usize> = fetched
-        .iter()
-        .filter_map(|f| Some((f.uid?, f.size? as usize)))
-        .collect();
+    let size_of = sizes(session, uids, timeout).await?;
     let mut total = 0usize;
     let mut taken = Vec::new();
     for uid in uids {
         // NOTE: a UID without a size (expunged meanwhile) costs nothing to ask for.
-        let size = size_of.get(uid).copied().unwrap_or(0);
+        let size = size_of.get(uid).map_or(0, |s| *s as usize);
         if !taken.is_empty() && total + size > budget {
             break;
         }
@@ -257,30 +273,84 @@ pub async fn within_budget(
     Ok(taken)
 }
 
-/// UID FETCH the full bytes of `uids` (BODY.PEEK[] leaves \Seen alone).
-pub async fn fetch(session: &mut Session, uids: &[u32], timeout: Duration) -> Result<Vec<Fetched>> {
+/// RFC822.SIZE of those of `uids` the server reports.
+pub async fn sizes(
+    session: &mut Session,
+    uids: &[u32],
+    timeout: Duration,
+) -> Result<std::collections::HashMap<u32, u64>> {
+    if uids.is_empty() {
+        return Ok(Default::default());
+    }
+    let set = uid_set(uids);
+    let sizes = async {
+        let stream = session.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
+        stream.try_collect::<Vec<_>>().await
+    };
+    let fetched = timed(timeout, "UID FETCH", sizes).await?;
+    Ok(fetched
+        .iter()
+        .filter_map(|f| Some((f.uid?, u64::from(f.size?))))
+        .collect())
+}
+
+/// UID FETCH `uids` (BODY.PEEK leaves \Seen alone), sizes first: a message
+/// past `max_bytes` by its RFC822.SIZE is fetched as its header section only
+/// (at most [`OVERSIZE_HEADER_BYTES`]) and marked [`Fetched::oversize`]; its
+/// body never crosses the network. UIDs the server does not return are
+/// absent from the result.
+pub async fn fetch(
+    session: &mut Session,
+    uids: &[u32],
+    max_bytes: usize,
+    timeout: Duration,
+) -> Result<Vec<Fetched>> {
+    if uids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let size_of = sizes(session, uids, timeout).await?;
+    let too_big = |uid: &u32| size_of.get(uid).is_some_and(|s| *s > max_bytes as u64);
+    let (big, normal): (Vec<u32>, Vec<u32>) = uids.iter().partition(|u| too_big(u));
+    let mut out = fetch_items(session, &normal, "(UID BODY.PEEK[])", timeout, |f| f.body()).await?;
+    let header_items = format!("(UID BODY.PEEK[HEADER]<0.{OVERSIZE_HEADER_BYTES}>)");
+    let mut heads = fetch_items(session, &big, &header_items, timeout, |f| f.header()).await?;
+    for head in &mut heads {
+        head.oversize = size_of.get(&head.uid).copied();
+    }
+    out.append(&mut heads);
+    out.sort_by_key(|f| f.uid);
+    Ok(out)
+}
+
+/// One UID FETCH of `items` for `uids`, the bytes taken by `bytes_of`.
+async fn fetch_items(
+    session: &mut Session,
+    uids: &[u32],
+    items: &str,
+    timeout: Duration,
+    bytes_of: impl Fn(&async_imap::types::Fetch) -> Option<&[u8]>,
+) -> Result<Vec<Fetched>> {
     if uids.is_empty() {
         return Ok(Vec::new());
     }
     let set = uid_set(uids);
     let fetch_all = async {
-        let stream = session.uid_fetch(&set, "(UID BODY.PEEK[])").await?;
+        let stream = session.uid_fetch(&set, items).await?;
         stream.try_collect::<Vec<_>>().await
     };
     let fetched = timed(timeout * 4, "UID FETCH", fetch_all).await?;
-    let mut out: Vec<Fetched> = fetched
+    Ok(fetched
         .iter()
         .filter_map(|f| {
             let uid = f.uid?;
             Some(Fetched {
                 uid,
-                raw: f.body()?.to_vec(),
+                raw: bytes_of(f)?.to_vec(),
+                oversize: None,
             })
         })
         .filter(|f| uids.contains(&f.uid))
-        .collect();
-    out.sort_by_key(|f| f.uid);
-    Ok(out)
+        .collect())
 }
 
 /// Mark committed messages: add the keyword, or move them.

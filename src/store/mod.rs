@@ -7,6 +7,7 @@
 
 mod columns;
 mod ingest;
+mod keys;
 mod outbox;
 mod query;
 
@@ -20,6 +21,8 @@ use sha2::{Digest, Sha256};
 pub use crate::model::{
     IngestPolicy, IngestResult, Prepared, PreparedKind, PreparedMail, SourceRef,
 };
+pub use ingest::body_digest;
+pub use keys::{KeyCandidate, PinKey};
 pub use outbox::{AckFacts, OutboxItem};
 pub use query::{
     AuditProblem, EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow,
@@ -30,6 +33,7 @@ pub use query::{
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_outbox_copies.sql")),
+    (5, include_str!("migrations/0005_binding_at_rest.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -105,6 +105,11 @@ pub struct ReportDetail {
     pub signals: Vec<String>,
     pub cvss_vector: Option<String>,
     pub reporter_key: Option<String>,
+    /// Keys offered for the reporter without proof (never used).
+    pub key_candidates: Vec<super::KeyCandidate>,
+    /// Evidence, signals and CVSS vector of an encrypted report, sealed to
+    /// the team key (opened by `reports show --decrypt`).
+    pub sealed_details: Option<String>,
     pub messages: Vec<MessageRow>,
     pub outbox: Vec<OutboxRow>,
     pub events: Vec<EventRow>,
@@ -243,8 +248,9 @@ impl Store {
             [id],
             report_row,
         )?;
-        let (component_evidence, out_of_scope_evidence, signals, cvss_vector, reporter_key) = self.conn.query_row(
-            "SELECT r.component_evidence, r.out_of_scope_evidence, r.signals, r.cvss_vector, p.key_fingerprint
+        let (component_evidence, out_of_scope_evidence, signals, cvss_vector, reporter_key, sealed_details) = self.conn.query_row(
+            "SELECT r.component_evidence, r.out_of_scope_evidence, r.signals, r.cvss_vector, p.key_fingerprint,
+                    r.sealed_details
              FROM reports r JOIN reporters p ON p.id = r.reporter_id WHERE r.id = ?1",
             [id],
             |r| {
@@ -254,6 +260,7 @@ impl Store {
                     json_list(r.get(2)?),
                     r.get(3)?,
                     r.get(4)?,
+                    r.get(5)?,
                 ))
             },
         )?;
@@ -264,6 +271,8 @@ impl Store {
             signals,
             cvss_vector,
             reporter_key,
+            key_candidates: self.key_candidates_of(id)?,
+            sealed_details,
             messages: self.messages_of(id)?,
             outbox: self.outbox_of(id)?,
             events: self.events_of(id)?,

@@ -56,6 +56,10 @@ fn mail(from: &str, message_id: &str, body: &str, refs: ThreadRefs) -> PreparedM
         encrypted: false,
         signature: crate::model::Signature::None,
         signer_fingerprint: None,
+        signer_offered: false,
+        sender_auth: crate::model::SenderAuth::Unknown,
+        content_digest: sha256_hex(body.as_bytes()),
+        sealed_details: None,
         discovered_keys: vec![],
         classification: classification(),
         fingerprint: Fingerprint {

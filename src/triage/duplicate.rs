@@ -149,6 +149,12 @@ fn is_meta(i: &str) -> bool {
     i.starts_with(COMPONENT_PREFIX) || i.starts_with(OOS_PREFIX)
 }
 
+/// Does the indicator record a queue label (the classified component or
+/// out-of-scope class) rather than text of the report?
+pub fn is_label_indicator(i: &str) -> bool {
+    is_meta(i)
+}
+
 /// A fingerprint in the form [`similarity`] compares: bounded to `MAX_COMPARED` entries,
 /// sorted and de-duplicated, with the indicator weights summed once. Comparing two of these
 /// allocates nothing (the duplicate check compares each new report with hundreds of stored ones).

@@ -26,7 +26,9 @@ pub mod text;
 pub use classifier::{classify, Triage};
 pub use completeness::is_poc_attachment;
 pub use config::{ComponentRule, OutOfScopeRule, TriageConfig, DEFAULT_POLICY};
-pub use duplicate::{fingerprint, similarity, Comparable, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE};
+pub use duplicate::{
+    fingerprint, is_label_indicator, similarity, Comparable, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE,
+};
 pub use severity::{band as severity_band, SIGNALS};
 
 /// Deterministic pseudo-random numbers (xorshift64) for the randomised

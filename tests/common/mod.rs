@@ -254,6 +254,7 @@ fn imap_config(user: &str, password: &str, mailbox: &str) -> hexon_triage::confi
         quarantine_folder: None,
         timeout: Duration::from_secs(10),
         fetch_batch: 100,
+        authserv_id: None,
     }
 }
 

@@ -1,14 +1,16 @@
 //! `reports export [filters] --format json|csv [--output FILE]`.
 //!
-//! I/O: reads the store; writes FILE or stdout (and one line to stderr with
-//! `--output`).
+//! I/O: reads the store; writes FILE (a new 0600 file renamed into place,
+//! never through a symlink: `super::super::outfile`) or stdout, and one line
+//! to stderr with `--output`. Must not: emit a CSV cell a spreadsheet runs as
+//! a formula.
 
 use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
-use super::super::{exit, ExitError};
+use super::super::{exit, outfile, ExitError};
 use crate::store::{ReportFilter, ReportRow, Store};
 
 /// `reports export --format json|csv`.
@@ -36,8 +38,7 @@ pub(super) fn export(
     }
     match output {
         Some(path) => {
-            std::fs::write(path, &buffer)
-                .with_context(|| format!("cannot write {}", path.display()))?;
+            outfile::write_private(path, &buffer, outfile::Existing::Replace)?;
             eprintln!("exported {} report(s) to {}", rows.len(), path.display());
         }
         None => std::io::stdout().write_all(&buffer)?,
@@ -45,7 +46,17 @@ pub(super) fn export(
     Ok(exit::OK)
 }
 
-/// One header line, then one line per report.
+/// A cell a spreadsheet would run as a formula (`=`, `+`, `-`, `@`, tab or
+/// CR first: CSV injection) gets a leading `'`, which spreadsheets show as
+/// text; every other cell is unchanged.
+fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+/// One header line, then one line per report; every cell passes [`neutralise`].
 fn write_csv(buffer: &mut Vec<u8>, rows: &[ReportRow]) -> Result<()> {
     let mut writer = csv::Writer::from_writer(buffer);
     writer.write_record([
@@ -72,7 +83,7 @@ fn write_csv(buffer: &mut Vec<u8>, rows: &[ReportRow]) -> Result<()> {
         "credit",
     ])?;
     for r in rows {
-        writer.write_record([
+        let record = [
             r.tracking_id.clone(),
             r.status.clone(),
             r.reporter.clone(),
@@ -94,8 +105,25 @@ fn write_csv(buffer: &mut Vec<u8>, rows: &[ReportRow]) -> Result<()> {
             r.needs_review.to_string(),
             r.assignee.clone().unwrap_or_default(),
             r.credit.as_ref().map(|c| c.to_string()).unwrap_or_default(),
-        ])?;
+        ];
+        writer.write_record(record.iter().map(|cell| neutralise(cell).into_owned()))?;
     }
     writer.flush()?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neutralise;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for bad in ["=HYPERLINK(\"x\")", "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"] {
+            let out = neutralise(bad);
+            assert_eq!(out, format!("'{bad}"), "{bad:?}");
+        }
+        for fine in ["", "HEXON-2026-0001", "a=b", "3.1", " =x"] {
+            assert_eq!(neutralise(fine), fine);
+        }
+    }
 }

@@ -17,7 +17,10 @@ use super::{exit, open_store, ExitError};
 use crate::store::{ReportFilter, Store, StoreError};
 
 mod export;
+mod key;
 mod show;
+
+pub use key::KeyAction;
 
 #[derive(Subcommand, Debug)]
 pub enum ReportsCommand {
@@ -64,6 +67,11 @@ pub enum ReportsCommand {
         /// Write here instead of standard output.
         #[arg(long, short)]
         output: Option<PathBuf>,
+    },
+    /// Pin or unpin the reporter's OpenPGP key by hand (audited).
+    Key {
+        #[command(subcommand)]
+        action: KeyAction,
     },
     /// Reports past their acknowledgement or assessment deadline.
     Overdue {
@@ -183,6 +191,7 @@ pub(super) fn dispatch(
             show::show(&store, &id, decryptor.as_ref(), json)
         }
         ReportsCommand::Set(args) => set(&mut store, args),
+        ReportsCommand::Key { action } => key::key(&mut store, action),
     }
 }
 

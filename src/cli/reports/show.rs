@@ -28,6 +28,7 @@ pub(super) fn show(
         Err(e) => return Err(e.into()),
     };
     if let Some(decryptor) = decryptor {
+        decryptor.open_details(&mut detail);
         for m in detail.messages.iter_mut().filter(|m| m.encrypted) {
             if let Some(raw) = store.raw_message(m.id)? {
                 m.body_text = Some(decryptor.text(&raw));
@@ -139,6 +140,19 @@ fn write_deadlines(out: &mut impl Write, detail: &ReportDetail) -> std::io::Resu
     if let Some(k) = &detail.reporter_key {
         writeln!(out, "  reporter key:    {k}")?;
     }
+    for k in &detail.key_candidates {
+        writeln!(
+            out,
+            "  candidate key:   {} via {} ({}; unproven, never used; `reports key pin` to pin)",
+            k.fingerprint, k.source, k.first_seen_at
+        )?;
+    }
+    if detail.sealed_details.is_some() {
+        writeln!(
+            out,
+            "  evidence:        sealed to the team key (use --decrypt)"
+        )?;
+    }
     Ok(())
 }
 
@@ -215,6 +229,37 @@ impl Decryptor {
             message: format!("cannot load team keys: {}", e.reason()),
         })?;
         Ok(Decryptor { pipeline })
+    }
+
+    /// Open the sealed evidence, signals and CVSS vector of an encrypted
+    /// report into `detail` (in memory only).
+    fn open_details(&self, detail: &mut ReportDetail) {
+        let Some(sealed) = detail.sealed_details.take() else {
+            return;
+        };
+        let opened = crate::open::open_sealed(sealed.as_bytes(), &self.pipeline.team_keys, 1 << 20)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+        let Some(v) = opened else {
+            detail
+                .signals
+                .push("(sealed details cannot be opened with this team key)".into());
+            return;
+        };
+        let list = |key: &str| -> Vec<String> {
+            v[key]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        detail.component_evidence = list("component_evidence");
+        detail.out_of_scope_evidence = list("out_of_scope_evidence");
+        detail.signals = list("signals");
+        detail.cvss_vector = v["cvss_vector"].as_str().map(str::to_string);
     }
 
     /// The decrypted text of a stored message, or why not.

@@ -7,7 +7,7 @@ use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::super::{ts, Cached, Result};
-use crate::decide::{Facts, ReferencedReport, ReportRef, SenderFacts};
+use crate::decide::{EarlierDelivery, Facts, ReferencedReport, ReportRef, SenderFacts};
 use crate::model::{IngestPolicy, Prepared, PreparedKind, PreparedMail};
 use crate::threading::ThreadRefs;
 use crate::triage::{self, Fingerprint};
@@ -41,7 +41,7 @@ pub(super) fn load_facts(
     };
     let from = mail.headers.from_address.as_deref().unwrap_or_default();
     let earlier_delivery = earlier_delivery(tx, mail, from)?;
-    if earlier_delivery.is_some() {
+    if earlier_delivery.as_ref().is_some_and(|e| e.same_content) {
         return Ok(Facts {
             earlier_delivery,
             ..Facts::default()
@@ -53,7 +53,7 @@ pub(super) fn load_facts(
         recent_acks(tx, &mut caches.acks, from, p.received_at, policy)?;
     Ok(Facts {
         known: false,
-        earlier_delivery: None,
+        earlier_delivery,
         referenced: find_referenced_report(tx, &mail.refs)?,
         next_seq: next_seq(tx, p.received_at.year())?,
         similar_report: find_duplicate(
@@ -93,31 +93,38 @@ fn is_known(tx: &Transaction<'_>, p: &Prepared) -> Result<bool> {
     Ok(raw_known.is_some())
 }
 
-/// A stored message with the same Message-ID from the same sender.
+/// A stored message with the same Message-ID from the same sender, and
+/// whether its content is the same (a row from before content digests were
+/// stored counts as different: stored again rather than filed as a copy).
 fn earlier_delivery(
     tx: &Transaction<'_>,
     mail: &PreparedMail,
     from: &str,
-) -> Result<Option<Option<ReportRef>>> {
+) -> Result<Option<EarlierDelivery>> {
     let Some(mid) = &mail.headers.message_id else {
         return Ok(None);
     };
-    let earlier: Option<Option<i64>> = tx
+    let earlier: Option<(Option<i64>, bool)> = tx
         .row_cached(
-            "SELECT report_id FROM messages WHERE message_id = ?1 AND from_address = ?2 LIMIT 1",
-            params![mid, from],
-            |r| r.get(0),
+            "SELECT report_id, content_digest IS ?3 FROM messages WHERE message_id = ?1 AND from_address = ?2
+             ORDER BY content_digest IS ?3 DESC LIMIT 1",
+            params![mid, from, mail.content_digest],
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let Some(report_id) = earlier else {
+    let Some((report_id, same_content)) = earlier else {
         return Ok(None);
     };
-    Ok(Some(match report_id {
+    let report = match report_id {
         Some(id) => Some(ReportRef {
             id,
             tracking_id: tracking_of(tx, id)?,
         }),
         None => None,
+    };
+    Ok(Some(EarlierDelivery {
+        report,
+        same_content,
     }))
 }
 
@@ -136,7 +143,7 @@ fn sender_facts(tx: &Transaction<'_>, address: &str) -> Result<Option<SenderFact
         .optional()?)
 }
 
-fn reporter_key_of(tx: &Transaction<'_>, reporter_id: Option<i64>) -> Result<Option<String>> {
+fn reporter_key_of(tx: &rusqlite::Connection, reporter_id: Option<i64>) -> Result<Option<String>> {
     let Some(id) = reporter_id else {
         return Ok(None);
     };
@@ -168,8 +175,8 @@ fn next_seq(tx: &Transaction<'_>, year: i32) -> Result<i64> {
 
 /// The first report `refs` point at: by tracking id, then by any Message-ID
 /// in the thread (the report's own mails or our replies).
-fn find_referenced_report(
-    tx: &Transaction<'_>,
+pub(crate) fn find_referenced_report(
+    tx: &rusqlite::Connection,
     refs: &ThreadRefs,
 ) -> Result<Option<ReferencedReport>> {
     let by_id = |id: i64| -> Result<(i64, String, Option<i64>)> {

@@ -4,11 +4,13 @@
 //! [`crate::decide::decide`] applies every rule, [`write::write_plan`]
 //! writes the result. Everything else arrives already derived in [`Prepared`].
 
+mod before;
 mod facts;
 mod write;
 
 use rusqlite::Transaction;
 
+pub use before::body_digest;
 pub(crate) use facts::Caches;
 
 use super::{set_cursor, Result, Store};

@@ -153,11 +153,13 @@ impl Writer<'_, '_> {
             ),
             None => (false, Signature::None, None, None, None),
         };
+        let digest = mail.map(|m| m.content_digest.as_str());
         let imap = self.p.source.imap();
         self.tx.exec_cached(
             "INSERT INTO messages(raw_id, source, mailbox, uidvalidity, uid, imap_marked, message_id, from_address,
-                 subject, status, reason, report_id, encrypted, signature, signer_fingerprint, body_text, received_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                 subject, status, reason, report_id, encrypted, signature, signer_fingerprint, body_text, received_at,
+                 content_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 self.raw_id,
                 self.p.source.kind(),
@@ -175,7 +177,8 @@ impl Writer<'_, '_> {
                 signature,
                 signer,
                 body,
-                ts(self.at)
+                ts(self.at),
+                digest
             ],
         )?;
         Ok(self.tx.last_insert_rowid())
@@ -220,6 +223,7 @@ impl Writer<'_, '_> {
             MailPlan::FollowUp {
                 report,
                 pin,
+                candidates,
                 credit,
                 review,
             } => {
@@ -234,11 +238,12 @@ impl Writer<'_, '_> {
                     Some(mail),
                 )?;
                 self.attachments(row, mail)?;
+                self.candidates(reporter_id, &from, row, candidates)?;
                 self.event(
                     Some(report.id),
                     Some(row),
                     "followup",
-                    &serde_json::json!({ "signature": mail.signature }),
+                    &serde_json::json!({ "signature": mail.signature, "credit_recorded": credit.is_some() }),
                 )?;
                 if let Some(credit) = credit {
                     self.credit(report, row, credit)?;
@@ -251,10 +256,18 @@ impl Writer<'_, '_> {
                     tracking_id: report.tracking_id.clone(),
                 })
             }
-            MailPlan::NewReport { pin, report } => {
+            MailPlan::NewReport {
+                pin,
+                candidates,
+                report,
+            } => {
                 let reporter_id = self.reporter(&from, h.from_name.as_deref())?;
                 self.pin(reporter_id, &from, pin.as_ref())?;
-                self.new_report(mail, &from, reporter_id, report, policy)
+                let result = self.new_report(mail, &from, reporter_id, report, policy)?;
+                if let IngestResult::NewReport { message_row, .. } = &result {
+                    self.candidates(reporter_id, &from, *message_row, candidates)?;
+                }
+                Ok(result)
             }
         }
     }
@@ -285,6 +298,33 @@ impl Writer<'_, '_> {
             "reporter_key_pinned",
             &serde_json::json!({ "reporter": address, "fingerprint": pin.fingerprint, "source": pin.source }),
         )
+    }
+
+    /// Keys offered without proof: kept for the team (`reports show`,
+    /// `reports key pin`), never used to encrypt or verify.
+    fn candidates(
+        &self,
+        reporter_id: i64,
+        address: &str,
+        row: i64,
+        candidates: &[KeyPin],
+    ) -> Result<()> {
+        for key in candidates {
+            let added = self.tx.exec_cached(
+                "INSERT INTO key_candidates(reporter_id, fingerprint, armored, source, message_row, first_seen_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(reporter_id, fingerprint) DO NOTHING",
+                params![reporter_id, key.fingerprint, key.armored, key.source, row, ts(self.at)],
+            )?;
+            if added > 0 {
+                self.event(
+                    None,
+                    Some(row),
+                    "key_candidate",
+                    &serde_json::json!({ "reporter": address, "fingerprint": key.fingerprint, "source": key.source }),
+                )?;
+            }
+        }
+        Ok(())
     }
 
     fn credit(&self, report: &ReportRef, row: i64, credit: &crate::triage::Credit) -> Result<()> {
@@ -402,9 +442,10 @@ impl Writer<'_, '_> {
             "INSERT INTO reports(tracking_id, year, seq, reporter_id, subject, encrypted, thread_message_id, component,
                  component_evidence, out_of_scope, out_of_scope_evidence, missing, signals, cvss_version, cvss_vector,
                  cvss_score, severity, critical, fingerprint, body_sha256, possible_duplicate_of, references_report,
-                 needs_review, review_reason, credit, received_at, ack_due, assessment_due, created_at, updated_at)
+                 needs_review, review_reason, credit, received_at, ack_due, assessment_due, created_at, updated_at,
+                 sealed_details)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22,
-                 ?23, ?24, ?25, ?26, ?27, ?28, ?26, ?26)",
+                 ?23, ?24, ?25, ?26, ?27, ?28, ?26, ?26, ?29)",
             params![
                 plan.tracking_id,
                 plan.year,
@@ -420,7 +461,7 @@ impl Writer<'_, '_> {
                 json(&c.missing),
                 json(&c.signals),
                 c.cvss.as_ref().map(|v| v.version.clone()),
-                c.cvss.as_ref().map(|v| v.vector.clone()),
+                c.cvss.as_ref().map(|v| v.vector.clone()).filter(|v| !v.is_empty()),
                 c.cvss.as_ref().map(|v| v.score),
                 c.severity.as_str(),
                 c.critical,
@@ -434,6 +475,7 @@ impl Writer<'_, '_> {
                 ts(self.at),
                 ts(mail.ack_due),
                 ts(mail.assessment_due),
+                mail.sealed_details,
             ],
         )?;
         Ok(self.tx.last_insert_rowid())
