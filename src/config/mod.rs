@@ -144,12 +144,13 @@ pub enum MarkMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum CopyMode {
-    /// APPEND over IMAP after the SMTP server accepted the reply.
-    #[default]
+    /// APPEND over IMAP after the SMTP server accepted the reply. Opt-in: a
+    /// crash between SMTP acceptance and the "sent" mark sends the reply again.
     Append,
-    /// An extra envelope recipient (`copy_address`) in the same SMTP
-    /// transaction. Lets a restart after a crash between SMTP acceptance and
-    /// the "sent" mark find the copy and not send twice.
+    /// The default: an extra envelope recipient (`copy_address`) in the same
+    /// SMTP transaction. Lets a restart after a crash between SMTP acceptance
+    /// and the "sent" mark find the copy and not send twice (exactly one ack).
+    #[default]
     Bcc,
 }
 
@@ -208,7 +209,8 @@ pub struct AckConfig {
     /// Folder the ack copy is APPENDed to; `None` = the folder the report came from.
     pub copy_folder: Option<String>,
     pub copy_mode: CopyMode,
-    /// Envelope recipient of the copy in `bcc` mode.
+    /// Envelope recipient of the copy in `bcc` mode (default: the watched
+    /// mailbox's address, `imap.user` when it is an address, else `smtp.from`).
     pub copy_address: String,
     /// In `bcc` mode: how long a restart looks for the copy of a reply whose
     /// send was interrupted before resending it.

@@ -20,6 +20,26 @@ fn shipped_example_config_is_valid() {
     assert_eq!(format!("{:?}", config.imap.password), "[redacted]");
 }
 
+#[test]
+fn exactly_once_copy_mode_is_the_default_with_the_watched_address() {
+    let path = example_dir().join("hexon-triage.example.toml");
+    let config = Config::load(&path).expect("the shipped example must validate");
+    assert_eq!(config.ack.copy_mode, CopyMode::Bcc);
+    assert_eq!(config.ack.copy_address, "security@hexon.io");
+    // An IMAP login that is not an address: the SMTP sender's address.
+    let text = example_text().replace(
+        "user = \"security@hexon.io\"\npassword_file = \"secrets/imap-password\"",
+        "user = \"security\"\npassword_file = \"secrets/imap-password\"",
+    );
+    let config = Config::from_toml(&text, &path).unwrap();
+    assert_eq!(config.imap.user, "security");
+    assert_eq!(config.ack.copy_address, "security@hexon.io");
+    // `append` stays available as an explicit opt-in.
+    let text = example_text().replace("[ack]\n", "[ack]\ncopy_mode = \"append\"\n");
+    let config = Config::from_toml(&text, &path).unwrap();
+    assert_eq!(config.ack.copy_mode, CopyMode::Append);
+}
+
 fn example_text() -> String {
     std::fs::read_to_string(example_dir().join("hexon-triage.example.toml")).unwrap()
 }
