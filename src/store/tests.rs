@@ -449,7 +449,7 @@ fn a_refused_copy_is_failed_with_its_reason_and_leaves_the_queue() {
     assert_eq!(status.outbox_copies_pending, 1);
     assert_eq!(status.outbox_failed, 0, "the reply itself was sent");
     let detail = store.report_detail(&tracking[0]).unwrap();
-    assert_eq!(detail.outbox[0].status, "sent");
+    assert_eq!(detail.outbox[0].status, crate::model::OutboxStatus::Sent);
     assert_eq!(detail.outbox[0].copy_error.as_deref(), Some(reason));
     assert!(detail.outbox[0].appended_at.is_none());
     assert!(detail
