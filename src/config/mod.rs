@@ -32,6 +32,7 @@ mod resolve;
 mod tests;
 mod validate;
 
+pub use crate::net::TlsPin;
 pub use peek::{peek, Peeked};
 pub use validate::parse_mailbox_address;
 
@@ -168,6 +169,8 @@ pub struct ImapConfig {
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
+    /// `imap.tls_pin`: the server's certificate must match it.
+    pub tls_pin: Option<TlsPin>,
     pub user: String,
     pub password: Secret,
     pub mailbox: String,
@@ -187,6 +190,8 @@ pub struct SmtpConfig {
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
+    /// `smtp.tls_pin`: the server's certificate must match it.
+    pub tls_pin: Option<TlsPin>,
     pub user: Option<String>,
     pub password: Option<Secret>,
     /// `From:` of every reply, e.g. `Hexon Security <security@hexon.io>`.

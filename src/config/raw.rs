@@ -89,6 +89,7 @@ pub(super) struct RawImap {
     #[serde(default)]
     pub(super) allow_plaintext: bool,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) tls_pin: Option<String>,
     pub(super) user: String,
     pub(super) password_file: PathBuf,
     #[serde(default = "default_mailbox")]
@@ -141,6 +142,7 @@ pub(super) struct RawSmtp {
     #[serde(default)]
     pub(super) allow_plaintext: bool,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) tls_pin: Option<String>,
     pub(super) user: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) from: String,

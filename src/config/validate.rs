@@ -157,6 +157,7 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         port: i.port,
         tls: i.tls,
         ca_file: i.ca_file,
+        tls_pin: tls_pin("imap", i.tls_pin.as_deref(), i.tls, p),
         user: i.user,
         password: Secret::default(),
         mailbox: i.mailbox,
@@ -169,6 +170,23 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         timeout: Duration::from_secs(i.timeout_secs),
         fetch_batch: i.fetch_batch,
     }
+}
+
+/// `<section>.tls_pin`, parsed; a pin without TLS is a mistake.
+fn tls_pin(
+    section: &str,
+    pin: Option<&str>,
+    tls: TlsMode,
+    p: &mut Problems,
+) -> Option<crate::net::TlsPin> {
+    let key = format!("{section}.tls_pin");
+    let pin = p.check(&key, crate::net::TlsPin::parse(pin?))?;
+    p.require(
+        tls != TlsMode::None,
+        &key,
+        "a pin needs TLS; set the tls key to \"implicit\" or \"starttls\"",
+    );
+    Some(pin)
 }
 
 /// `$Name` or a plain atom, without IMAP specials.
@@ -218,6 +236,7 @@ fn smtp(s: RawSmtp, p: &mut Problems) -> SmtpConfig {
         port: s.port,
         tls: s.tls,
         ca_file: s.ca_file,
+        tls_pin: tls_pin("smtp", s.tls_pin.as_deref(), s.tls, p),
         password: (s.user.is_some() && s.password_file.is_some()).then(Secret::default),
         user: s.user,
         from: s.from,

@@ -168,10 +168,6 @@ fn server_text(status: &str, text: &str) -> String {
 fn tls_setup_error(e: crate::net::TlsSetupError) -> ImapError {
     match e {
         crate::net::TlsSetupError::CaFile { path, reason } => ImapError::CaFile { path, reason },
-        crate::net::TlsSetupError::Smtp(reason) => ImapError::CaFile {
-            path: "(TLS setup)".into(),
-            reason,
-        },
     }
 }
 
@@ -181,13 +177,17 @@ async fn wrap_tls(config: &ImapConfig, tcp: TcpStream) -> Result<Box<dyn ImapStr
         port: config.port,
         reason,
     };
-    let connector = crate::net::tls_connector(&config.host, config.ca_file.as_deref())
-        .map_err(tls_setup_error)?;
+    let trust = crate::net::TlsTrust {
+        section: "imap",
+        ca_file: config.ca_file.as_deref(),
+        pin: config.tls_pin.as_ref(),
+    };
+    let connector = crate::net::tls_connector(&config.host, &trust).map_err(tls_setup_error)?;
     let name = ServerName::try_from(config.host.clone()).map_err(|e| tls_err(e.to_string()))?;
     let stream = tokio::time::timeout(config.timeout, connector.connect(name, tcp))
         .await
         .map_err(|_| tls_err("handshake timed out".into()))?
-        .map_err(|e| tls_err(e.to_string()))?;
+        .map_err(|e| tls_err(crate::net::tls_error_text(&e)))?;
     Ok(Box::new(stream))
 }
 
