@@ -211,3 +211,23 @@ fn peek_anchors_relative_database_paths_at_the_config_file() {
     let missing = dir.path().join("nope.toml");
     assert!(matches!(peek(&missing), Err(ConfigError::Read { .. })));
 }
+
+#[test]
+fn tls_pins_are_parsed_and_a_bad_one_names_its_key() {
+    let pin = "sha256/fTZ+WmiQ7kGCjEQSeoXzht2BI5QN0S6suzt4yr4uPo0=";
+    let text = example_text().replace("# tls_pin = \"sha256/fTZ", "tls_pin = \"sha256/fTZ");
+    let path = example_dir().join("hexon-triage.example.toml");
+    let config = Config::from_toml(&text, &path).unwrap();
+    assert_eq!(
+        config.imap.tls_pin.map(|p| p.to_string()).as_deref(),
+        Some(pin)
+    );
+    assert!(config.smtp.tls_pin.is_none());
+
+    let text = example_text().replace("# tls_pin = \"sha256/...\"", "tls_pin = \"AB:CD\"");
+    let err = error_of(&text);
+    assert!(
+        err.contains("key `smtp.tls_pin`") && err.contains("sha256/BASE64"),
+        "{err}"
+    );
+}

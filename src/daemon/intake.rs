@@ -47,7 +47,13 @@ pub(super) async fn intake_loop(
     while !cancel.is_cancelled() {
         Progress::touch(&progress.intake);
         crate::fault::hang("hang_intake").await;
-        let result = session_loop(&ctx, &cancel, &wake_outbox, &progress).await;
+        let result = match imap::connect(&ctx.config.imap).await {
+            Ok(session) => {
+                failures = 0;
+                session_loop(&ctx, session, &cancel, &wake_outbox, &progress).await
+            }
+            Err(e) => Err(DaemonError::from(e)),
+        };
         match result {
             Ok(()) => failures = 0,
             Err(e) => {
@@ -57,7 +63,13 @@ pub(super) async fn intake_loop(
                     Duration::from_secs(300),
                     failures.min(12),
                 );
-                error!(error = %e, retry_in_secs = delay.as_secs_f32(), "IMAP session failed; reconnecting");
+                // NOTE: only the first failure of a run is an error; a connect
+                // that keeps failing backs off quietly until one succeeds.
+                if failures == 1 {
+                    error!(error = %e, retry_in_secs = delay.as_secs_f32(), "IMAP session failed; reconnecting (further failures are logged at debug level until it works)");
+                } else {
+                    debug!(error = %e, failures, retry_in_secs = delay.as_secs_f32(), "IMAP still failing; reconnecting");
+                }
                 let text = e.to_string();
                 let _ = ctx
                     .store
@@ -75,12 +87,12 @@ pub(super) async fn intake_loop(
 /// One connection's life: select, catch up, then IDLE (or poll) until it breaks.
 async fn session_loop(
     ctx: &Context,
+    mut session: Session,
     cancel: &CancellationToken,
     wake_outbox: &Notify,
     progress: &Progress,
 ) -> Result<(), DaemonError> {
     let config = &ctx.config.imap;
-    let mut session = imap::connect(config).await?;
     let use_idle = config.idle && imap::supports_idle(&mut session, config.timeout).await?;
     info!(idle = use_idle, "IMAP connected");
     let mut summary = Summary::default();

@@ -295,7 +295,12 @@ impl Outbox {
                 );
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 let reason = e.to_string();
-                warn!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
+                if self.sender.is_failing() {
+                    // NOTE: the sender logged the failure once already.
+                    tracing::debug!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
+                } else {
+                    warn!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
+                }
                 store
                     .run(move |s| s.outbox_retry(id, &reason, next))
                     .await?;

@@ -12,6 +12,7 @@
 
 use std::net::SocketAddr;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::Mutex;
 use tokio_rustls::rustls::pki_types::ServerName;
+use tracing::{debug, info, warn};
 
 use crate::config::{SmtpConfig, TlsMode};
 
@@ -134,6 +136,8 @@ pub struct SmtpSender {
     pool_size: usize,
     /// Implicit TLS and STARTTLS (our own configuration: CA file, pin).
     tls_connector: Option<tokio_rustls::TlsConnector>,
+    /// Set while new connections fail: only the first failure is a warning.
+    failing: AtomicBool,
 }
 
 impl SmtpSender {
@@ -175,6 +179,7 @@ impl SmtpSender {
             pool: Mutex::new(Vec::new()),
             pool_size: config.connections,
             tls_connector,
+            failing: AtomicBool::new(false),
         })
     }
 
@@ -183,8 +188,32 @@ impl SmtpSender {
         self.pool_size
     }
 
+    /// Is the SMTP server unreachable since the last failed connect? (Then
+    /// that failure was logged once already; callers log retries quietly.)
+    pub fn is_failing(&self) -> bool {
+        self.failing.load(Ordering::Relaxed)
+    }
+
+    /// A new session; the first of a run of failures is logged as a warning
+    /// with its reason, the rest at debug level, until one succeeds.
     async fn connect(&self) -> Result<AsyncSmtpConnection, SendError> {
-        self.open().await.map_err(|(_, e)| e)
+        match self.open().await {
+            Ok(conn) => {
+                if self.failing.swap(false, Ordering::Relaxed) {
+                    info!("SMTP server reachable again");
+                }
+                Ok(conn)
+            }
+            Err((step, e)) => {
+                if self.failing.swap(true, Ordering::Relaxed) {
+                    debug!(step = step.name(), error = %e, "SMTP still failing");
+                } else {
+                    warn!(step = step.name(), error = %e, keys = step.keys(),
+                        "cannot open an SMTP session; retrying quietly with backoff until it works");
+                }
+                Err(e)
+            }
+        }
     }
 
     /// TCP, TLS, EHLO and AUTH, each within `smtp.timeout_secs`; an error
