@@ -230,9 +230,15 @@ gen_tls() {
 		}
 		mkcert server localhost "DNS:localhost,IP:127.0.0.1"
 		mkcert wrong wrong.invalid "DNS:wrong.invalid"
+		# A private server's certificate made the common way: self-signed and
+		# CA:TRUE, served by Dovecot on SELFSIGNED_HOST (127.0.0.3), IMAPS_PORT.
+		"${ossl[@]}" req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout selfsigned.key -out selfsigned.pem -days 30 -subj "/CN=127.0.0.3" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "subjectAltName=IP:127.0.0.3,DNS:localhost" 2>/dev/null
 		cat server.pem ca.pem >server-chain.pem
 		chmod 0600 ca.key
-		chmod 0640 server.key wrong.key
+		chmod 0640 server.key wrong.key selfsigned.key
 		chmod 0644 ./*.pem
 	) || die "TLS certificate generation with openssl failed"
 }
@@ -316,6 +322,16 @@ service imap-login {
     port = $imaps
     ssl = yes
   }
+  # The same IMAPS port on 127.0.0.3, with the self-signed certificate.
+  inet_listener imaps_selfsigned {
+    address = 127.0.0.3
+    port = $imaps
+    ssl = yes
+  }
+}
+local 127.0.0.3 {
+  ssl_cert = <$dir/tls/selfsigned.pem
+  ssl_key = <$dir/tls/selfsigned.key
 }
 service pop3-login {
   inet_listener pop3 {
@@ -705,6 +721,9 @@ SERVER_CERT=$dir/tls/server.pem
 SERVER_KEY=$dir/tls/server.key
 WRONG_CERT=$dir/tls/wrong.pem
 WRONG_KEY=$dir/tls/wrong.key
+SELFSIGNED_HOST=127.0.0.3
+SELFSIGNED_CERT=$dir/tls/selfsigned.pem
+SELFSIGNED_KEY=$dir/tls/selfsigned.key
 DOVECOT_CONF=$dir/dovecot.conf
 DOVECOT_LOG=$dir/dovecot.log
 POSTFIX_CONFIG=$dir/postfix

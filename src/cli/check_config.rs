@@ -102,15 +102,27 @@ fn warnings(config: &Config, infos: &[KeyInfo]) -> Vec<String> {
     warnings
 }
 
+fn pinned(pin: Option<&crate::config::TlsPin>) -> String {
+    pin.map(|p| format!(" pinned {p}")).unwrap_or_default()
+}
+
 fn print_summary(path: &Path, config: &Config, infos: &[KeyInfo], warnings: &[String]) {
     println!("{}: OK", path.display());
     println!(
-        "  IMAP  {}:{} ({:?}) mailbox {}",
-        config.imap.host, config.imap.port, config.imap.tls, config.imap.mailbox
+        "  IMAP  {}:{} ({:?}) mailbox {}{}",
+        config.imap.host,
+        config.imap.port,
+        config.imap.tls,
+        config.imap.mailbox,
+        pinned(config.imap.tls_pin.as_ref())
     );
     println!(
-        "  SMTP  {}:{} ({:?}) from {}",
-        config.smtp.host, config.smtp.port, config.smtp.tls, config.smtp.from
+        "  SMTP  {}:{} ({:?}) from {}{}",
+        config.smtp.host,
+        config.smtp.port,
+        config.smtp.tls,
+        config.smtp.from,
+        pinned(config.smtp.tls_pin.as_ref())
     );
     println!("  store {}", config.database.display());
     println!(

@@ -85,13 +85,19 @@ fn imap_connect_failure(c: &ImapConfig, error: &ImapError) -> Vec<Step> {
         } => (3, "LOGIN", "imap.timeout_secs"),
         _ => (2, "greeting", "imap.port / imap.tls"),
     };
+    let label = |s: &str| match s {
+        "connect" => format!("connect {}:{}", c.host, c.port),
+        "TLS" => format!("TLS ({:?})", c.tls),
+        "LOGIN" => format!("LOGIN as {}", c.user),
+        other => other.to_string(),
+    };
     let mut steps: Vec<Step> = ["connect", "TLS", "greeting"]
         .into_iter()
         .take(passed)
         .filter(|s| tls || *s != "TLS")
-        .map(|s| step("IMAP", s, Status::Ok))
+        .map(|s| step("IMAP", label(s), Status::Ok))
         .collect();
-    steps.push(failed("IMAP", name, error.to_string(), keys));
+    steps.push(failed("IMAP", label(name), error.to_string(), keys));
     steps
 }
 
