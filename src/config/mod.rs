@@ -264,6 +264,30 @@ pub struct SecurityTxt {
     pub sign: bool,
 }
 
+/// Where the OpenMetrics endpoint listens (`metrics.listen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// A loopback TCP address (validation refuses any other).
+    Tcp(std::net::SocketAddr),
+    /// A unix socket path (relative paths are relative to the config file).
+    Unix(PathBuf),
+}
+
+impl fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricsListen::Tcp(addr) => write!(f, "{addr}"),
+            MetricsListen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// `[metrics]`: the opt-in OpenMetrics/Prometheus endpoint.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub listen: MetricsListen,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -279,6 +303,8 @@ pub struct Config {
     pub openpgp: OpenPgpConfig,
     pub security_txt: Option<SecurityTxt>,
     pub log_format: LogFormat,
+    /// `None`: no metrics endpoint (the default).
+    pub metrics: Option<MetricsConfig>,
 }
 
 impl Config {

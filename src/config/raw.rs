@@ -61,6 +61,16 @@ pub(super) struct RawConfig {
     pub(super) security_txt: Option<RawSecurityTxt>,
     #[serde(default)]
     pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) metrics: Option<RawMetrics>,
+}
+
+/// `[metrics]`: the opt-in OpenMetrics endpoint.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    /// `"127.0.0.1:9187"`, `"[::1]:9187"` or `"unix:/run/hexon-triage/metrics.sock"`.
+    pub(super) listen: String,
 }
 
 #[derive(Deserialize)]

@@ -231,3 +231,44 @@ fn tls_pins_are_parsed_and_a_bad_one_names_its_key() {
         "{err}"
     );
 }
+
+fn with_metrics(listen: &str) -> Result<Config> {
+    let text = format!("{}\n[metrics]\nlisten = \"{listen}\"\n", example_text());
+    Config::from_toml(&text, &example_dir().join("hexon-triage.example.toml"))
+}
+
+#[test]
+fn metrics_endpoint_is_off_by_default_and_listens_on_loopback_or_unix() {
+    let path = example_dir().join("hexon-triage.example.toml");
+    assert!(Config::load(&path).unwrap().metrics.is_none());
+    let tcp = with_metrics("127.0.0.1:9187").unwrap().metrics.unwrap();
+    assert_eq!(tcp.listen.to_string(), "127.0.0.1:9187");
+    let v6 = with_metrics("[::1]:9187").unwrap().metrics.unwrap();
+    assert_eq!(v6.listen.to_string(), "[::1]:9187");
+    let unix = with_metrics("unix:run/metrics.sock")
+        .unwrap()
+        .metrics
+        .unwrap();
+    assert_eq!(
+        unix.listen,
+        MetricsListen::Unix(example_dir().join("run/metrics.sock"))
+    );
+}
+
+#[test]
+fn metrics_on_a_non_loopback_address_is_refused_naming_file_and_key() {
+    for bad in [
+        "0.0.0.0:9187",
+        "192.0.2.1:9187",
+        "[::]:9187",
+        "localhost:9187",
+        "127.0.0.1:0",
+        "unix:",
+    ] {
+        let err = with_metrics(bad).unwrap_err().to_string();
+        assert!(err.contains("metrics.listen"), "{bad}: {err}");
+        assert!(err.contains("hexon-triage.example.toml"), "{bad}: {err}");
+    }
+    let err = with_metrics("0.0.0.0:9187").unwrap_err().to_string();
+    assert!(err.contains("not a loopback address"), "{err}");
+}
