@@ -6,6 +6,7 @@
 //! outbox row are written in ONE transaction, together with the IMAP cursor.
 
 mod columns;
+mod gauges;
 mod ingest;
 mod outbox;
 mod query;

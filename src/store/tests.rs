@@ -630,3 +630,29 @@ fn checkpointer_copies_the_wal_into_the_database_off_the_commit_path() {
     }
     drop(checkpointer);
 }
+
+#[test]
+fn metrics_gauges_count_queued_replies_their_age_and_overdue_reports() {
+    let mut store = Store::open_in_memory().unwrap();
+    let empty = store.metrics_gauges(at()).unwrap();
+    assert_eq!(empty, crate::metrics::StoreGauges::default());
+    let r = store
+        .ingest(
+            &prepared(
+                "raw1",
+                5,
+                mail("a@r.test", "m1@r", "body one", ThreadRefs::default()),
+            ),
+            &policy(),
+        )
+        .unwrap();
+    let (_, ack) = new_report(&r);
+    let later = Utc::now() + chrono::Duration::days(1);
+    let g = store.metrics_gauges(later).unwrap();
+    assert_eq!(g.outbox_queued, 1);
+    assert!(g.oldest_queued_age_secs >= 86_000, "{g:?}");
+    assert_eq!(g.overdue_reports, 1, "deadlines at() are long past");
+    store.outbox_sent(ack.unwrap(), later).unwrap();
+    let g = store.metrics_gauges(later).unwrap();
+    assert_eq!((g.outbox_queued, g.oldest_queued_age_secs), (0, 0));
+}
