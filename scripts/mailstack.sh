@@ -31,7 +31,7 @@ readonly DOMAINS="hexon.test researcher.test example.org"
 readonly MAIL_UID=8 MAIL_GID=8 # Debian's `mail` user/group
 readonly START_DEADLINE=15      # seconds to wait for all ports
 readonly PKGS=(dovecot-imapd dovecot-lmtpd postfix swaks openssl gnupg
-	libclang-dev nettle-dev pkg-config ca-certificates)
+	libclang-dev nettle-dev pkg-config ca-certificates curl)
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
 
 die() {
@@ -106,6 +106,7 @@ cmd_install() {
 	command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 	command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 	command -v gpg >/dev/null 2>&1 || missing+=(gpg)
+	command -v curl >/dev/null 2>&1 || missing+=(curl) # tests/metrics.rs scrapes with it
 	[[ -e /usr/lib/llvm-14/lib/libclang.so ]] || missing+=(libclang)
 	[[ -e /usr/lib/dovecot/lmtp ]] || missing+=(dovecot-lmtpd)
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists nettle; } || missing+=(nettle)
@@ -151,7 +152,7 @@ cmd_install() {
 	done
 	getent group postdrop >/dev/null 2>&1 || die "group 'postdrop' is missing after install"
 	local t
-	for t in dovecot doveadm postfix postconf swaks openssl gpg; do
+	for t in dovecot doveadm postfix postconf swaks openssl gpg curl; do
 		command -v "$t" >/dev/null 2>&1 || die "'$t' still missing after install"
 	done
 	log "install: all dependencies present"

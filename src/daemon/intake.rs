@@ -50,10 +50,12 @@ pub(super) async fn intake_loop(
         let result = match imap::connect(&ctx.config.imap).await {
             Ok(session) => {
                 failures = 0;
+                crate::metrics::imap_connected(true);
                 session_loop(&ctx, session, &cancel, &wake_outbox, &progress).await
             }
             Err(e) => Err(DaemonError::from(e)),
         };
+        crate::metrics::imap_connected(false);
         match result {
             Ok(()) => failures = 0,
             Err(e) => {
@@ -201,13 +203,15 @@ pub(super) async fn intake_pass(
             in_hand = Some((next_uids, next_fetched?));
         }
     }
-    let now = crate::store::ts(Utc::now());
+    let polled_at = Utc::now();
+    let now = crate::store::ts(polled_at);
     ctx.store
         .run(move |s| {
             s.set_state("last_poll", &now)?;
             s.set_state("last_error", "")
         })
         .await?;
+    crate::metrics::polled(polled_at.timestamp());
     Ok(())
 }
 
@@ -307,6 +311,7 @@ async fn fetch_batch(
     let t_fetch = std::time::Instant::now();
     let fetched = imap::fetch(session, uids, ctx.config.imap.timeout).await?;
     crate::metrics::record(crate::metrics::Stage::Fetch, t_fetch, fetched.len() as u64);
+    crate::metrics::fetched(fetched.len());
     Ok(fetched)
 }
 

@@ -109,7 +109,7 @@ impl Outbox {
                 .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
             let sends: Vec<_> = items
                 .iter()
-                .map(|item| Box::pin(self.send_one(store, item)))
+                .map(|item| Box::pin(self.send_counted(store, item)))
                 .collect();
             let outcomes: Vec<Result<Outcome, StoreError>> =
                 futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
@@ -142,6 +142,24 @@ impl Outbox {
             Err(e) => warn!(error = %e, "cannot file reply copies yet; will retry"),
         }
         Ok(pass)
+    }
+
+    /// [`Outbox::send_one`], with its outcome counted in the operators' metrics.
+    async fn send_counted(
+        &self,
+        store: &SharedStore,
+        item: &OutboxItem,
+    ) -> Result<Outcome, StoreError> {
+        let outcome = self.send_one(store, item).await;
+        if let Ok(o) = &outcome {
+            let counted = match o {
+                Outcome::Sent => crate::metrics::ReplyOutcome::Sent,
+                Outcome::Retry => crate::metrics::ReplyOutcome::Retry,
+                Outcome::Failed => crate::metrics::ReplyOutcome::Failed,
+            };
+            crate::metrics::reply_outcome(&item.kind, counted);
+        }
+        outcome
     }
 
     /// A previous process died during this send: did the SMTP server take it?
