@@ -34,7 +34,7 @@
 //! | [`store`] | migrations, the ingest transaction (facts → decide → write), outbox, audit chain, queries; enum ↔ column mapping (`store/columns.rs`) | SQLite |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
 //! | [`cli`] | the command line, one file per noun, `dispatch` in `cli/mod.rs` | via the above |
-//! | `metrics`, [`heap`], `fault` | per-stage cost counters; glibc arena cap and trim; test-only fault injection | none |
+//! | `metrics`, [`heap`], `fault` | per-stage cost counters, the OpenMetrics registry and its opt-in `[metrics]` endpoint; glibc arena cap and trim; test-only fault injection | loopback/unix socket (endpoint only) |
 //!
 //! Where each rule lives: nothing lost: `daemon::intake` (commit before the
 //! IMAP mark) and `store::ingest` (cursor in the same transaction); nothing
