@@ -63,107 +63,131 @@ static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 impl Metrics {
     fn new() -> Metrics {
         let mut r = Registry::with_prefix("hexon_triage");
-        let fetched = Counter::default();
-        r.register(
-            "messages_fetched",
-            "Messages fetched from IMAP (including ones already stored, e.g. after a crash)",
-            fetched.clone(),
-        );
-        let stored = Family::<Label, Counter>::default();
-        for status in MessageStatus::ALL {
-            let _ = stored.get_or_create(&[("result", status.as_str())]);
-        }
-        r.register(
-            "messages_stored",
-            "Messages committed to the store, by result",
-            stored.clone(),
-        );
-        let quarantined = Counter::default();
-        r.register(
-            "messages_quarantined",
-            "Messages quarantined (could not be opened or parsed; stored with the reason)",
-            quarantined.clone(),
-        );
-        let replies: [Family<Label, Counter>; 3] = Default::default();
-        for (family, (name, help)) in replies.iter().zip([
-            ("acks_sent", "Replies accepted by the SMTP server, by kind"),
-            (
-                "acks_retried",
-                "Reply attempts that failed and will be retried, by kind",
-            ),
-            (
-                "acks_failed",
-                "Replies given up on (marked failed with the reason), by kind",
-            ),
-        ]) {
-            for kind in OutboxKind::ALL {
-                let _ = family.get_or_create(&[("kind", kind.as_str())]);
-            }
-            r.register(name, help, family.clone());
-        }
-        let gauge = |r: &mut Registry, name: &str, help: &str, unit: Option<Unit>| {
-            let g = Gauge::default();
-            match unit {
-                Some(unit) => r.register_with_unit(name, help, unit, g.clone()),
-                None => r.register(name, help, g.clone()),
-            }
-            g
-        };
-        let outbox_queued = gauge(
-            &mut r,
-            "acks_queued",
-            "Replies queued or being sent (from the store)",
-            None,
-        );
-        let outbox_oldest_age = gauge(
-            &mut r,
-            "outbox_oldest_queued_age",
-            "Age of the oldest queued reply, 0 when none (from the store)",
-            Some(Unit::Seconds),
-        );
-        let imap_connected = gauge(
-            &mut r,
-            "imap_connected",
-            "1 while the intake's IMAP session is up",
-            None,
-        );
-        let last_poll = gauge(
-            &mut r,
-            "last_successful_poll_timestamp",
-            "Unix time of the latest complete intake pass (0: none since start)",
-            Some(Unit::Seconds),
-        );
-        let overdue = gauge(
-            &mut r,
-            "overdue_reports",
-            "Open reports past their ack or assessment deadline (from the store)",
-            None,
-        );
-        let stages =
-            Family::<Label, Histogram, fn() -> Histogram>::new_with_constructor(stage_histogram);
-        for (name, _) in super::STAGES {
-            let _ = stages.get_or_create(&[("stage", name)]);
-        }
-        r.register_with_unit(
-            "stage_duration",
-            "Latency per pipeline stage: per message for open/parse/triage/render/send, per batch for fetch and commit",
-            Unit::Seconds,
-            stages.clone(),
-        );
+        let results: Vec<&'static str> = MessageStatus::ALL.iter().map(|s| s.as_str()).collect();
+        let kinds: Vec<&'static str> = OutboxKind::ALL.iter().map(|k| k.as_str()).collect();
+        let stages = stage_family(&mut r);
         Metrics {
-            registry: r,
-            fetched,
-            stored,
-            quarantined,
-            replies,
-            outbox_queued,
-            outbox_oldest_age,
-            imap_connected,
-            last_poll,
-            overdue,
+            fetched: counter(
+                &mut r,
+                "messages_fetched",
+                "Messages fetched from IMAP (including ones already stored, e.g. after a crash)",
+            ),
+            stored: family(
+                &mut r,
+                "messages_stored",
+                "Messages committed to the store, by result",
+                "result",
+                &results,
+            ),
+            quarantined: counter(
+                &mut r,
+                "messages_quarantined",
+                "Messages quarantined (could not be opened or parsed; stored with the reason)",
+            ),
+            replies: [
+                family(
+                    &mut r,
+                    "acks_sent",
+                    "Replies accepted by the SMTP server, by kind",
+                    "kind",
+                    &kinds,
+                ),
+                family(
+                    &mut r,
+                    "acks_retried",
+                    "Reply attempts that failed and will be retried, by kind",
+                    "kind",
+                    &kinds,
+                ),
+                family(
+                    &mut r,
+                    "acks_failed",
+                    "Replies given up on (marked failed with the reason), by kind",
+                    "kind",
+                    &kinds,
+                ),
+            ],
+            outbox_queued: gauge(
+                &mut r,
+                "acks_queued",
+                "Replies queued or being sent (from the store)",
+                None,
+            ),
+            outbox_oldest_age: gauge(
+                &mut r,
+                "outbox_oldest_queued_age",
+                "Age of the oldest queued reply, 0 when none (from the store)",
+                Some(Unit::Seconds),
+            ),
+            imap_connected: gauge(
+                &mut r,
+                "imap_connected",
+                "1 while the intake's IMAP session is up",
+                None,
+            ),
+            last_poll: gauge(
+                &mut r,
+                "last_successful_poll_timestamp",
+                "Unix time of the latest complete intake pass (0: none since start)",
+                Some(Unit::Seconds),
+            ),
+            overdue: gauge(
+                &mut r,
+                "overdue_reports",
+                "Open reports past their ack or assessment deadline (from the store)",
+                None,
+            ),
             stages,
+            registry: r,
         }
     }
+}
+
+/// The stage latency histograms, one per stage name of [`super::STAGES`].
+fn stage_family(r: &mut Registry) -> Family<Label, Histogram, fn() -> Histogram> {
+    let stages =
+        Family::<Label, Histogram, fn() -> Histogram>::new_with_constructor(stage_histogram);
+    for (name, _) in super::STAGES {
+        let _ = stages.get_or_create(&[("stage", name)]);
+    }
+    r.register_with_unit(
+        "stage_duration",
+        "Latency per pipeline stage: per message for open/parse/triage/render/send, per batch for fetch and commit",
+        Unit::Seconds,
+        stages.clone(),
+    );
+    stages
+}
+
+fn counter(r: &mut Registry, name: &str, help: &str) -> Counter {
+    let c = Counter::default();
+    r.register(name, help, c.clone());
+    c
+}
+
+/// A labelled counter with every value of its closed set present from the start (at 0).
+fn family(
+    r: &mut Registry,
+    name: &str,
+    help: &str,
+    key: &'static str,
+    values: &[&'static str],
+) -> Family<Label, Counter> {
+    let f = Family::<Label, Counter>::default();
+    for value in values {
+        let _ = f.get_or_create(&[(key, value)]);
+    }
+    r.register(name, help, f.clone());
+    f
+}
+
+fn gauge(r: &mut Registry, name: &str, help: &str, unit: Option<Unit>) -> Gauge {
+    let g = Gauge::default();
+    match unit {
+        Some(unit) => r.register_with_unit(name, help, unit, g.clone()),
+        None => r.register(name, help, g.clone()),
+    }
+    g
 }
 
 /// `n` messages came back from a UID FETCH.
