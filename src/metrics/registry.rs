@@ -197,33 +197,26 @@ pub fn fetched(n: usize) {
 
 /// A message was committed with `result` (a re-read of one already stored is not counted).
 pub fn stored(result: &IngestResult) {
-    let status = match result {
-        IngestResult::NewReport { .. } => MessageStatus::Report,
-        IngestResult::FollowUp { .. } => MessageStatus::FollowUp,
-        IngestResult::Duplicate { .. } => MessageStatus::Duplicate,
-        IngestResult::Ignored { .. } => MessageStatus::Ignored,
-        IngestResult::Quarantined { .. } => {
-            METRICS.quarantined.inc();
-            MessageStatus::Quarantined
-        }
-        IngestResult::Known => return,
+    let Some(status) = result.status() else {
+        return;
     };
+    if status == MessageStatus::Quarantined {
+        METRICS.quarantined.inc();
+    }
     METRICS
         .stored
         .get_or_create(&[("result", status.as_str())])
         .inc();
 }
 
-/// A reply of outbox kind `kind` (the `outbox.kind` column) ended an attempt with `outcome`.
-pub fn reply_outcome(kind: &str, outcome: ReplyOutcome) {
-    // NOTE: the label is from the closed set; a kind this binary does not know counts as "other".
-    let kind = OutboxKind::parse(kind).map_or("other", OutboxKind::as_str);
+/// A reply of outbox kind `kind` ended an attempt with `outcome`.
+pub fn reply_outcome(kind: OutboxKind, outcome: ReplyOutcome) {
     let family = match outcome {
         ReplyOutcome::Sent => &METRICS.replies[0],
         ReplyOutcome::Retry => &METRICS.replies[1],
         ReplyOutcome::Failed => &METRICS.replies[2],
     };
-    family.get_or_create(&[("kind", kind)]).inc();
+    family.get_or_create(&[("kind", kind.as_str())]).inc();
 }
 
 /// The intake's IMAP session went up (`true`) or down.
@@ -280,8 +273,8 @@ mod tests {
     fn encodes_every_family_with_closed_labels() {
         fetched(2);
         polled(1_700_000_000);
-        reply_outcome("ack", ReplyOutcome::Sent);
-        reply_outcome("something-new", ReplyOutcome::Failed);
+        reply_outcome(OutboxKind::Ack, ReplyOutcome::Sent);
+        reply_outcome(OutboxKind::Deadline, ReplyOutcome::Failed);
         observe_stage("open", Duration::from_millis(3));
         let text = encode_text();
         for needle in [
@@ -289,7 +282,7 @@ mod tests {
             "hexon_triage_messages_stored_total{result=\"followup\"} ",
             "hexon_triage_messages_quarantined_total ",
             "hexon_triage_acks_sent_total{kind=\"ack\"} ",
-            "hexon_triage_acks_failed_total{kind=\"other\"} 1",
+            "hexon_triage_acks_failed_total{kind=\"deadline\"} ",
             "hexon_triage_acks_queued ",
             "hexon_triage_outbox_oldest_queued_age_seconds ",
             "hexon_triage_imap_connected ",
@@ -301,6 +294,6 @@ mod tests {
             assert!(text.contains(needle), "no {needle:?} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
-        assert!(!text.contains("something-new"));
+        assert!(!text.contains("acks_failed_total{kind=\"deadline\"} 0"), "{text}");
     }
 }

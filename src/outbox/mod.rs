@@ -157,7 +157,7 @@ impl Outbox {
                 Outcome::Retry => crate::metrics::ReplyOutcome::Retry,
                 Outcome::Failed => crate::metrics::ReplyOutcome::Failed,
             };
-            crate::metrics::reply_outcome(&item.kind, counted);
+            crate::metrics::reply_outcome(item.kind, counted);
         }
         outcome
     }
