@@ -294,6 +294,9 @@ mod tests {
             assert!(text.contains(needle), "no {needle:?} in\n{text}");
         }
         assert!(text.ends_with("# EOF\n"), "{text}");
-        assert!(!text.contains("acks_failed_total{kind=\"deadline\"} 0"), "{text}");
+        assert!(
+            !text.contains("acks_failed_total{kind=\"deadline\"} 0"),
+            "{text}"
+        );
     }
 }
