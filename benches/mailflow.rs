@@ -374,7 +374,8 @@ fn db_counts(db: &Path) -> Option<(i64, i64, i64)> {
     let acks = q("SELECT COUNT(*) FROM outbox WHERE kind = 'ack'")?;
     let sent = q("SELECT COUNT(*) FROM outbox WHERE status = 'sent'")?;
     let unfiled = q("SELECT COUNT(*) FROM outbox INDEXED BY outbox_copies
-                     WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL")?;
+                     WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL
+                       AND copy_failed_at IS NULL")?;
     Some((stored, acks, sent - unfiled))
 }
 

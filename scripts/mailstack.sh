@@ -31,7 +31,7 @@ readonly DOMAINS="hexon.test researcher.test example.org"
 readonly MAIL_UID=8 MAIL_GID=8 # Debian's `mail` user/group
 readonly START_DEADLINE=15      # seconds to wait for all ports
 readonly PKGS=(dovecot-imapd dovecot-lmtpd postfix swaks openssl gnupg
-	libclang-dev nettle-dev pkg-config ca-certificates)
+	libclang-dev nettle-dev pkg-config ca-certificates curl)
 export PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:${PATH:-}"
 
 die() {
@@ -106,6 +106,7 @@ cmd_install() {
 	command -v swaks >/dev/null 2>&1 || missing+=(swaks)
 	command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 	command -v gpg >/dev/null 2>&1 || missing+=(gpg)
+	command -v curl >/dev/null 2>&1 || missing+=(curl) # tests/metrics.rs scrapes with it
 	[[ -e /usr/lib/llvm-14/lib/libclang.so ]] || missing+=(libclang)
 	[[ -e /usr/lib/dovecot/lmtp ]] || missing+=(dovecot-lmtpd)
 	{ command -v pkg-config >/dev/null 2>&1 && pkg-config --exists nettle; } || missing+=(nettle)
@@ -151,7 +152,7 @@ cmd_install() {
 	done
 	getent group postdrop >/dev/null 2>&1 || die "group 'postdrop' is missing after install"
 	local t
-	for t in dovecot doveadm postfix postconf swaks openssl gpg; do
+	for t in dovecot doveadm postfix postconf swaks openssl gpg curl; do
 		command -v "$t" >/dev/null 2>&1 || die "'$t' still missing after install"
 	done
 	log "install: all dependencies present"
@@ -230,9 +231,15 @@ gen_tls() {
 		}
 		mkcert server localhost "DNS:localhost,IP:127.0.0.1"
 		mkcert wrong wrong.invalid "DNS:wrong.invalid"
+		# A private server's certificate made the common way: self-signed and
+		# CA:TRUE, served by Dovecot on SELFSIGNED_HOST (127.0.0.3), IMAPS_PORT.
+		"${ossl[@]}" req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+			-keyout selfsigned.key -out selfsigned.pem -days 30 -subj "/CN=127.0.0.3" \
+			-addext "basicConstraints=critical,CA:TRUE" \
+			-addext "subjectAltName=IP:127.0.0.3,DNS:localhost" 2>/dev/null
 		cat server.pem ca.pem >server-chain.pem
 		chmod 0600 ca.key
-		chmod 0640 server.key wrong.key
+		chmod 0640 server.key wrong.key selfsigned.key
 		chmod 0644 ./*.pem
 	) || die "TLS certificate generation with openssl failed"
 }
@@ -316,6 +323,16 @@ service imap-login {
     port = $imaps
     ssl = yes
   }
+  # The same IMAPS port on 127.0.0.3, with the self-signed certificate.
+  inet_listener imaps_selfsigned {
+    address = 127.0.0.3
+    port = $imaps
+    ssl = yes
+  }
+}
+local 127.0.0.3 {
+  ssl_cert = <$dir/tls/selfsigned.pem
+  ssl_key = <$dir/tls/selfsigned.key
 }
 service pop3-login {
   inet_listener pop3 {
@@ -705,6 +722,9 @@ SERVER_CERT=$dir/tls/server.pem
 SERVER_KEY=$dir/tls/server.key
 WRONG_CERT=$dir/tls/wrong.pem
 WRONG_KEY=$dir/tls/wrong.key
+SELFSIGNED_HOST=127.0.0.3
+SELFSIGNED_CERT=$dir/tls/selfsigned.pem
+SELFSIGNED_KEY=$dir/tls/selfsigned.key
 DOVECOT_CONF=$dir/dovecot.conf
 DOVECOT_LOG=$dir/dovecot.log
 POSTFIX_CONFIG=$dir/postfix

@@ -22,7 +22,7 @@
 //! | [`config`] | TOML → [`config::Config`] in phases: parse (`raw`), per-section validation collecting every error (`validate`), secrets and files (`resolve`, the only I/O), [`config::peek`] for main and the CLI | file |
 //! | `daemon` | `supervisor` (tasks, cancellation, sd_notify, watchdog, drain), `intake` (IMAP sessions, batches, group commits, marks), `loops` (outbox, deadlines) | yes |
 //! | [`source::imap`] | TLS/STARTTLS connect, UIDVALIDITY, fetch, IDLE, mark, APPEND | network |
-//! | `net` | TLS client configuration (roots, CA file), capped backoff with jitter | CA file |
+//! | `net` | TLS client configuration (roots, CA file, pins; the certificate verifier), capped backoff with jitter | CA file |
 //! | [`open`] | OpenPGP: decrypt, verify, key discovery, seal replies | CPU only |
 //! | [`parse`] | raw bytes → [`parse::Headers`], text, attachments | none |
 //! | [`loopguard`] | RFC 3834: may we reply? is it mail at all? | none |
@@ -34,7 +34,7 @@
 //! | [`store`] | migrations, the ingest transaction (facts → decide → write), outbox, audit chain, queries; enum ↔ column mapping (`store/columns.rs`) | SQLite |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
 //! | [`cli`] | the command line, one file per noun, `dispatch` in `cli/mod.rs` | via the above |
-//! | `metrics`, [`heap`], `fault` | per-stage cost counters; glibc arena cap and trim; test-only fault injection | none |
+//! | `metrics`, [`heap`], `fault` | per-stage cost counters, the OpenMetrics registry and its opt-in `[metrics]` endpoint; glibc arena cap and trim; test-only fault injection | loopback/unix socket (endpoint only) |
 //!
 //! Where each rule lives: nothing lost: `daemon::intake` (commit before the
 //! IMAP mark) and `store::ingest` (cursor in the same transaction); nothing

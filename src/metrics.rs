@@ -1,6 +1,22 @@
 //! Per-stage cost counters (fetch, open, parse, triage, commit, render/seal,
 //! send) for the benchmark's breakdown. Process-wide atomics: cheap enough to
-//! stay on in production; logged once at shutdown.
+//! stay on in production; logged once at shutdown. Every record is also one
+//! observation of the stage's latency histogram in the operators' metrics.
+//!
+//! | submodule | owns | I/O |
+//! |---|---|---|
+//! | `registry` | the OpenMetrics registry: counters, gauges, stage histograms; hooks the daemon calls | none |
+//! | [`http`] | the opt-in `[metrics]` endpoint: bind, and a strict, bounded `GET /metrics` responder | network |
+//!
+//! Must not carry message content or addresses (labels only from closed sets).
+
+pub mod http;
+mod registry;
+
+pub use registry::{
+    encode_text, fetched, imap_connected, polled, reply_outcome, set_store_gauges, stored,
+    ReplyOutcome, StoreGauges,
+};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -40,6 +56,7 @@ pub fn record_duration(stage: Stage, took: Duration, count: u64) {
     let i = stage as usize;
     NANOS[i].fetch_add(took.as_nanos() as u64, Ordering::Relaxed);
     COUNTS[i].fetch_add(count, Ordering::Relaxed);
+    registry::observe_stage(STAGES[i].0, took);
 }
 
 /// `{"fetch": {"items": n, "total_ms": t, "per_item_ms": p}, …}`

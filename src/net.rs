@@ -1,20 +1,24 @@
 //! What the IMAP and SMTP clients share about the network: the TLS client
-//! configuration (which roots a server certificate must chain to) and the
-//! capped exponential backoff with jitter between attempts.
+//! configuration (which certificates a server may present: roots, the CA
+//! file, a pin — see [`trust`]) and the capped exponential backoff with
+//! jitter between attempts.
 //!
 //! I/O: reads the configured CA file and the system's root store when a TLS
 //! configuration is built; nothing else (no sockets here). Must not: fall
-//! back to plaintext, accept a certificate the roots do not vouch for, or
-//! decide when to retry (callers own their retry loops).
+//! back to plaintext, accept a certificate the roots, the CA file or the pin
+//! do not vouch for, or decide when to retry (callers own their retry loops).
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use lettre::transport::smtp::client::{Certificate, TlsParameters};
 use tokio_rustls::rustls;
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::CertificateDer;
+
+mod trust;
+
+pub use trust::{CertRefused, TlsPin};
 
 /// A TLS configuration that cannot be built.
 #[derive(Debug, thiserror::Error)]
@@ -23,35 +27,65 @@ pub enum TlsSetupError {
     /// "(TLS setup)" when rustls refuses the protocol settings).
     #[error("cannot read CA file {path}: {reason}")]
     CaFile { path: String, reason: String },
-    /// lettre refused the STARTTLS parameters (SMTP only).
-    #[error("{0}")]
-    Smtp(String),
+}
+
+/// What a server certificate is checked against, for one config section.
+#[derive(Debug, Clone, Copy)]
+pub struct TlsTrust<'a> {
+    /// `"imap"` or `"smtp"`: names the config keys in error messages.
+    pub section: &'static str,
+    /// `<section>.ca_file`: its certificates are the only roots (and a
+    /// self-signed leaf in it is accepted as itself).
+    pub ca_file: Option<&'a Path>,
+    /// `<section>.tls_pin`: the leaf must match it (replaces the chain).
+    pub pin: Option<&'a TlsPin>,
 }
 
 /// The rustls client configuration for a connection to `host`: the
 /// certificates of `ca_file` as the only roots when one is configured,
-/// otherwise the system's roots. Implicit TLS (IMAP and SMTP) and IMAP
-/// STARTTLS use it.
+/// otherwise the system's roots, checked by [`trust::PrivateServerVerifier`]
+/// (webpki plus the pin and exact-match rules; verification is never off).
+/// Implicit TLS and STARTTLS, for IMAP and SMTP, all use it.
 ///
 /// # Errors
 /// [`TlsSetupError::CaFile`] when the CA file is unusable.
 pub fn client_config(
     host: &str,
-    ca_file: Option<&Path>,
+    trust: &TlsTrust<'_>,
 ) -> Result<Arc<rustls::ClientConfig>, TlsSetupError> {
-    let roots = match ca_file {
-        Some(path) => ca_file_roots(path)?,
-        None => native_roots(),
+    let setup_err = |reason: String| TlsSetupError::CaFile {
+        path: "(TLS setup)".into(),
+        reason,
     };
-    tracing::debug!(host, roots = roots.len(), "TLS client configuration built");
+    let (roots, ca_certs) = match trust.ca_file {
+        Some(path) => {
+            let certs = ca_file_certs(path)?;
+            (roots_of(path, &certs)?, certs)
+        }
+        None => (native_roots(), Vec::new()),
+    };
+    tracing::debug!(
+        host,
+        roots = roots.len(),
+        pinned = trust.pin.is_some(),
+        "TLS client configuration built"
+    );
     let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = trust::PrivateServerVerifier::new(
+        roots,
+        ca_certs,
+        trust.pin.cloned(),
+        trust.section,
+        provider.clone(),
+    )
+    .map_err(setup_err)?;
     let config = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| TlsSetupError::CaFile {
-            path: "(TLS setup)".into(),
-            reason: e.to_string(),
-        })?
-        .with_root_certificates(roots)
+        .map_err(|e| setup_err(e.to_string()))?
+        // NOTE: `dangerous()` is only rustls' name for "custom verifier"; ours
+        // wraps webpki and is stricter or equal, never looser.
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
         .with_no_client_auth();
     Ok(Arc::new(config))
 }
@@ -62,42 +96,32 @@ pub fn client_config(
 /// As [`client_config`].
 pub fn tls_connector(
     host: &str,
-    ca_file: Option<&Path>,
+    trust: &TlsTrust<'_>,
 ) -> Result<tokio_rustls::TlsConnector, TlsSetupError> {
     Ok(tokio_rustls::TlsConnector::from(client_config(
-        host, ca_file,
+        host, trust,
     )?))
 }
 
-/// lettre's parameters for SMTP STARTTLS to `host` (lettre runs that
-/// handshake itself and takes no rustls configuration from outside): the
-/// system's roots, plus the certificate of `ca_file` when one is configured.
-///
-/// # Errors
-/// [`TlsSetupError::Smtp`] when the CA file is unusable.
-pub fn smtp_starttls_parameters(
-    host: &str,
-    ca_file: Option<&Path>,
-) -> Result<TlsParameters, TlsSetupError> {
-    let mut params = TlsParameters::builder(host.to_string());
-    if let Some(ca) = ca_file {
-        let pem = std::fs::read(ca).map_err(|e| {
-            TlsSetupError::Smtp(format!("cannot read CA file {}: {e}", ca.display()))
-        })?;
-        let cert = Certificate::from_pem(&pem).map_err(|e| {
-            TlsSetupError::Smtp(format!(
-                "CA file {} is not a PEM certificate: {e}",
-                ca.display()
-            ))
-        })?;
-        params = params.add_root_certificate(cert);
+/// A failed TLS handshake in words: the verifier's own explanation when it
+/// refused the certificate, otherwise the error as rustls put it.
+pub fn tls_error_text(error: &std::io::Error) -> String {
+    let refused = error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+        .and_then(|e| match e {
+            rustls::Error::InvalidCertificate(rustls::CertificateError::Other(other)) => {
+                other.0.downcast_ref::<CertRefused>()
+            }
+            _ => None,
+        });
+    match refused {
+        Some(r) => r.to_string(),
+        None => error.to_string(),
     }
-    params
-        .build_rustls()
-        .map_err(|e| TlsSetupError::Smtp(e.to_string()))
 }
 
-fn ca_file_roots(path: &Path) -> Result<rustls::RootCertStore, TlsSetupError> {
+fn ca_file_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsSetupError> {
     let ca_err = |reason: String| TlsSetupError::CaFile {
         path: path.display().to_string(),
         reason,
@@ -106,9 +130,22 @@ fn ca_file_roots(path: &Path) -> Result<rustls::RootCertStore, TlsSetupError> {
         .map_err(|e| ca_err(e.to_string()))?
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ca_err(e.to_string()))?;
+    if certs.is_empty() {
+        return Err(ca_err("no PEM certificate in it".into()));
+    }
+    Ok(certs)
+}
+
+fn roots_of(
+    path: &Path,
+    certs: &[CertificateDer<'static>],
+) -> Result<rustls::RootCertStore, TlsSetupError> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in certs {
-        roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+        roots.add(cert.clone()).map_err(|e| TlsSetupError::CaFile {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
     }
     Ok(roots)
 }

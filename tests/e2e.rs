@@ -74,16 +74,15 @@ fn report_is_stored_and_researcher_gets_exactly_one_threaded_ack() {
     assert!(text.contains("https://hexon.test/security"));
     assert!(!text.contains("<script>"), "ack must not quote the report");
 
-    // The team's copy is filed into the security mailbox, flagged, and not a report.
+    // The team's copy (default copy_mode "bcc": an extra recipient of the same SMTP
+    // transaction) arrives in the security mailbox; the next pass recognises it as ours,
+    // marks it and does not make it a report.
     let security = wait_messages(&u.security, &u.password, "INBOX", 2, DELIVERY);
-    let copy = security
-        .iter()
-        .find(|m| m.parsed().message_id() == Some(message_id.as_str()))
-        .expect("ack copy in the security mailbox");
     assert!(
-        copy.flags.iter().any(|f| f.contains("Triaged")),
-        "{:?}",
-        copy.flags
+        security
+            .iter()
+            .any(|m| m.parsed().message_id() == Some(message_id.as_str())),
+        "ack copy in the security mailbox"
     );
     assert!(
         security[0].flags.iter().any(|f| f.contains("Triaged")),
@@ -94,6 +93,17 @@ fn report_is_stored_and_researcher_gets_exactly_one_threaded_ack() {
     assert!(
         out.contains("new reports 0") && out.contains("ignored 0"),
         "{out}"
+    );
+    let security = imap_messages(&u.security, &u.password, "INBOX");
+    assert_eq!(security.len(), 2, "the report and one copy");
+    let copy = security
+        .iter()
+        .find(|m| m.parsed().message_id() == Some(message_id.as_str()))
+        .expect("ack copy in the security mailbox");
+    assert!(
+        copy.flags.iter().any(|f| f.contains("Triaged")),
+        "{:?}",
+        copy.flags
     );
     assert_eq!(
         reports_json(&setup).len(),
@@ -106,10 +116,14 @@ fn report_is_stored_and_researcher_gets_exactly_one_threaded_ack() {
         "still exactly one ack"
     );
 
-    // The outbox says sent and copied; the audit trail is intact.
+    // The outbox says sent (the copy travelled with it: nothing to APPEND); the audit
+    // trail is intact.
     let detail = report_json(&setup, &tracking);
     assert_eq!(detail["outbox"][0]["status"], "sent");
-    assert!(detail["outbox"][0]["appended_at"].is_string());
+    assert!(detail["outbox"][0]["appended_at"].is_null());
+    let status: serde_json::Value =
+        serde_json::from_str(&cli_ok(&setup, &["status", "--json"])).unwrap();
+    assert_eq!(status["outbox_copies_pending"], 0);
     let verify = cli_ok(&setup, &["audit", "verify"]);
     assert!(verify.contains("intact"), "{verify}");
 }
@@ -357,7 +371,12 @@ fn starttls_imap_and_auto_replies_are_handled() {
 
 #[test]
 fn reply_copies_are_filed_together_and_never_fetched_back() {
-    let setup = setup("copies");
+    // APPENDed copies are the opt-in copy_mode "append".
+    let setup = setup_with(
+        "copies",
+        &[("[ack]\n", "[ack]\ncopy_mode = \"append\"\n")],
+        "",
+    );
     let u = &setup.users;
     for n in 0..5 {
         let raw = report_mail(

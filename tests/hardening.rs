@@ -362,6 +362,7 @@ fn imap_config_for(user: &str, password: &str) -> hexon_triage::config::ImapConf
         timeout: Duration::from_secs(10),
         fetch_batch: 100,
         authserv_id: None,
+        tls_pin: None,
     }
 }
 

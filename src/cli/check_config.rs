@@ -1,8 +1,10 @@
-//! `check-config [--json]`: load the config and everything it names (secrets,
-//! team keys, templates), then summarise it with warnings.
+//! `check-config [--json] [--connect]`: load the config and everything it
+//! names (secrets, team keys, templates), then summarise it with warnings;
+//! with `--connect`, also try the servers step by step (`connect`).
 //!
-//! I/O: reads the config, its secrets, key files and templates; prints text
-//! or JSON to stdout. Exit 78 on any problem.
+//! I/O: reads the config, its secrets, key files and templates; with
+//! `--connect` the network. Prints text or JSON to stdout. Exit 78 on any
+//! config problem, 1 when a `--connect` step fails.
 
 use std::path::Path;
 
@@ -13,8 +15,10 @@ use super::{exit, load_config, securitytxt, ExitError};
 use crate::config::Config;
 use crate::open::KeyInfo;
 
-/// `check-config [--json]`.
-pub(super) fn check(path: &Path, json: bool) -> Result<i32> {
+mod connect;
+
+/// `check-config [--json] [--connect]`.
+pub(super) async fn check(path: &Path, json: bool, connect: bool) -> Result<i32> {
     let config = load_config(path)?;
     let keys = crate::open::TeamKeys::load(
         &config.openpgp.team_keys,
@@ -34,15 +38,41 @@ pub(super) fn check(path: &Path, json: bool) -> Result<i32> {
     })?;
     let infos = keys.describe(Utc::now());
     let warnings = warnings(&config, &infos);
+    let steps = match connect {
+        true => Some(connect::check(&config).await),
+        false => None,
+    };
+    let connected = steps
+        .iter()
+        .flatten()
+        .all(|s| s.status != connect::Status::Failed);
     if json {
-        println!(
-            "{}",
-            serde_json::json!({ "config": path.display().to_string(), "valid": true, "team_keys": infos, "warnings": warnings })
-        );
+        let mut out = serde_json::json!({ "config": path.display().to_string(), "valid": true, "team_keys": infos, "warnings": warnings });
+        if let Some(steps) = &steps {
+            out["connect"] = serde_json::json!(steps);
+            out["connected"] = serde_json::json!(connected);
+        }
+        println!("{out}");
     } else {
         print_summary(path, &config, &infos, &warnings);
+        if let Some(steps) = &steps {
+            print_steps(steps);
+        }
     }
-    Ok(exit::OK)
+    Ok(if connected { exit::OK } else { exit::FAILURE })
+}
+
+fn print_steps(steps: &[connect::Step]) {
+    println!("connect:");
+    for s in steps {
+        let line = format!("  {} {:<36}", s.service, s.step);
+        match s.status {
+            connect::Status::Ok => println!("{line} OK"),
+            connect::Status::Skipped => println!("{line} skipped"),
+            connect::Status::Warning => println!("{line} WARNING: {} ({})", s.detail, s.keys),
+            connect::Status::Failed => println!("{line} FAILED: {} (check {})", s.detail, s.keys),
+        }
+    }
 }
 
 /// What is valid but likely wrong: expiring or unusable keys, none at all,
@@ -72,15 +102,27 @@ fn warnings(config: &Config, infos: &[KeyInfo]) -> Vec<String> {
     warnings
 }
 
+fn pinned(pin: Option<&crate::config::TlsPin>) -> String {
+    pin.map(|p| format!(" pinned {p}")).unwrap_or_default()
+}
+
 fn print_summary(path: &Path, config: &Config, infos: &[KeyInfo], warnings: &[String]) {
     println!("{}: OK", path.display());
     println!(
-        "  IMAP  {}:{} ({:?}) mailbox {}",
-        config.imap.host, config.imap.port, config.imap.tls, config.imap.mailbox
+        "  IMAP  {}:{} ({:?}) mailbox {}{}",
+        config.imap.host,
+        config.imap.port,
+        config.imap.tls,
+        config.imap.mailbox,
+        pinned(config.imap.tls_pin.as_ref())
     );
     println!(
-        "  SMTP  {}:{} ({:?}) from {}",
-        config.smtp.host, config.smtp.port, config.smtp.tls, config.smtp.from
+        "  SMTP  {}:{} ({:?}) from {}{}",
+        config.smtp.host,
+        config.smtp.port,
+        config.smtp.tls,
+        config.smtp.from,
+        pinned(config.smtp.tls_pin.as_ref())
     );
     println!("  store {}", config.database.display());
     println!(

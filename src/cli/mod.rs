@@ -116,6 +116,9 @@ pub enum Command {
         /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
+        /// Also log in to IMAP and SMTP and check each step (nothing is sent).
+        #[arg(long)]
+        connect: bool,
     },
     /// Write security.txt (RFC 9116) from the [security_txt] config, clear-signed if configured.
     SecurityTxt {
@@ -169,7 +172,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Quarantine { json } => quarantine::list(&open_store(config, database)?, json),
         Command::Status { json } => status::show(&open_store(config, database)?, json),
         Command::Audit(command) => audit::dispatch(&open_store(config, database)?, command),
-        Command::CheckConfig { json } => check_config::check(config, json),
+        Command::CheckConfig { json, connect } => check_config::check(config, json, connect).await,
         Command::SecurityTxt { output } => securitytxt::write(config, output.as_deref()),
         Command::Backup { dest } => backup::backup(&open_store(config, database)?, &dest),
         Command::Completions { shell } => completions::print(shell),

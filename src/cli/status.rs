@@ -1,5 +1,5 @@
 //! `status [--json]`: daemon health from the store — last poll, backlog,
-//! outbox queue, failures.
+//! outbox queue, failures (sends and reply copies).
 //!
 //! I/O: reads the store; prints text or JSON to stdout.
 
@@ -36,6 +36,7 @@ pub(super) fn show(store: &Store, json: bool) -> Result<i32> {
     println!("outbox queued:         {}", summary.outbox_queued);
     println!("outbox failed:         {}", summary.outbox_failed);
     println!("copies to file:        {}", summary.outbox_copies_pending);
+    println!("copies failed:         {}", summary.outbox_copies_failed);
     println!("unmarked on server:    {}", summary.imap_unmarked);
     for (mailbox, validity, uid) in &summary.cursors {
         println!("cursor {mailbox}:  UIDVALIDITY {validity}, last UID {uid}");

@@ -32,6 +32,7 @@ mod resolve;
 mod tests;
 mod validate;
 
+pub use crate::net::TlsPin;
 pub use peek::{peek, Peeked};
 pub use validate::parse_mailbox_address;
 
@@ -144,12 +145,13 @@ pub enum MarkMode {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum CopyMode {
-    /// APPEND over IMAP after the SMTP server accepted the reply.
-    #[default]
+    /// APPEND over IMAP after the SMTP server accepted the reply. Opt-in: a
+    /// crash between SMTP acceptance and the "sent" mark sends the reply again.
     Append,
-    /// An extra envelope recipient (`copy_address`) in the same SMTP
-    /// transaction. Lets a restart after a crash between SMTP acceptance and
-    /// the "sent" mark find the copy and not send twice.
+    /// The default: an extra envelope recipient (`copy_address`) in the same
+    /// SMTP transaction. Lets a restart after a crash between SMTP acceptance
+    /// and the "sent" mark find the copy and not send twice (exactly one ack).
+    #[default]
     Bcc,
 }
 
@@ -167,6 +169,8 @@ pub struct ImapConfig {
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
+    /// `imap.tls_pin`: the server's certificate must match it.
+    pub tls_pin: Option<TlsPin>,
     pub user: String,
     pub password: Secret,
     pub mailbox: String,
@@ -189,6 +193,8 @@ pub struct SmtpConfig {
     pub port: u16,
     pub tls: TlsMode,
     pub ca_file: Option<PathBuf>,
+    /// `smtp.tls_pin`: the server's certificate must match it.
+    pub tls_pin: Option<TlsPin>,
     pub user: Option<String>,
     pub password: Option<Secret>,
     /// `From:` of every reply, e.g. `Hexon Security <security@hexon.io>`.
@@ -211,7 +217,8 @@ pub struct AckConfig {
     /// Folder the ack copy is APPENDed to; `None` = the folder the report came from.
     pub copy_folder: Option<String>,
     pub copy_mode: CopyMode,
-    /// Envelope recipient of the copy in `bcc` mode.
+    /// Envelope recipient of the copy in `bcc` mode (default: the watched
+    /// mailbox's address, `imap.user` when it is an address, else `smtp.from`).
     pub copy_address: String,
     /// In `bcc` mode: how long a restart looks for the copy of a reply whose
     /// send was interrupted before resending it.
@@ -260,6 +267,30 @@ pub struct SecurityTxt {
     pub sign: bool,
 }
 
+/// Where the OpenMetrics endpoint listens (`metrics.listen`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetricsListen {
+    /// A loopback TCP address (validation refuses any other).
+    Tcp(std::net::SocketAddr),
+    /// A unix socket path (relative paths are relative to the config file).
+    Unix(PathBuf),
+}
+
+impl fmt::Display for MetricsListen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MetricsListen::Tcp(addr) => write!(f, "{addr}"),
+            MetricsListen::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
+/// `[metrics]`: the opt-in OpenMetrics/Prometheus endpoint.
+#[derive(Debug, Clone)]
+pub struct MetricsConfig {
+    pub listen: MetricsListen,
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -275,6 +306,8 @@ pub struct Config {
     pub openpgp: OpenPgpConfig,
     pub security_txt: Option<SecurityTxt>,
     pub log_format: LogFormat,
+    /// `None`: no metrics endpoint (the default).
+    pub metrics: Option<MetricsConfig>,
 }
 
 impl Config {

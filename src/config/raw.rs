@@ -61,6 +61,16 @@ pub(super) struct RawConfig {
     pub(super) security_txt: Option<RawSecurityTxt>,
     #[serde(default)]
     pub(super) log: RawLog,
+    #[serde(default)]
+    pub(super) metrics: Option<RawMetrics>,
+}
+
+/// `[metrics]`: the opt-in OpenMetrics endpoint.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawMetrics {
+    /// `"127.0.0.1:9187"`, `"[::1]:9187"` or `"unix:/run/hexon-triage/metrics.sock"`.
+    pub(super) listen: String,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +99,7 @@ pub(super) struct RawImap {
     #[serde(default)]
     pub(super) allow_plaintext: bool,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) tls_pin: Option<String>,
     pub(super) user: String,
     pub(super) password_file: PathBuf,
     #[serde(default = "default_mailbox")]
@@ -142,6 +153,7 @@ pub(super) struct RawSmtp {
     #[serde(default)]
     pub(super) allow_plaintext: bool,
     pub(super) ca_file: Option<PathBuf>,
+    pub(super) tls_pin: Option<String>,
     pub(super) user: Option<String>,
     pub(super) password_file: Option<PathBuf>,
     pub(super) from: String,

@@ -54,6 +54,11 @@ pub(super) fn resolve(v: Validated) -> (Config, Problems) {
             &resolve(file),
         ));
     }
+    if let Some(metrics) = &mut config.metrics {
+        if let super::MetricsListen::Unix(path) = &metrics.listen {
+            metrics.listen = super::MetricsListen::Unix(resolve(path));
+        }
+    }
     (config, p)
 }
 

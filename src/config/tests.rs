@@ -20,6 +20,26 @@ fn shipped_example_config_is_valid() {
     assert_eq!(format!("{:?}", config.imap.password), "[redacted]");
 }
 
+#[test]
+fn exactly_once_copy_mode_is_the_default_with_the_watched_address() {
+    let path = example_dir().join("hexon-triage.example.toml");
+    let config = Config::load(&path).expect("the shipped example must validate");
+    assert_eq!(config.ack.copy_mode, CopyMode::Bcc);
+    assert_eq!(config.ack.copy_address, "security@hexon.io");
+    // An IMAP login that is not an address: the SMTP sender's address.
+    let text = example_text().replace(
+        "user = \"security@hexon.io\"\npassword_file = \"secrets/imap-password\"",
+        "user = \"security\"\npassword_file = \"secrets/imap-password\"",
+    );
+    let config = Config::from_toml(&text, &path).unwrap();
+    assert_eq!(config.imap.user, "security");
+    assert_eq!(config.ack.copy_address, "security@hexon.io");
+    // `append` stays available as an explicit opt-in.
+    let text = example_text().replace("[ack]\n", "[ack]\ncopy_mode = \"append\"\n");
+    let config = Config::from_toml(&text, &path).unwrap();
+    assert_eq!(config.ack.copy_mode, CopyMode::Append);
+}
+
 fn example_text() -> String {
     std::fs::read_to_string(example_dir().join("hexon-triage.example.toml")).unwrap()
 }
@@ -213,4 +233,65 @@ fn plaintext_is_refused_to_a_non_loopback_host() {
             "{host}: {err:?}"
         );
     }
+}
+
+#[test]
+fn tls_pins_are_parsed_and_a_bad_one_names_its_key() {
+    let pin = "sha256/fTZ+WmiQ7kGCjEQSeoXzht2BI5QN0S6suzt4yr4uPo0=";
+    let text = example_text().replace("# tls_pin = \"sha256/fTZ", "tls_pin = \"sha256/fTZ");
+    let path = example_dir().join("hexon-triage.example.toml");
+    let config = Config::from_toml(&text, &path).unwrap();
+    assert_eq!(
+        config.imap.tls_pin.map(|p| p.to_string()).as_deref(),
+        Some(pin)
+    );
+    assert!(config.smtp.tls_pin.is_none());
+
+    let text = example_text().replace("# tls_pin = \"sha256/...\"", "tls_pin = \"AB:CD\"");
+    let err = error_of(&text);
+    assert!(
+        err.contains("key `smtp.tls_pin`") && err.contains("sha256/BASE64"),
+        "{err}"
+    );
+}
+
+fn with_metrics(listen: &str) -> Result<Config> {
+    let text = format!("{}\n[metrics]\nlisten = \"{listen}\"\n", example_text());
+    Config::from_toml(&text, &example_dir().join("hexon-triage.example.toml"))
+}
+
+#[test]
+fn metrics_endpoint_is_off_by_default_and_listens_on_loopback_or_unix() {
+    let path = example_dir().join("hexon-triage.example.toml");
+    assert!(Config::load(&path).unwrap().metrics.is_none());
+    let tcp = with_metrics("127.0.0.1:9187").unwrap().metrics.unwrap();
+    assert_eq!(tcp.listen.to_string(), "127.0.0.1:9187");
+    let v6 = with_metrics("[::1]:9187").unwrap().metrics.unwrap();
+    assert_eq!(v6.listen.to_string(), "[::1]:9187");
+    let unix = with_metrics("unix:run/metrics.sock")
+        .unwrap()
+        .metrics
+        .unwrap();
+    assert_eq!(
+        unix.listen,
+        MetricsListen::Unix(example_dir().join("run/metrics.sock"))
+    );
+}
+
+#[test]
+fn metrics_on_a_non_loopback_address_is_refused_naming_file_and_key() {
+    for bad in [
+        "0.0.0.0:9187",
+        "192.0.2.1:9187",
+        "[::]:9187",
+        "localhost:9187",
+        "127.0.0.1:0",
+        "unix:",
+    ] {
+        let err = with_metrics(bad).unwrap_err().to_string();
+        assert!(err.contains("metrics.listen"), "{bad}: {err}");
+        assert!(err.contains("hexon-triage.example.toml"), "{bad}: {err}");
+    }
+    let err = with_metrics("0.0.0.0:9187").unwrap_err().to_string();
+    assert!(err.contains("not a loopback address"), "{err}");
 }

@@ -14,8 +14,8 @@ use super::raw::{
     RawAck, RawCalendar, RawConfig, RawImap, RawLimits, RawOpenPgp, RawSecurityTxt, RawSmtp,
 };
 use super::{
-    AckConfig, Config, ImapConfig, Limits, OpenPgpConfig, RateLimits, Secret, SecurityTxt,
-    SmtpConfig, TlsMode,
+    AckConfig, Config, ImapConfig, Limits, MetricsConfig, MetricsListen, OpenPgpConfig, RateLimits,
+    Secret, SecurityTxt, SmtpConfig, TlsMode,
 };
 use crate::sla::BusinessCalendar;
 
@@ -94,6 +94,10 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
         global_per_hour: raw.rate_limits.global_per_hour,
     };
     let openpgp = openpgp(raw.openpgp);
+    let metrics = raw.metrics.and_then(|m| {
+        p.check("metrics.listen", check_metrics_listen(&m.listen))
+            .map(|listen| MetricsConfig { listen })
+    });
     let security_txt = raw
         .security_txt
         .and_then(|t| security_txt(t, !openpgp.team_keys.is_empty(), &mut p));
@@ -114,6 +118,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
         openpgp,
         security_txt,
         log_format: raw.log.format,
+        metrics,
     };
     Ok(Validated { config, secrets })
 }
@@ -172,6 +177,7 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         port: i.port,
         tls: i.tls,
         ca_file: i.ca_file,
+        tls_pin: tls_pin("imap", i.tls_pin.as_deref(), i.tls, p),
         user: i.user,
         password: Secret::default(),
         mailbox: i.mailbox,
@@ -185,6 +191,23 @@ fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {
         fetch_batch: i.fetch_batch,
         authserv_id: i.authserv_id,
     }
+}
+
+/// `<section>.tls_pin`, parsed; a pin without TLS is a mistake.
+fn tls_pin(
+    section: &str,
+    pin: Option<&str>,
+    tls: TlsMode,
+    p: &mut Problems,
+) -> Option<crate::net::TlsPin> {
+    let key = format!("{section}.tls_pin");
+    let pin = p.check(&key, crate::net::TlsPin::parse(pin?))?;
+    p.require(
+        tls != TlsMode::None,
+        &key,
+        "a pin needs TLS; set the tls key to \"implicit\" or \"starttls\"",
+    );
+    Some(pin)
 }
 
 /// `$Name` or a plain atom, without IMAP specials.
@@ -242,6 +265,7 @@ fn smtp(s: RawSmtp, p: &mut Problems) -> SmtpConfig {
         port: s.port,
         tls: s.tls,
         ca_file: s.ca_file,
+        tls_pin: tls_pin("smtp", s.tls_pin.as_deref(), s.tls, p),
         password: (s.user.is_some() && s.password_file.is_some()).then(Secret::default),
         user: s.user,
         from: s.from,
@@ -438,6 +462,31 @@ fn security_txt(t: RawSecurityTxt, has_team_keys: bool, p: &mut Problems) -> Opt
         acknowledgments: t.acknowledgments,
         sign: t.sign,
     })
+}
+
+/// `unix:PATH`, or an IP literal and port on loopback: the endpoint is for
+/// a local scraper (or a reverse proxy), never the network.
+fn check_metrics_listen(value: &str) -> Result<MetricsListen, String> {
+    if let Some(path) = value.strip_prefix("unix:") {
+        if path.is_empty() {
+            return Err(
+                "`unix:` needs a socket path, e.g. \"unix:/run/hexon-triage/metrics.sock\"".into(),
+            );
+        }
+        return Ok(MetricsListen::Unix(PathBuf::from(path)));
+    }
+    let addr: std::net::SocketAddr = value.parse().map_err(|_| {
+        format!("{value:?} is not \"IP:PORT\" (e.g. \"127.0.0.1:9187\") or \"unix:PATH\"")
+    })?;
+    if !addr.ip().is_loopback() {
+        return Err(format!(
+            "{addr} is not a loopback address; the metrics endpoint listens only on 127.0.0.0/8, [::1] or a unix socket"
+        ));
+    }
+    if addr.port() == 0 {
+        return Err("port must not be 0".into());
+    }
+    Ok(MetricsListen::Tcp(addr))
 }
 
 fn check_https(uri: &str) -> Result<(), String> {

@@ -48,7 +48,15 @@ pub(super) async fn intake_loop(
     while !cancel.is_cancelled() {
         Progress::touch(&progress.intake);
         crate::fault::hang("hang_intake").await;
-        let result = session_loop(&ctx, &cancel, &wake_outbox, &progress).await;
+        let result = match imap::connect(&ctx.config.imap).await {
+            Ok(session) => {
+                failures = 0;
+                crate::metrics::imap_connected(true);
+                session_loop(&ctx, session, &cancel, &wake_outbox, &progress).await
+            }
+            Err(e) => Err(DaemonError::from(e)),
+        };
+        crate::metrics::imap_connected(false);
         match result {
             Ok(()) => failures = 0,
             Err(e) => {
@@ -58,7 +66,13 @@ pub(super) async fn intake_loop(
                     Duration::from_secs(300),
                     failures.min(12),
                 );
-                error!(error = %e, retry_in_secs = delay.as_secs_f32(), "IMAP session failed; reconnecting");
+                // NOTE: only the first failure of a run is an error; a connect
+                // that keeps failing backs off quietly until one succeeds.
+                if failures == 1 {
+                    error!(error = %e, retry_in_secs = delay.as_secs_f32(), "IMAP session failed; reconnecting (further failures are logged at debug level until it works)");
+                } else {
+                    debug!(error = %e, failures, retry_in_secs = delay.as_secs_f32(), "IMAP still failing; reconnecting");
+                }
                 let text = e.to_string();
                 let _ = ctx
                     .store
@@ -76,12 +90,12 @@ pub(super) async fn intake_loop(
 /// One connection's life: select, catch up, then IDLE (or poll) until it breaks.
 async fn session_loop(
     ctx: &Context,
+    mut session: Session,
     cancel: &CancellationToken,
     wake_outbox: &Notify,
     progress: &Progress,
 ) -> Result<(), DaemonError> {
     let config = &ctx.config.imap;
-    let mut session = imap::connect(config).await?;
     let use_idle = config.idle && imap::supports_idle(&mut session, config.timeout).await?;
     info!(idle = use_idle, "IMAP connected");
     let mut summary = Summary::default();
@@ -193,13 +207,15 @@ pub(super) async fn intake_pass(
             in_hand = Some((next_uids, next_fetched?));
         }
     }
-    let now = crate::store::ts(Utc::now());
+    let polled_at = Utc::now();
+    let now = crate::store::ts(polled_at);
     ctx.store
         .run(move |s| {
             s.set_state("last_poll", &now)?;
             s.set_state("last_error", "")
         })
         .await?;
+    crate::metrics::polled(polled_at.timestamp());
     Ok(())
 }
 
@@ -308,6 +324,7 @@ async fn fetch_batch(
             "message past limits.max_message_bytes: headers fetched, body not; it is quarantined"
         );
     }
+    crate::metrics::fetched(fetched.len());
     Ok(fetched)
 }
 

@@ -1,6 +1,8 @@
-//! The daemon's two timer-driven loops: the outbox loop (send due replies,
-//! file copies, sleep until the next is due or intake wakes it) and the
-//! deadline loop (queue assessment-deadline warnings for the team).
+//! The daemon's timer-driven loops: the outbox loop (send due replies,
+//! file copies, sleep until the next is due or intake wakes it), the
+//! deadline loop (queue assessment-deadline warnings for the team) and,
+//! with `[metrics]`, the gauge loop (store-derived gauges every
+//! [`GAUGE_INTERVAL`]).
 //!
 //! I/O: the store, and SMTP/IMAP through [`Outbox::run_once`]. Must not:
 //! stop on an error (a failed pass is logged and retried at the next turn),
@@ -86,6 +88,26 @@ pub(super) async fn sla_loop(
             Ok(n) if n > 0 => wake_outbox.notify_one(),
             Ok(_) => {}
             Err(e) => error!(error = %e, "deadline check failed"),
+        }
+    }
+}
+
+/// How often the store-derived metrics gauges are refreshed.
+pub(super) const GAUGE_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Refresh the queued-replies, oldest-queued-age and overdue gauges from the
+/// store (one cheap read, see `Store::metrics_gauges`) until cancelled.
+pub(super) async fn gauge_loop(ctx: Arc<Context>, cancel: CancellationToken) {
+    let mut interval = tokio::time::interval(GAUGE_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            _ = interval.tick() => {}
+            _ = cancel.cancelled() => return,
+        }
+        match ctx.store.run(|s| s.metrics_gauges(Utc::now())).await {
+            Ok(gauges) => crate::metrics::set_store_gauges(gauges),
+            Err(e) => tracing::warn!(error = %e, "cannot refresh the metrics gauges"),
         }
     }
 }

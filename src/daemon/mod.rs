@@ -47,6 +47,14 @@ pub enum DaemonError {
     Outbox(#[from] OutboxError),
     #[error(transparent)]
     Imap(#[from] ImapError),
+    /// The `[metrics]` endpoint cannot be bound.
+    #[error("{path}: key `metrics.listen`: cannot listen on {listen}: {source}")]
+    Metrics {
+        path: std::path::PathBuf,
+        listen: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// What a run did (for `run --once` and tests).
@@ -63,6 +71,7 @@ pub struct Summary {
 
 impl Summary {
     fn add(&mut self, result: &IngestResult) {
+        crate::metrics::stored(result);
         match result {
             IngestResult::Known => self.known += 1,
             IngestResult::Quarantined { .. } => self.quarantined += 1,
@@ -291,8 +300,27 @@ pub async fn run(
     if options.once {
         return single_pass(&ctx, &outbox).await;
     }
-    supervisor::supervise(ctx, outbox, shutdown).await;
+    let metrics = bind_metrics(&ctx.config).await?;
+    supervisor::supervise(ctx, outbox, metrics, shutdown).await;
     Ok(Summary::default())
+}
+
+/// Bind the `[metrics]` endpoint, if configured (a start-up error naming `metrics.listen`).
+async fn bind_metrics(
+    config: &Config,
+) -> Result<Option<crate::metrics::http::Listener>, DaemonError> {
+    let Some(metrics) = &config.metrics else {
+        return Ok(None);
+    };
+    let listener = crate::metrics::http::bind(&metrics.listen)
+        .await
+        .map_err(|source| DaemonError::Metrics {
+            path: config.path.clone(),
+            listen: metrics.listen.to_string(),
+            source,
+        })?;
+    info!(listen = %metrics.listen, "metrics endpoint listening");
+    Ok(Some(listener))
 }
 
 /// `run --once`: one intake pass, one deadline check, one outbox pass.

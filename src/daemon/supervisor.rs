@@ -1,5 +1,6 @@
 //! The supervisor of a long-running daemon: spawns the intake, outbox,
-//! deadline and watchdog tasks, tells systemd READY / STOPPING, pings the
+//! deadline and watchdog tasks (and the `[metrics]` endpoint with its gauge
+//! loop when configured), tells systemd READY / STOPPING, pings the
 //! watchdog only while the loops make progress, and on shutdown cancels
 //! the tasks and drains them within a bound.
 //!
@@ -41,6 +42,7 @@ impl Progress {
 pub(super) async fn supervise(
     ctx: Arc<Context>,
     outbox: Arc<Outbox>,
+    metrics: Option<crate::metrics::http::Listener>,
     shutdown: impl Future<Output = ()>,
 ) {
     let cancel = CancellationToken::new();
@@ -76,6 +78,10 @@ pub(super) async fn supervise(
         cancel.clone(),
         progress.clone(),
     ));
+    if let Some(listener) = metrics {
+        tracker.spawn(crate::metrics::http::serve(listener, cancel.clone()));
+        tracker.spawn(loops::gauge_loop(ctx.clone(), cancel.clone()));
+    }
     tracker.close();
     let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
     info!(mailbox = %ctx.config.imap.mailbox, "daemon started");

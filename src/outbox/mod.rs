@@ -1,4 +1,5 @@
-//! The outbox worker: render → seal → SMTP → mark sent → APPEND a copy.
+//! The outbox worker: render → seal → SMTP → mark sent → APPEND a copy
+//! (`copies`).
 //!
 //! I/O: SMTP (send), IMAP (copies), the store. Rule 2 lives here: a row's
 //! bytes are fixed before the first attempt and every retry sends them
@@ -7,6 +8,7 @@
 //! cleartext.
 
 pub mod compose;
+mod copies;
 pub mod render;
 pub mod smtp;
 
@@ -45,6 +47,8 @@ pub struct Pass {
     pub retried: usize,
     pub failed: usize,
     pub copied: usize,
+    /// Copies the IMAP server refused for good (marked failed, not retried).
+    pub copies_failed: usize,
 }
 
 pub struct Outbox {
@@ -105,7 +109,7 @@ impl Outbox {
                 .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
             let sends: Vec<_> = items
                 .iter()
-                .map(|item| Box::pin(self.send_one(store, item)))
+                .map(|item| Box::pin(self.send_counted(store, item)))
                 .collect();
             let outcomes: Vec<Result<Outcome, StoreError>> =
                 futures::StreamExt::collect(futures::StreamExt::buffer_unordered(
@@ -131,10 +135,31 @@ impl Outbox {
             }
         }
         match self.append_copies(store).await {
-            Ok(n) => pass.copied = n,
+            Ok(filed) => {
+                pass.copied = filed.filed;
+                pass.copies_failed = filed.failed;
+            }
             Err(e) => warn!(error = %e, "cannot file reply copies yet; will retry"),
         }
         Ok(pass)
+    }
+
+    /// [`Outbox::send_one`], with its outcome counted in the operators' metrics.
+    async fn send_counted(
+        &self,
+        store: &SharedStore,
+        item: &OutboxItem,
+    ) -> Result<Outcome, StoreError> {
+        let outcome = self.send_one(store, item).await;
+        if let Ok(o) = &outcome {
+            let counted = match o {
+                Outcome::Sent => crate::metrics::ReplyOutcome::Sent,
+                Outcome::Retry => crate::metrics::ReplyOutcome::Retry,
+                Outcome::Failed => crate::metrics::ReplyOutcome::Failed,
+            };
+            crate::metrics::reply_outcome(item.kind, counted);
+        }
+        outcome
     }
 
     /// A previous process died during this send: did the SMTP server take it?
@@ -288,7 +313,12 @@ impl Outbox {
                 );
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 let reason = e.to_string();
-                warn!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
+                if self.sender.is_failing() {
+                    // NOTE: the sender logged the failure once already.
+                    tracing::debug!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
+                } else {
+                    warn!(outbox = id, error = %reason, retry_in_secs = delay.as_secs(), "reply not sent; will retry");
+                }
                 store
                     .run(move |s| s.outbox_retry(id, &reason, next))
                     .await?;
@@ -306,76 +336,32 @@ impl Outbox {
         }
     }
 
-    /// Is a copy of `message_id` in the watched mailbox?
+    /// Is a copy of `message_id` in the watched mailbox (or, with
+    /// `mark = "move"`, already moved on by intake to `move_to`)?
     async fn find_copy(&self, message_id: &str) -> Result<bool, OutboxError> {
         let imap_config = &self.config.imap;
+        let mut folders = vec![imap_config.mailbox.as_str()];
+        if imap_config.mark == crate::config::MarkMode::Move {
+            folders.push(imap_config.move_to.as_str());
+        }
         let mut session = imap::connect(imap_config).await?;
-        imap::select(&mut session, &imap_config.mailbox, imap_config.timeout).await?;
-        let found = imap::has_message_id(&mut session, message_id, imap_config.timeout).await?;
+        let mut found = false;
+        for folder in folders {
+            match imap::select(&mut session, folder, imap_config.timeout).await {
+                Ok(_) => {}
+                // NOTE: `move_to` may not exist yet: then nothing was moved there.
+                Err(imap::ImapError::Refused { .. }) if folder != imap_config.mailbox => continue,
+                Err(e) => return Err(e.into()),
+            }
+            found = imap::has_message_id(&mut session, message_id, imap_config.timeout).await?;
+            if found {
+                break;
+            }
+        }
         imap::logout(session, imap_config.timeout).await;
         Ok(found)
     }
-
-    /// APPEND copies of sent replies into the team's mailbox, until none is
-    /// left: one connection (parallel APPENDs to one mailbox only contend for
-    /// its lock), up to [`COPIES_PER_APPEND`] copies per MULTIAPPEND command
-    /// where the server has it.
-    async fn append_copies(&self, store: &SharedStore) -> Result<usize, OutboxError> {
-        let mut pending = store.run(|s| s.pending_copies(400)).await?;
-        if pending.is_empty() {
-            return Ok(0);
-        }
-        let imap_config = &self.config.imap;
-        let mut session = imap::connect(imap_config).await?;
-        let multi = imap::supports_multiappend(&mut session, imap_config.timeout).await?;
-        tracing::debug!(
-            copies = pending.len(),
-            multiappend = multi,
-            "filing reply copies"
-        );
-        let flags = format!("(\\Seen {} {})", imap_config.keyword, imap::REPLY_KEYWORD);
-        let mut done = 0;
-        while !pending.is_empty() {
-            self.heartbeat
-                .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
-            let mut rest = pending.as_slice();
-            while let Some((_, folder, _)) = rest.first() {
-                // a run of copies to the same folder, bounded in count and bytes
-                let (mut n, mut bytes) = (0, 0);
-                while let Some((_, f, b)) = rest.get(n) {
-                    let limit = if multi { COPIES_PER_APPEND } else { 1 };
-                    if f != folder
-                        || n >= limit
-                        || (n > 0 && bytes + b.len() > COPY_BYTES_PER_APPEND)
-                    {
-                        break;
-                    }
-                    bytes += b.len();
-                    n += 1;
-                }
-                let (run, tail) = rest.split_at(n);
-                rest = tail;
-                let messages: Vec<&[u8]> = run.iter().map(|(_, _, b)| b.as_slice()).collect();
-                imap::append_many(&mut session, folder, &flags, &messages, imap_config.timeout)
-                    .await?;
-                // NOTE: a crash right here files this run again (at most COPIES_PER_APPEND
-                // duplicate copies in the team's folder; the reporter is never mailed twice).
-                let ids: Vec<i64> = run.iter().map(|(id, _, _)| *id).collect();
-                let at = Utc::now();
-                store.run(move |s| s.outbox_appended_all(&ids, at)).await?;
-                done += n;
-            }
-            pending = store.run(|s| s.pending_copies(400)).await?;
-        }
-        imap::logout(session, imap_config.timeout).await;
-        Ok(done)
-    }
 }
-
-/// Reply copies per MULTIAPPEND command.
-const COPIES_PER_APPEND: usize = 50;
-/// Bytes of reply copies per MULTIAPPEND command.
-const COPY_BYTES_PER_APPEND: usize = 4 * 1024 * 1024;
 
 enum Outcome {
     Sent,

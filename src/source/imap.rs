@@ -47,6 +47,13 @@ pub enum ImapError {
         operation: &'static str,
         reason: String,
     },
+    /// The server answered NO or BAD: retrying the same command will not help
+    /// (TRYCREATE after a failed CREATE, an invalid name, over quota, too big).
+    #[error("IMAP server refused {operation}: {reason}")]
+    Refused {
+        operation: &'static str,
+        reason: String,
+    },
     #[error("IMAP mailbox {mailbox} has no UIDVALIDITY")]
     NoUidValidity { mailbox: String },
     #[error("cannot read CA file {path}: {reason}")]
@@ -102,14 +109,73 @@ async fn timed<T, E: fmt::Display>(
     }
 }
 
+impl ImapError {
+    /// A permanent refusal by the server (NO/BAD), not a lost connection or a
+    /// timeout.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, ImapError::Refused { .. })
+    }
+}
+
+/// Like [`timed`], but a NO or BAD from the server becomes
+/// [`ImapError::Refused`] with the server's text; NO with a code that says
+/// "later" (RFC 5530 UNAVAILABLE, INUSE, SERVERBUG) stays transient.
+async fn timed_refusable<T>(
+    seconds: Duration,
+    operation: &'static str,
+    fut: impl std::future::Future<Output = async_imap::error::Result<T>>,
+) -> Result<T> {
+    use async_imap::error::Error;
+    let refused = |reason: String| ImapError::Refused { operation, reason };
+    match tokio::time::timeout(seconds, fut).await {
+        Err(_) => Err(ImapError::Timeout {
+            operation,
+            seconds: seconds.as_secs(),
+        }),
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(Error::No(text))) if !is_transient_refusal(&text) => {
+            Err(refused(server_text("NO", &text)))
+        }
+        Ok(Err(Error::Bad(text))) => Err(refused(server_text("BAD", &text))),
+        Ok(Err(Error::Append)) => Err(refused(
+            "the server answered the APPEND without asking for the message".into(),
+        )),
+        Ok(Err(e @ Error::Validate(_))) => Err(refused(e.to_string())),
+        Ok(Err(e)) => Err(ImapError::Protocol {
+            operation,
+            reason: e.to_string(),
+        }),
+    }
+}
+
+/// RFC 5530 response codes of a NO that may succeed when tried again later.
+fn is_transient_refusal(text: &str) -> bool {
+    ["[UNAVAILABLE]", "[INUSE]", "[SERVERBUG]"]
+        .iter()
+        .any(|code| text.contains(code))
+}
+
+/// async-imap's `code: Some(TryCreate), info: Some("…")` as the server said
+/// it: `NO [TRYCREATE] …`.
+fn server_text(status: &str, text: &str) -> String {
+    let code = text
+        .strip_prefix("code: Some(")
+        .and_then(|rest| rest.split_once("), info: "))
+        .map(|(code, _)| format!(" [{}]", code.to_ascii_uppercase()));
+    let info = text
+        .split_once("info: Some(\"")
+        .and_then(|(_, rest)| rest.strip_suffix("\")"))
+        .map(|info| info.replace("\\\"", "\""));
+    match info {
+        Some(info) => format!("{status}{} {info}", code.unwrap_or_default()),
+        None => format!("{status} {text}"),
+    }
+}
+
 /// The TLS setup error as the IMAP error it always was.
 fn tls_setup_error(e: crate::net::TlsSetupError) -> ImapError {
     match e {
         crate::net::TlsSetupError::CaFile { path, reason } => ImapError::CaFile { path, reason },
-        crate::net::TlsSetupError::Smtp(reason) => ImapError::CaFile {
-            path: "(TLS setup)".into(),
-            reason,
-        },
     }
 }
 
@@ -119,13 +185,17 @@ async fn wrap_tls(config: &ImapConfig, tcp: TcpStream) -> Result<Box<dyn ImapStr
         port: config.port,
         reason,
     };
-    let connector = crate::net::tls_connector(&config.host, config.ca_file.as_deref())
-        .map_err(tls_setup_error)?;
+    let trust = crate::net::TlsTrust {
+        section: "imap",
+        ca_file: config.ca_file.as_deref(),
+        pin: config.tls_pin.as_ref(),
+    };
+    let connector = crate::net::tls_connector(&config.host, &trust).map_err(tls_setup_error)?;
     let name = ServerName::try_from(config.host.clone()).map_err(|e| tls_err(e.to_string()))?;
     let stream = tokio::time::timeout(config.timeout, connector.connect(name, tcp))
         .await
         .map_err(|_| tls_err("handshake timed out".into()))?
-        .map_err(|e| tls_err(e.to_string()))?;
+        .map_err(|e| tls_err(crate::net::tls_error_text(&e)))?;
     Ok(Box::new(stream))
 }
 
@@ -192,7 +262,7 @@ pub async fn connect(config: &ImapConfig) -> Result<Session> {
 
 /// SELECT `mailbox` and read its UIDVALIDITY.
 pub async fn select(session: &mut Session, mailbox: &str, timeout: Duration) -> Result<Selected> {
-    let mb = timed(timeout, "SELECT", session.select(mailbox)).await?;
+    let mb = timed_refusable(timeout, "SELECT", session.select(mailbox)).await?;
     let uidvalidity = mb.uid_validity.ok_or_else(|| ImapError::NoUidValidity {
         mailbox: mailbox.to_string(),
     })?;
@@ -387,7 +457,12 @@ pub async fn ensure_folder(session: &mut Session, folder: &str, timeout: Duratio
     Ok(())
 }
 
-/// APPEND a message (e.g. our ack copy) with flags.
+/// APPEND a message (e.g. our ack copy) with flags. A refused APPEND is
+/// tried once more after CREATE (the folder may not exist yet).
+///
+/// # Errors
+/// [`ImapError::Refused`] when the server refuses it again (see
+/// [`ImapError::is_refusal`]); other errors are transient.
 pub async fn append(
     session: &mut Session,
     folder: &str,
@@ -395,24 +470,23 @@ pub async fn append(
     bytes: &[u8],
     timeout: Duration,
 ) -> Result<()> {
-    match timed(
+    let first = timed_refusable(
         timeout,
         "APPEND",
         session.append(folder, Some(flags), None, bytes),
     )
-    .await
-    {
-        Ok(()) => Ok(()),
-        Err(ImapError::Protocol { .. }) => {
+    .await;
+    match first {
+        Err(e) if e.is_refusal() => {
             ensure_folder(session, folder, timeout).await?;
-            timed(
+            timed_refusable(
                 timeout,
                 "APPEND",
                 session.append(folder, Some(flags), None, bytes),
             )
             .await
         }
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
@@ -423,23 +497,30 @@ pub async fn supports_multiappend(session: &mut Session, timeout: Duration) -> R
     Ok(caps.has_str("MULTIAPPEND") && caps.has_str("LITERAL+"))
 }
 
-/// APPEND `messages` to `folder` with `flags` in ONE command (MULTIAPPEND:
-/// the server stores all or none, under one lock). Only for a server that
-/// [`supports_multiappend`]; messages must be UTF-8 text (async-imap takes
-/// commands as strings; our replies are 7-bit MIME) — otherwise, or for a
-/// single message, this falls back to one [`append`] per message.
+/// APPEND `messages` to `folder` with `flags` in ONE command. With
+/// `multiappend` (the server [`supports_multiappend`]) and UTF-8 messages
+/// (async-imap takes commands as strings; our replies are 7-bit MIME) the
+/// server stores all or none, under one lock, and a refusal carries the
+/// server's reason; otherwise this is one [`append`] per message (not
+/// atomic: pass one message at a time then). A refused command is tried once
+/// more after CREATE.
+///
+/// # Errors
+/// [`ImapError::Refused`] when the server refuses the command (then nothing
+/// of a MULTIAPPEND was stored); other errors are transient.
 pub async fn append_many(
     session: &mut Session,
     folder: &str,
     flags: &str,
     messages: &[&[u8]],
+    multiappend: bool,
     timeout: Duration,
 ) -> Result<()> {
     let texts: Option<Vec<&str>> = messages
         .iter()
         .map(|m| std::str::from_utf8(m).ok())
         .collect();
-    let (Some(texts), true) = (texts, messages.len() > 1) else {
+    let (Some(texts), true) = (texts, multiappend && !messages.is_empty()) else {
         for message in messages {
             append(session, folder, flags, message, timeout).await?;
         }
@@ -455,13 +536,13 @@ pub async fn append_many(
     }
     // NOTE: a little more time for a big command: about 1 s per MB on top.
     let limit = timeout + Duration::from_secs((total / 1_000_000) as u64);
-    match timed(limit, "APPEND", session.run_command_and_check_ok(&command)).await {
-        Ok(()) => Ok(()),
-        Err(ImapError::Protocol { .. }) => {
+    let first = timed_refusable(limit, "APPEND", session.run_command_and_check_ok(&command)).await;
+    match first {
+        Err(e) if e.is_refusal() => {
             ensure_folder(session, folder, timeout).await?;
-            timed(limit, "APPEND", session.run_command_and_check_ok(&command)).await
+            timed_refusable(limit, "APPEND", session.run_command_and_check_ok(&command)).await
         }
-        Err(e) => Err(e),
+        other => other,
     }
 }
 
@@ -578,5 +659,30 @@ mod tests {
         assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
         assert_eq!(uid_set(&[5]), "5");
         assert_eq!(uid_set(&[3, 1, 2, 2]), "1:3");
+    }
+
+    #[test]
+    fn refusals_read_as_the_server_said_them() {
+        assert_eq!(
+            server_text(
+                "NO",
+                "code: Some(TryCreate), info: Some(\"Mailbox doesn't exist: Nope (0.001 secs).\")"
+            ),
+            "NO [TRYCREATE] Mailbox doesn't exist: Nope (0.001 secs)."
+        );
+        assert_eq!(
+            server_text(
+                "NO",
+                "code: None, info: Some(\"[CANNOT] Character not allowed: '.' \\\"x\\\"\")"
+            ),
+            "NO [CANNOT] Character not allowed: '.' \"x\""
+        );
+        assert_eq!(server_text("BAD", "garbled"), "BAD garbled");
+        assert!(is_transient_refusal(
+            "code: None, info: Some(\"[UNAVAILABLE] try later\")"
+        ));
+        assert!(!is_transient_refusal(
+            "code: None, info: Some(\"[OVERQUOTA] Quota exceeded\")"
+        ));
     }
 }

@@ -6,6 +6,7 @@
 //! outbox row are written in ONE transaction, together with the IMAP cursor.
 
 mod columns;
+mod gauges;
 mod ingest;
 mod keys;
 mod outbox;
@@ -33,7 +34,8 @@ pub use query::{
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_outbox_copies.sql")),
-    (5, include_str!("migrations/0005_binding_at_rest.sql")),
+    (3, include_str!("migrations/0003_copy_failed.sql")),
+    (4, include_str!("migrations/0004_binding_at_rest.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,5 @@
 //! Outbox rows: what the sender worker needs, and its state transitions
-//! queued → sending (bytes fixed) → sent (→ copy appended) or failed.
+//! queued → sending (bytes fixed) → sent (→ copy appended, or copy failed) or failed.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
@@ -188,7 +188,8 @@ impl Store {
     pub fn pending_copies(&self, limit: usize) -> Result<Vec<(i64, String, Vec<u8>)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, copy_folder, rendered FROM outbox INDEXED BY outbox_copies
-             WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL AND rendered IS NOT NULL
+             WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL AND copy_failed_at IS NULL
+               AND rendered IS NOT NULL
              ORDER BY id LIMIT ?1",
         )?;
         let rows = stmt
@@ -206,6 +207,32 @@ impl Store {
                 params![ts(at), id],
             )?;
         }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// The server refused the copy of this sent reply for good: keep the
+    /// reason, take it out of the copy queue, and record a `copy_failed` event.
+    pub fn outbox_copy_failed(&mut self, id: i64, error: &str, at: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        let (report_id, folder): (Option<i64>, Option<String>) = tx.row_cached(
+            "SELECT report_id, copy_folder FROM outbox WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        tx.exec_cached(
+            "UPDATE outbox SET copy_failed_at = ?1, copy_error = ?2 WHERE id = ?3",
+            params![ts(at), error, id],
+        )?;
+        append_event(
+            &tx,
+            report_id,
+            None,
+            "copy_failed",
+            "daemon",
+            &serde_json::json!({ "outbox": id, "folder": folder, "error": error }),
+            at,
+        )?;
         tx.commit()?;
         Ok(())
     }

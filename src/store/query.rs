@@ -94,6 +94,8 @@ pub struct OutboxRow {
     pub last_error: Option<String>,
     pub sent_at: Option<String>,
     pub appended_at: Option<String>,
+    /// Why the IMAP server refused the team's copy (the copy is then not filed).
+    pub copy_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -123,6 +125,8 @@ pub struct StatusSummary {
     pub outbox_queued: i64,
     pub outbox_failed: i64,
     pub outbox_copies_pending: i64,
+    /// Reply copies the IMAP server refused for good (see `copy_error`).
+    pub outbox_copies_failed: i64,
     pub overdue: i64,
     pub imap_unmarked: i64,
     pub last_poll: Option<String>,
@@ -323,7 +327,8 @@ impl Store {
     /// A report's outbox rows in order.
     fn outbox_of(&self, id: i64) -> Result<Vec<OutboxRow>> {
         let mut stmt = self.conn.prepare(
-            "SELECT id, kind, recipient, message_id, status, attempts, last_error, sent_at, appended_at
+            "SELECT id, kind, recipient, message_id, status, attempts, last_error, sent_at, appended_at,
+                    copy_error
              FROM outbox WHERE report_id = ?1 ORDER BY id",
         )?;
         let outbox = stmt
@@ -338,6 +343,7 @@ impl Store {
                     last_error: r.get(6)?,
                     sent_at: r.get(7)?,
                     appended_at: r.get(8)?,
+                    copy_error: r.get(9)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -495,7 +501,10 @@ impl Store {
             outbox_queued: count("SELECT COUNT(*) FROM outbox WHERE status IN ('queued', 'sending')")?,
             outbox_failed: count("SELECT COUNT(*) FROM outbox WHERE status = 'failed'")?,
             outbox_copies_pending: count(
-                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_copies WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL",
+                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_copies WHERE status = 'sent' AND appended_at IS NULL AND copy_folder IS NOT NULL AND copy_failed_at IS NULL",
+            )?,
+            outbox_copies_failed: count(
+                "SELECT COUNT(*) FROM outbox INDEXED BY outbox_copies_failed WHERE copy_failed_at IS NOT NULL",
             )?,
             overdue,
             imap_unmarked: count("SELECT COUNT(*) FROM messages WHERE imap_marked = 0")?,

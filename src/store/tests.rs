@@ -403,6 +403,103 @@ fn outbox_bytes_are_fixed_at_first_attempt() {
 }
 
 #[test]
+fn a_refused_copy_is_failed_with_its_reason_and_leaves_the_queue() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut tracking = Vec::new();
+    for n in 1..=2u32 {
+        let raw = format!("raw{n}");
+        let (t, _) = new_report(
+            &store
+                .ingest(
+                    &prepared(
+                        &raw,
+                        n,
+                        mail(
+                            &format!("a{n}@r.test"),
+                            &format!("m{n}@r"),
+                            &raw,
+                            ThreadRefs::default(),
+                        ),
+                    ),
+                    &policy(),
+                )
+                .unwrap(),
+        );
+        tracking.push(t);
+    }
+    for item in store.due_outbox(at(), 10).unwrap() {
+        store.outbox_sending(item.id, b"reply", at()).unwrap();
+        store.outbox_sent(item.id, at()).unwrap();
+    }
+    let pending = store.pending_copies(10).unwrap();
+    assert_eq!(pending.len(), 2);
+    let (bad, good) = (pending[0].0, pending[1].0);
+    let reason =
+        "IMAP server refused APPEND: NO [CANNOT] Character not allowed in mailbox name: '.'";
+    store.outbox_copy_failed(bad, reason, at()).unwrap();
+    let left: Vec<i64> = store
+        .pending_copies(10)
+        .unwrap()
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        left,
+        vec![good],
+        "the failed copy no longer blocks the queue"
+    );
+    let status = store.status_summary(at()).unwrap();
+    assert_eq!(status.outbox_copies_failed, 1);
+    assert_eq!(status.outbox_copies_pending, 1);
+    assert_eq!(status.outbox_failed, 0, "the reply itself was sent");
+    let detail = store.report_detail(&tracking[0]).unwrap();
+    assert_eq!(detail.outbox[0].status, crate::model::OutboxStatus::Sent);
+    assert_eq!(detail.outbox[0].copy_error.as_deref(), Some(reason));
+    assert!(detail.outbox[0].appended_at.is_none());
+    assert!(detail
+        .events
+        .iter()
+        .any(|e| e.kind == "copy_failed" && e.detail["error"].as_str() == Some(reason)));
+    store.outbox_appended_all(&[good], at()).unwrap();
+    let status = store.status_summary(at()).unwrap();
+    assert_eq!(
+        (status.outbox_copies_pending, status.outbox_copies_failed),
+        (0, 1)
+    );
+    let (_, problems) = store.audit_verify().unwrap();
+    assert!(problems.is_empty(), "{problems:?}");
+}
+
+#[test]
+fn migration_3_keeps_pending_copies_pending() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    {
+        let conn = rusqlite::Connection::open(&path).unwrap();
+        for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v <= 2) {
+            conn.execute_batch(sql).unwrap();
+            conn.pragma_update(None, "user_version", version).unwrap();
+        }
+        conn.execute(
+            "INSERT INTO outbox(kind, recipient, message_id, status, next_attempt_at, created_at,
+                                copy_folder, rendered, sent_at)
+             VALUES ('ack', 'a@r.test', 'x@hexon.test', 'sent', '2026-01-01T00:00:00Z',
+                     '2026-01-01T00:00:00Z', 'INBOX', X'41', '2026-01-01T00:00:00Z')",
+            [],
+        )
+        .unwrap();
+    }
+    let store = Store::open(&path).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 3);
+    assert_eq!(store.pending_copies(10).unwrap().len(), 1);
+    let status = store.status_summary(at()).unwrap();
+    assert_eq!(
+        (status.outbox_copies_pending, status.outbox_copies_failed),
+        (1, 0)
+    );
+}
+
+#[test]
 fn audit_verify_finds_edits_and_deletions() {
     let mut store = Store::open_in_memory().unwrap();
     for n in 0..3u32 {
@@ -536,4 +633,30 @@ fn checkpointer_copies_the_wal_into_the_database_off_the_commit_path() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     drop(checkpointer);
+}
+
+#[test]
+fn metrics_gauges_count_queued_replies_their_age_and_overdue_reports() {
+    let mut store = Store::open_in_memory().unwrap();
+    let empty = store.metrics_gauges(at()).unwrap();
+    assert_eq!(empty, crate::metrics::StoreGauges::default());
+    let r = store
+        .ingest(
+            &prepared(
+                "raw1",
+                5,
+                mail("a@r.test", "m1@r", "body one", ThreadRefs::default()),
+            ),
+            &policy(),
+        )
+        .unwrap();
+    let (_, ack) = new_report(&r);
+    let later = Utc::now() + chrono::Duration::days(1);
+    let g = store.metrics_gauges(later).unwrap();
+    assert_eq!(g.outbox_queued, 1);
+    assert!(g.oldest_queued_age_secs >= 86_000, "{g:?}");
+    assert_eq!(g.overdue_reports, 1, "deadlines at() are long past");
+    store.outbox_sent(ack.unwrap(), later).unwrap();
+    let g = store.metrics_gauges(later).unwrap();
+    assert_eq!((g.outbox_queued, g.oldest_queued_age_secs), (0, 0));
 }

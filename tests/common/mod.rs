@@ -242,6 +242,7 @@ fn imap_config(user: &str, password: &str, mailbox: &str) -> hexon_triage::confi
         host: "127.0.0.1".into(),
         port: s.port("IMAPS_PORT"),
         tls: hexon_triage::config::TlsMode::Implicit,
+        tls_pin: None,
         ca_file: Some(s.ca_file()),
         user: user.into(),
         password: hexon_triage::config::Secret::new(password),

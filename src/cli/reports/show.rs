@@ -197,7 +197,7 @@ fn write_replies_and_trail(out: &mut impl Write, detail: &ReportDetail) -> std::
     for o in &detail.outbox {
         writeln!(
             out,
-            "  {} to {} [{}] attempts={} {}{}",
+            "  {} to {} [{}] attempts={} {}{}{}",
             o.kind,
             o.recipient,
             o.status,
@@ -206,6 +206,10 @@ fn write_replies_and_trail(out: &mut impl Write, detail: &ReportDetail) -> std::
             o.last_error
                 .as_deref()
                 .map(|e| format!(" error: {e}"))
+                .unwrap_or_default(),
+            o.copy_error
+                .as_deref()
+                .map(|e| format!(" copy failed: {e}"))
                 .unwrap_or_default()
         )?;
     }

@@ -1,4 +1,4 @@
--- 0005: follow-ups bound to their reporter, and nothing of an encrypted report readable at rest.
+-- 0004: follow-ups bound to their reporter, and nothing of an encrypted report readable at rest.
 -- A duplicate delivery must have the same content, not only the same Message-ID and sender.
 ALTER TABLE messages ADD COLUMN content_digest TEXT;
 -- Label evidence, signals and the CVSS vector of an encrypted report, sealed to the team key.
