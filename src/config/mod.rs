@@ -272,6 +272,8 @@ pub struct Config {
     pub openpgp: OpenPgpConfig,
     pub security_txt: Option<SecurityTxt>,
     pub log_format: LogFormat,
+    /// `[advisory]` (defaults when the table is absent).
+    pub advisory: crate::advisory::AdvisoryConfig,
 }
 
 impl Config {

@@ -61,6 +61,9 @@ pub(super) struct RawConfig {
     pub(super) security_txt: Option<RawSecurityTxt>,
     #[serde(default)]
     pub(super) log: RawLog,
+    /// `[advisory]` (issue 14): checked by [`crate::advisory::AdvisoryConfig::problems`].
+    #[serde(default)]
+    pub(super) advisory: Option<crate::advisory::AdvisoryConfig>,
 }
 
 #[derive(Deserialize)]

@@ -97,6 +97,10 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
     let security_txt = raw
         .security_txt
         .and_then(|t| security_txt(t, !openpgp.team_keys.is_empty(), &mut p));
+    let advisory = raw.advisory.unwrap_or_default();
+    for (key, message) in advisory.problems() {
+        p.push(key, message);
+    }
     if !p.0.is_empty() {
         return Err(p);
     }
@@ -114,6 +118,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
         openpgp,
         security_txt,
         log_format: raw.log.format,
+        advisory,
     };
     Ok(Validated { config, secrets })
 }

@@ -5,6 +5,7 @@
 //! Rule 1 and 2 live here: a message, its report, its audit events and its
 //! outbox row are written in ONE transaction, together with the IMAP cursor.
 
+pub mod advisory;
 mod columns;
 mod ingest;
 mod outbox;
@@ -30,6 +31,7 @@ pub use query::{
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_outbox_copies.sql")),
+    (6, include_str!("migrations/0006_advisories.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
