@@ -93,6 +93,10 @@ pub struct AdvisoryConfig {
     pub remind_before_days: u32,
     #[serde(default)]
     pub milestones: Milestones,
+    /// Add `CSAF: <base_url>/provider-metadata.json` to security.txt (on when
+    /// the `[advisory]` table is present).
+    #[serde(default = "default_true")]
+    pub security_txt_csaf: bool,
 }
 
 impl Default for AdvisoryConfig {
@@ -108,6 +112,7 @@ impl Default for AdvisoryConfig {
             disclosure_days: default_days(),
             remind_before_days: default_remind(),
             milestones: Milestones::default(),
+            security_txt_csaf: true,
         }
     }
 }
@@ -130,7 +135,11 @@ impl AdvisoryConfig {
             "id_prefix",
             "must be upper-case letters, digits and '-'",
         );
-        need(!self.vendor.trim().is_empty(), "vendor", "must not be empty");
+        need(
+            !self.vendor.trim().is_empty(),
+            "vendor",
+            "must not be empty",
+        );
         need(
             !self.publisher_name.trim().is_empty(),
             "publisher_name",
@@ -224,7 +233,10 @@ mod tests {
         let path = dir.path().join("c.toml");
         std::fs::write(&path, "[advisory]\nbase_url = \"http://x\"\n").unwrap();
         let e = peek(&path).unwrap_err().to_string();
-        assert!(e.contains("c.toml") && e.contains("advisory.base_url"), "{e}");
+        assert!(
+            e.contains("c.toml") && e.contains("advisory.base_url"),
+            "{e}"
+        );
         std::fs::write(&path, "[advisory]\ndisclosure_days = \"x\"\n").unwrap();
         let e = peek(&path).unwrap_err().to_string();
         assert!(e.contains("advisory.disclosure_days"), "{e}");

@@ -111,16 +111,19 @@ fn acknowledgments(credits: &[Credited]) -> Option<Value> {
         list.push(json!({ "names": names, "summary": "for reporting this vulnerability" }));
     }
     if anonymous {
-        list.push(json!({ "summary": "an anonymous researcher, for reporting this vulnerability" }));
+        list.push(
+            json!({ "summary": "an anonymous researcher, for reporting this vulnerability" }),
+        );
     }
-    (!list.is_empty()).then(|| Value::Array(list))
+    (!list.is_empty()).then_some(Value::Array(list))
 }
 
 fn vulnerability(a: &Advisory, p: &Products, warnings: &mut Vec<String>) -> Value {
     let affected: Vec<&str> = p.affected.iter().map(|(id, _)| id.as_str()).collect();
     let fixed: Vec<&str> = p.fixed.iter().map(|(id, _)| id.as_str()).collect();
     let description = a.description.clone().unwrap_or_else(|| a.title.clone());
-    let mut notes = vec![json!({ "category": "description", "title": "Description", "text": description })];
+    let mut notes =
+        vec![json!({ "category": "description", "title": "Description", "text": description })];
     let mut v = json!({
         "title": a.title,
         "product_status": { "known_affected": affected },
@@ -160,8 +163,13 @@ fn vulnerability(a: &Advisory, p: &Products, warnings: &mut Vec<String>) -> Valu
             format!("Update to {}.", a.fixed_versions.join(" or "))
         }
     });
-    let category = if a.fixed_versions.is_empty() { "none_available" } else { "vendor_fix" };
-    v["remediations"] = json!([{ "category": category, "details": remediation, "product_ids": affected }]);
+    let category = if a.fixed_versions.is_empty() {
+        "none_available"
+    } else {
+        "vendor_fix"
+    };
+    v["remediations"] =
+        json!([{ "category": category, "details": remediation, "product_ids": affected }]);
     if let Some(ack) = acknowledgments(&a.credits()) {
         v["acknowledgments"] = ack;
     }
@@ -178,7 +186,12 @@ pub fn export(a: &Advisory, config: &AdvisoryConfig) -> CsafExport {
         .chain(p.fixed.iter())
         .map(|pv| version_branch(a, pv))
         .collect();
-    let self_url = format!("{}/{}/{}", config.base_url, a.csaf_year(), a.csaf_file_name());
+    let self_url = format!(
+        "{}/{}/{}",
+        config.base_url,
+        a.csaf_year(),
+        a.csaf_file_name()
+    );
     let summary = a.description.clone().unwrap_or_else(|| a.title.clone());
     let document = json!({
         "category": "csaf_security_advisory",

@@ -40,11 +40,17 @@ pub fn export(a: &Advisory, config: &AdvisoryConfig) -> Result<Value, FieldError
     let cve_id = a.cve_id.as_deref().ok_or_else(|| {
         FieldError::new(
             "--cve",
-            format!("{} has no CVE id (set one with `advisory set {} --cve CVE-…`)", a.advisory_id, a.advisory_id),
+            format!(
+                "{} has no CVE id (set one with `advisory set {} --cve CVE-…`)",
+                a.advisory_id, a.advisory_id
+            ),
         )
     })?;
     let org = config.cna_org_id.as_deref().ok_or_else(|| {
-        FieldError::new("advisory.cna_org_id", "not configured (needed for CVE records)")
+        FieldError::new(
+            "advisory.cna_org_id",
+            "not configured (needed for CVE records)",
+        )
     })?;
     let description = a.description.clone().unwrap_or_else(|| a.title.clone());
     let mut provider = json!({ "orgId": org });
@@ -75,7 +81,12 @@ pub fn export(a: &Advisory, config: &AdvisoryConfig) -> Result<Value, FieldError
         metrics.push(json!({ "format": "CVSS", "scenarios": [{ "lang": "en", "value": "GENERAL" }],
             "cvssV4_0": { "version": "4.0", "vectorString": s.vector, "baseScore": s.score, "baseSeverity": s.severity } }));
     }
-    let url = format!("{}/{}/{}", config.base_url, a.csaf_year(), a.csaf_file_name());
+    let url = format!(
+        "{}/{}/{}",
+        config.base_url,
+        a.csaf_year(),
+        a.csaf_file_name()
+    );
     let mut cna = json!({
         "providerMetadata": provider,
         "title": a.title,

@@ -15,9 +15,15 @@ pub fn export(a: &Advisory, config: &AdvisoryConfig) -> String {
     let status = match a.status {
         AdvisoryStatus::Published => format!(
             "published {}",
-            a.published_at.map(|p| p.format("%Y-%m-%d").to_string()).unwrap_or_default()
+            a.published_at
+                .map(|p| p.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
         ),
-        other => format!("{} (not public; disclosure planned {})", other.as_str(), a.disclosure_at.format("%Y-%m-%d")),
+        other => format!(
+            "{} (not public; disclosure planned {})",
+            other.as_str(),
+            a.disclosure_at.format("%Y-%m-%d")
+        ),
     };
     let _ = writeln!(o, "- **Status:** {status}");
     if let Some(r) = a.revisions.last() {
@@ -31,16 +37,36 @@ pub fn export(a: &Advisory, config: &AdvisoryConfig) -> String {
         None => format!("{} {}", config.vendor, a.product),
     };
     let _ = writeln!(o, "- **Product:** {product}");
-    let _ = writeln!(o, "- **Affected versions:** {}", join_or(&a.affected_versions, "none given"));
-    let _ = writeln!(o, "- **Fixed versions:** {}", join_or(&a.fixed_versions, "no fix yet"));
+    let _ = writeln!(
+        o,
+        "- **Affected versions:** {}",
+        join_or(&a.affected_versions, "none given")
+    );
+    let _ = writeln!(
+        o,
+        "- **Fixed versions:** {}",
+        join_or(&a.fixed_versions, "no fix yet")
+    );
     if let (Some(id), Some(name)) = (&a.cwe, &a.cwe_name) {
         let _ = writeln!(o, "- **Weakness:** {id} {name}");
     }
     for s in [a.score_v31(), a.score_v40()].into_iter().flatten() {
-        let _ = writeln!(o, "- **CVSS v{}:** {} {} `{}`", s.version, s.score, s.severity, s.vector);
+        let _ = writeln!(
+            o,
+            "- **CVSS v{}:** {} {} `{}`",
+            s.version, s.score, s.severity, s.vector
+        );
     }
-    let _ = writeln!(o, "\n## Description\n\n{}", a.description.as_deref().unwrap_or("(not written yet)"));
-    let _ = writeln!(o, "\n## Remediation\n\n{}", a.remediation.as_deref().unwrap_or("(not written yet)"));
+    let _ = writeln!(
+        o,
+        "\n## Description\n\n{}",
+        a.description.as_deref().unwrap_or("(not written yet)")
+    );
+    let _ = writeln!(
+        o,
+        "\n## Remediation\n\n{}",
+        a.remediation.as_deref().unwrap_or("(not written yet)")
+    );
     let credits = a.credits();
     if !credits.is_empty() {
         let _ = writeln!(o, "\n## Credits\n");

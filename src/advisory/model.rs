@@ -276,7 +276,7 @@ pub fn score(vector: &str) -> Result<Score, String> {
         ));
     }
     let severity = match parsed.score {
-        s if s == 0.0 => "NONE",
+        0.0 => "NONE",
         s if s < 4.0 => "LOW",
         s if s < 7.0 => "MEDIUM",
         s if s < 9.0 => "HIGH",
@@ -352,9 +352,7 @@ pub fn check_cwe(id: &str, name: Option<&str>) -> Result<(String, String), Field
         .strip_prefix("CWE-")
         .filter(|n| !n.is_empty() && n.len() <= 5 && !n.starts_with('0'))
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| {
-            FieldError::new("--cwe", format!("`{id}` is not a CWE id like CWE-79"))
-        })?;
+        .ok_or_else(|| FieldError::new("--cwe", format!("`{id}` is not a CWE id like CWE-79")))?;
     let canonical = format!("CWE-{number}");
     if let Some(n) = name {
         check_text("--cwe-name", n, 200)?;
@@ -466,7 +464,11 @@ pub fn check_credit_name(field: &str, name: &str) -> Result<(), FieldError> {
         ));
     }
     if name.chars().any(|c| {
-        c.is_control() || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
+        c.is_control()
+            || matches!(
+                c,
+                '\u{200b}'..='\u{200f}' | '\u{2028}' | '\u{2029}' | '\u{feff}'
+            )
     }) {
         return Err(FieldError::new(
             field,
@@ -476,14 +478,13 @@ pub fn check_credit_name(field: &str, name: &str) -> Result<(), FieldError> {
     if n.contains('<') || n.contains('>') || n.contains("&#") || n.contains("&lt") {
         return Err(FieldError::new(field, "credit name contains HTML"));
     }
-    let header_like = regex::Regex::new(r"(?i)(^|\s)(bcc|cc|to|from|subject|reply-to|content-type|mime-version|x-[a-z0-9-]+)\s*:")
-        .map(|re| re.is_match(n))
-        .unwrap_or(true);
+    let header_like = regex::Regex::new(
+        r"(?i)(^|\s)(bcc|cc|to|from|subject|reply-to|content-type|mime-version|x-[a-z0-9-]+)\s*:",
+    )
+    .map(|re| re.is_match(n))
+    .unwrap_or(true);
     if header_like {
-        return Err(FieldError::new(
-            field,
-            "credit name contains a mail header",
-        ));
+        return Err(FieldError::new(field, "credit name contains a mail header"));
     }
     Ok(())
 }
@@ -519,7 +520,12 @@ mod tests {
         let e = check_cvss("--cvss-v40", v31, "4.0").unwrap_err();
         assert_eq!(e.field, "--cvss-v40");
         assert!(check_cvss("--cvss-v31", "CVSS:3.1/AV:N/AC:L", "3.1").is_err());
-        assert!(check_cvss("--cvss-v31", "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "3.1").is_err());
+        assert!(check_cvss(
+            "--cvss-v31",
+            "CVSS:3.1/AV:X/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H",
+            "3.1"
+        )
+        .is_err());
         assert!(check_cvss("--cvss-v31", "AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H", "3.1").is_err());
         let v4 = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N";
         let s = score(v4).unwrap();
@@ -535,7 +541,15 @@ mod tests {
         assert_eq!(check_cwe("CWE-79x", None).unwrap_err().field, "--cwe");
         assert_eq!(check_cwe("CWE-0", None).unwrap_err().field, "--cwe");
         assert!(check_cwe("CWE-99999", None).is_err());
-        assert_eq!(check_cwe("CWE-1333", Some("Inefficient Regular Expression Complexity")).unwrap().0, "CWE-1333");
+        assert_eq!(
+            check_cwe(
+                "CWE-1333",
+                Some("Inefficient Regular Expression Complexity")
+            )
+            .unwrap()
+            .0,
+            "CWE-1333"
+        );
         assert_eq!(check_cve("cve-2026-1234").unwrap(), "CVE-2026-1234");
         assert!(check_cve("CVE-26-1").is_err());
     }
@@ -546,7 +560,10 @@ mod tests {
         assert!(check_version("--affected", "all versions").is_err());
         assert_eq!(version_bound("<2.4.1"), Some(("<", "2.4.1")));
         assert_eq!(version_bound("2.4.1"), None);
-        assert_eq!(csaf_file_name("HEXON-SA-2026-0001"), "hexon-sa-2026-0001.json");
+        assert_eq!(
+            csaf_file_name("HEXON-SA-2026-0001"),
+            "hexon-sa-2026-0001.json"
+        );
         assert_eq!(csaf_file_name("A/B.C"), "a_b_c.json");
     }
 

@@ -44,7 +44,12 @@ pub fn export(a: &Advisory, config: &AdvisoryConfig) -> Value {
         .iter()
         .map(|c| json!({ "name": c.display(), "type": "FINDER" }))
         .collect();
-    let url = format!("{}/{}/{}", config.base_url, a.csaf_year(), a.csaf_file_name());
+    let url = format!(
+        "{}/{}/{}",
+        config.base_url,
+        a.csaf_year(),
+        a.csaf_file_name()
+    );
     let mut entry = json!({
         "schema_version": "1.6.0",
         "id": a.advisory_id,

@@ -24,13 +24,25 @@ fn load(rel: &str) -> Value {
 /// registered under the URL documents refer to it by.
 pub(crate) fn schema_errors(rel: &str, doc: &Value) -> Vec<String> {
     let registry = jsonschema::Registry::new()
-        .add("https://www.first.org/cvss/cvss-v2.0.json", load("csaf-2.0/cvss-v2.0.json"))
+        .add(
+            "https://www.first.org/cvss/cvss-v2.0.json",
+            load("csaf-2.0/cvss-v2.0.json"),
+        )
         .unwrap()
-        .add("https://www.first.org/cvss/cvss-v3.0.json", load("csaf-2.0/cvss-v3.0.json"))
+        .add(
+            "https://www.first.org/cvss/cvss-v3.0.json",
+            load("csaf-2.0/cvss-v3.0.json"),
+        )
         .unwrap()
-        .add("https://www.first.org/cvss/cvss-v3.1.json", load("csaf-2.0/cvss-v3.1.json"))
+        .add(
+            "https://www.first.org/cvss/cvss-v3.1.json",
+            load("csaf-2.0/cvss-v3.1.json"),
+        )
         .unwrap()
-        .add("https://docs.oasis-open.org/csaf/csaf/v2.0/csaf_json_schema.json", load("csaf-2.0/csaf_json_schema.json"))
+        .add(
+            "https://docs.oasis-open.org/csaf/csaf/v2.0/csaf_json_schema.json",
+            load("csaf-2.0/csaf_json_schema.json"),
+        )
         .unwrap()
         .prepare()
         .unwrap();
@@ -40,7 +52,10 @@ pub(crate) fn schema_errors(rel: &str, doc: &Value) -> Vec<String> {
         .with_registry(&registry)
         .build(&load(rel))
         .unwrap();
-    validator.iter_errors(doc).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+    validator
+        .iter_errors(doc)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
 }
 
 fn at(s: &str) -> DateTime<Utc> {
@@ -58,7 +73,9 @@ pub(crate) fn sample(status: AdvisoryStatus) -> Advisory {
         affected_versions: vec!["2.3.0".into(), "<2.4.1".into()],
         fixed_versions: vec!["2.4.1".into()],
         cwe: Some("CWE-22".into()),
-        cwe_name: Some("Improper Limitation of a Pathname to a Restricted Directory ('Path Traversal')".into()),
+        cwe_name: Some(
+            "Improper Limitation of a Pathname to a Restricted Directory ('Path Traversal')".into(),
+        ),
         cvss_v31: Some("CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H".into()),
         cvss_v40: Some("CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:H/VA:H/SC:N/SI:N/SA:N".into()),
         description: Some("A crafted path lets an unauthenticated attacker read files.".into()),
@@ -67,23 +84,47 @@ pub(crate) fn sample(status: AdvisoryStatus) -> Advisory {
         disclosure_at: at("2027-02-22T10:00:00Z"),
         published_at: published.then(|| at("2026-12-01T10:00:00Z")),
         revisions: if published {
-            vec![Revision { number: 1, date: at("2026-12-01T10:00:00Z"), summary: "Initial public release".into() }]
+            vec![Revision {
+                number: 1,
+                date: at("2026-12-01T10:00:00Z"),
+                summary: "Initial public release".into(),
+            }]
         } else {
             vec![]
         },
         created_at: at("2026-11-25T10:00:00Z"),
         updated_at: at("2026-11-26T10:00:00Z"),
         reports: vec![
-            FeedingReport { tracking_id: "HEXON-2026-0001".into(), received_at: at("2026-11-24T10:00:00Z"), credit: CreditState::Name("Alice Example".into()) },
-            FeedingReport { tracking_id: "HEXON-2026-0002".into(), received_at: at("2026-11-24T11:00:00Z"), credit: CreditState::Declined },
-            FeedingReport { tracking_id: "HEXON-2026-0003".into(), received_at: at("2026-11-24T12:00:00Z"), credit: CreditState::Anonymous },
-            FeedingReport { tracking_id: "HEXON-2026-0004".into(), received_at: at("2026-11-24T13:00:00Z"), credit: CreditState::NoAnswer },
+            FeedingReport {
+                tracking_id: "HEXON-2026-0001".into(),
+                received_at: at("2026-11-24T10:00:00Z"),
+                credit: CreditState::Name("Alice Example".into()),
+            },
+            FeedingReport {
+                tracking_id: "HEXON-2026-0002".into(),
+                received_at: at("2026-11-24T11:00:00Z"),
+                credit: CreditState::Declined,
+            },
+            FeedingReport {
+                tracking_id: "HEXON-2026-0003".into(),
+                received_at: at("2026-11-24T12:00:00Z"),
+                credit: CreditState::Anonymous,
+            },
+            FeedingReport {
+                tracking_id: "HEXON-2026-0004".into(),
+                received_at: at("2026-11-24T13:00:00Z"),
+                credit: CreditState::NoAnswer,
+            },
         ],
     }
 }
 
 fn config() -> AdvisoryConfig {
-    AdvisoryConfig { cna_org_id: Some("8254265b-2729-46b6-b9e3-3dfca2d5bfca".into()), cna_short_name: Some("hexon".into()), ..AdvisoryConfig::default() }
+    AdvisoryConfig {
+        cna_org_id: Some("8254265b-2729-46b6-b9e3-3dfca2d5bfca".into()),
+        cna_short_name: Some("hexon".into()),
+        ..AdvisoryConfig::default()
+    }
 }
 
 #[test]
@@ -93,8 +134,18 @@ fn csaf_draft_and_final_pass_the_official_schema() {
         let errors = schema_errors("csaf-2.0/csaf_json_schema.json", &e.document);
         assert!(errors.is_empty(), "{status:?}: {errors:#?}");
         let tracking = &e.document["document"]["tracking"];
-        let want = if status == AdvisoryStatus::Published { ("final", "1") } else { ("draft", "0") };
-        assert_eq!((tracking["status"].as_str().unwrap(), tracking["version"].as_str().unwrap()), want);
+        let want = if status == AdvisoryStatus::Published {
+            ("final", "1")
+        } else {
+            ("draft", "0")
+        };
+        assert_eq!(
+            (
+                tracking["status"].as_str().unwrap(),
+                tracking["version"].as_str().unwrap()
+            ),
+            want
+        );
     }
 }
 
@@ -105,7 +156,10 @@ fn the_schema_check_can_fail() {
     assert!(!schema_errors("csaf-2.0/csaf_json_schema.json", &doc).is_empty());
     doc = csaf::export(&sample(AdvisoryStatus::Draft), &config()).document;
     doc["vulnerabilities"][0]["scores"][0]["cvss_v3"]["baseSeverity"] = Value::from("SEVERE");
-    assert!(!schema_errors("csaf-2.0/csaf_json_schema.json", &doc).is_empty(), "the CVSS schema is in force");
+    assert!(
+        !schema_errors("csaf-2.0/csaf_json_schema.json", &doc).is_empty(),
+        "the CVSS schema is in force"
+    );
     let mut cve = cve::export(&sample(AdvisoryStatus::Draft), &config()).unwrap();
     cve["containers"]["cna"]["credits"][0]["type"] = Value::from("hero");
     assert!(!schema_errors("cve-5.1.1/CVE_JSON_bundled_5.1.1.json", &cve).is_empty());
@@ -117,15 +171,31 @@ fn exports_carry_exactly_the_consented_credits() {
     let csaf = csaf::export(&a, &config()).document;
     let acks = &csaf["vulnerabilities"][0]["acknowledgments"];
     assert_eq!(acks[0]["names"], serde_json::json!(["Alice Example"]));
-    assert_eq!(acks.as_array().unwrap().len(), 2, "named + anonymous: {acks}");
+    assert_eq!(
+        acks.as_array().unwrap().len(),
+        2,
+        "named + anonymous: {acks}"
+    );
     let cve = cve::export(&a, &config()).unwrap();
-    let credits: Vec<&str> = cve["containers"]["cna"]["credits"].as_array().unwrap().iter().map(|c| c["value"].as_str().unwrap()).collect();
+    let credits: Vec<&str> = cve["containers"]["cna"]["credits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["value"].as_str().unwrap())
+        .collect();
     assert_eq!(credits, vec!["Alice Example", "Anonymous"]);
-    assert!(cve["containers"]["cna"]["credits"].as_array().unwrap().iter().all(|c| c["type"] == "finder"));
+    assert!(cve["containers"]["cna"]["credits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["type"] == "finder"));
     let osv = osv::export(&a, &config());
     assert_eq!(osv["credits"].as_array().unwrap().len(), 2);
     let md = markdown::export(&sample(AdvisoryStatus::Draft), &config());
-    assert!(md.contains("Alice Example") && md.contains("HEXON-2026-0004"), "{md}");
+    assert!(
+        md.contains("Alice Example") && md.contains("HEXON-2026-0004"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -138,7 +208,12 @@ fn cve_record_passes_the_official_schema() {
     let mut a = sample(AdvisoryStatus::Draft);
     a.cve_id = None;
     assert_eq!(cve::export(&a, &config()).unwrap_err().field, "--cve");
-    assert_eq!(cve::export(&sample(AdvisoryStatus::Draft), &AdvisoryConfig::default()).unwrap_err().field, "advisory.cna_org_id");
+    assert_eq!(
+        cve::export(&sample(AdvisoryStatus::Draft), &AdvisoryConfig::default())
+            .unwrap_err()
+            .field,
+        "advisory.cna_org_id"
+    );
 }
 
 #[test]
@@ -146,7 +221,11 @@ fn cvss_v4_only_is_said_and_carried_in_a_note() {
     let mut a = sample(AdvisoryStatus::Draft);
     a.cvss_v31 = None;
     let e = csaf::export(&a, &config());
-    assert!(e.warnings.iter().any(|w| w.contains("CVSS v4.0 only")), "{:?}", e.warnings);
+    assert!(
+        e.warnings.iter().any(|w| w.contains("CVSS v4.0 only")),
+        "{:?}",
+        e.warnings
+    );
     let v = &e.document["vulnerabilities"][0];
     assert!(v.get("scores").is_none());
     assert!(v["notes"].to_string().contains("CVSS:4.0/AV:N"));
@@ -164,14 +243,46 @@ fn no_affected_version_is_refused() {
 
 #[test]
 fn well_known_tree_has_metadata_year_folder_index_and_changes() {
-    let files = wellknown::build(&[sample(AdvisoryStatus::Published), sample(AdvisoryStatus::Draft)], &config(), Utc::now());
+    let files = wellknown::build(
+        &[
+            sample(AdvisoryStatus::Published),
+            sample(AdvisoryStatus::Draft),
+        ],
+        &config(),
+        Utc::now(),
+    );
     let names: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
-    assert_eq!(names, vec!["2026/hexon-sa-2026-0001.json.sha256", "2026/hexon-sa-2026-0001.json", "index.txt", "changes.csv", "provider-metadata.json"]);
-    let text = |n: &str| String::from_utf8(files.iter().find(|f| f.path.display().to_string() == n).unwrap().bytes.clone()).unwrap();
+    assert_eq!(
+        names,
+        vec![
+            "2026/hexon-sa-2026-0001.json.sha256",
+            "2026/hexon-sa-2026-0001.json",
+            "index.txt",
+            "changes.csv",
+            "provider-metadata.json"
+        ]
+    );
+    let text = |n: &str| {
+        String::from_utf8(
+            files
+                .iter()
+                .find(|f| f.path.display().to_string() == n)
+                .unwrap()
+                .bytes
+                .clone(),
+        )
+        .unwrap()
+    };
     assert_eq!(text("index.txt"), "2026/hexon-sa-2026-0001.json\n");
-    assert_eq!(text("changes.csv"), "\"2026/hexon-sa-2026-0001.json\",\"2026-12-01T10:00:00Z\"\n");
+    assert_eq!(
+        text("changes.csv"),
+        "\"2026/hexon-sa-2026-0001.json\",\"2026-12-01T10:00:00Z\"\n"
+    );
     let meta: Value = serde_json::from_str(&text("provider-metadata.json")).unwrap();
     let errors = schema_errors("csaf-2.0/provider_json_schema.json", &meta);
     assert!(errors.is_empty(), "{errors:#?}");
-    assert_eq!(meta["canonical_url"], "https://hexon.io/.well-known/csaf/provider-metadata.json");
+    assert_eq!(
+        meta["canonical_url"],
+        "https://hexon.io/.well-known/csaf/provider-metadata.json"
+    );
 }

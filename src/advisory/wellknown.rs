@@ -44,12 +44,19 @@ pub fn provider_metadata(config: &AdvisoryConfig, last_updated: DateTime<Utc>) -
 pub fn build(published: &[Advisory], config: &AdvisoryConfig, now: DateTime<Utc>) -> Vec<TreeFile> {
     let mut files = Vec::new();
     let mut changes: Vec<(DateTime<Utc>, String)> = Vec::new();
-    for a in published.iter().filter(|a| a.status == AdvisoryStatus::Published) {
+    for a in published
+        .iter()
+        .filter(|a| a.status == AdvisoryStatus::Published)
+    {
         let rel = format!("{}/{}", a.csaf_year(), a.csaf_file_name());
         let doc = super::csaf::export(a, config).document;
         let mut bytes = serde_json::to_vec_pretty(&doc).unwrap_or_default();
         bytes.push(b'\n');
-        let hash = format!("{}  {}\n", crate::model::sha256_hex(&bytes), a.csaf_file_name());
+        let hash = format!(
+            "{}  {}\n",
+            crate::model::sha256_hex(&bytes),
+            a.csaf_file_name()
+        );
         files.push(TreeFile {
             path: PathBuf::from(format!("{rel}.sha256")),
             bytes: hash.into_bytes(),
@@ -70,9 +77,18 @@ pub fn build(published: &[Advisory], config: &AdvisoryConfig, now: DateTime<Utc>
     let last = changes.first().map(|c| c.0).unwrap_or(now);
     let mut meta = serde_json::to_vec_pretty(&provider_metadata(config, last)).unwrap_or_default();
     meta.push(b'\n');
-    files.push(TreeFile { path: "index.txt".into(), bytes: index.into_bytes() });
-    files.push(TreeFile { path: "changes.csv".into(), bytes: csv.into_bytes() });
-    files.push(TreeFile { path: "provider-metadata.json".into(), bytes: meta });
+    files.push(TreeFile {
+        path: "index.txt".into(),
+        bytes: index.into_bytes(),
+    });
+    files.push(TreeFile {
+        path: "changes.csv".into(),
+        bytes: csv.into_bytes(),
+    });
+    files.push(TreeFile {
+        path: "provider-metadata.json".into(),
+        bytes: meta,
+    });
     files
 }
 
@@ -88,8 +104,10 @@ pub fn write(root: &Path, files: &[TreeFile]) -> Result<(), String> {
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
         let tmp = path.with_extension("tmp-hexon");
-        std::fs::write(&tmp, &f.bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        std::fs::write(&tmp, &f.bytes)
+            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     Ok(())
 }

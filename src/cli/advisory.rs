@@ -145,7 +145,11 @@ pub(super) fn parse_date(field: &str, text: &str) -> Result<DateTime<Utc>> {
 }
 
 fn usage(message: String) -> anyhow::Error {
-    ExitError { code: exit::USAGE, message }.into()
+    ExitError {
+        code: exit::USAGE,
+        message,
+    }
+    .into()
 }
 
 impl FieldArgs {
@@ -163,7 +167,11 @@ impl FieldArgs {
             description: self.description.clone(),
             remediation: self.remediation.clone(),
             cve: self.cve.clone(),
-            disclosure: self.disclosure.as_deref().map(|d| parse_date("--disclosure", d)).transpose()?,
+            disclosure: self
+                .disclosure
+                .as_deref()
+                .map(|d| parse_date("--disclosure", d))
+                .transpose()?,
             status,
             also: self.also.clone(),
         })
@@ -173,47 +181,89 @@ impl FieldArgs {
 /// An advisory error as an exit code: 3 for unknown ids, 2 for a bad field.
 fn fail(e: AdvisoryError) -> anyhow::Error {
     let code = match &e {
-        AdvisoryError::NoSuchAdvisory(_) | AdvisoryError::Store(StoreError::NoSuchReport(_)) => exit::NOT_FOUND,
+        AdvisoryError::NoSuchAdvisory(_) | AdvisoryError::Store(StoreError::NoSuchReport(_)) => {
+            exit::NOT_FOUND
+        }
         AdvisoryError::Field(_) => exit::USAGE,
         AdvisoryError::Store(_) => exit::FAILURE,
     };
-    ExitError { code, message: e.to_string() }.into()
+    ExitError {
+        code,
+        message: e.to_string(),
+    }
+    .into()
 }
 
 /// The `[ack] message_id_domain` of the config (for the Message-IDs of queued mails).
 fn message_id_domain(config: &Path) -> Result<String> {
-    let text = std::fs::read_to_string(config).with_context(|| format!("cannot read {}", config.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {}", config.display(), e.message()))?;
+    let text = std::fs::read_to_string(config)
+        .with_context(|| format!("cannot read {}", config.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: {}", config.display(), e.message()))?;
     table
         .get("ack")
         .and_then(|a| a.get("message_id_domain"))
         .and_then(|d| d.as_str())
         .map(str::to_string)
         .ok_or_else(|| {
-            ExitError { code: exit::CONFIG, message: format!("{}: key `ack.message_id_domain`: missing", config.display()) }.into()
+            ExitError {
+                code: exit::CONFIG,
+                message: format!("{}: key `ack.message_id_domain`: missing", config.display()),
+            }
+            .into()
         })
 }
 
 fn advisory_config(config: &Path) -> Result<AdvisoryConfig> {
-    advisory::config::peek(config).map_err(|e| ExitError { code: exit::CONFIG, message: e.to_string() }.into())
+    advisory::config::peek(config).map_err(|e| {
+        ExitError {
+            code: exit::CONFIG,
+            message: e.to_string(),
+        }
+        .into()
+    })
 }
 
 /// `advisory …`.
-pub(super) fn dispatch(config: &Path, database: Option<&Path>, command: AdvisoryCommand) -> Result<i32> {
+pub(super) fn dispatch(
+    config: &Path,
+    database: Option<&Path>,
+    command: AdvisoryCommand,
+) -> Result<i32> {
     let settings = advisory_config(config)?;
     let mut store = open_store(config, database)?;
     let now = Utc::now();
     match command {
         AdvisoryCommand::Draft { id, fields, actor } => {
-            let a = store.draft_advisory(&[id], &fields.to_fields(None)?, &settings, &actor, now).map_err(fail)?;
-            println!("{}: drafted from {}", a.advisory_id, a.reports.iter().map(|r| r.tracking_id.as_str()).collect::<Vec<_>>().join(", "));
+            let a = store
+                .draft_advisory(&[id], &fields.to_fields(None)?, &settings, &actor, now)
+                .map_err(fail)?;
+            println!(
+                "{}: drafted from {}",
+                a.advisory_id,
+                a.reports
+                    .iter()
+                    .map(|r| r.tracking_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
             print_credit_notes(&a);
         }
-        AdvisoryCommand::Set { id, fields, status, actor } => {
+        AdvisoryCommand::Set {
+            id,
+            fields,
+            status,
+            actor,
+        } => {
             let status = status
-                .map(|s| AdvisoryStatus::parse(&s).ok_or_else(|| usage(format!("--status: `{s}` is not draft or review"))))
+                .map(|s| {
+                    AdvisoryStatus::parse(&s)
+                        .ok_or_else(|| usage(format!("--status: `{s}` is not draft or review")))
+                })
                 .transpose()?;
-            let a = store.update_advisory(&id, &fields.to_fields(status)?, &actor, now).map_err(fail)?;
+            let a = store
+                .update_advisory(&id, &fields.to_fields(status)?, &actor, now)
+                .map_err(fail)?;
             println!("{}: {} (updated)", a.advisory_id, a.status.as_str());
             if a.cvss_v40.is_some() && a.cvss_v31.is_none() {
                 eprintln!("note: scored with CVSS v4.0 only; CSAF 2.0 has no v4.0 slot (the CSAF export carries it in a note); add --cvss-v31 for a CSAF score");
@@ -221,30 +271,69 @@ pub(super) fn dispatch(config: &Path, database: Option<&Path>, command: Advisory
         }
         AdvisoryCommand::List { json } => list(&store, json)?,
         AdvisoryCommand::Show { id, json } => show(&store, &id, json)?,
-        AdvisoryCommand::Export { id, format, output, well_known } => {
-            export(&store, &settings, &id, &format, output.as_deref(), well_known.as_deref())?
-        }
-        AdvisoryCommand::Publish { id, summary, no_notice, allow_unanswered, actor } => {
+        AdvisoryCommand::Export {
+            id,
+            format,
+            output,
+            well_known,
+        } => export(
+            &store,
+            &settings,
+            &id,
+            &format,
+            output.as_deref(),
+            well_known.as_deref(),
+        )?,
+        AdvisoryCommand::Publish {
+            id,
+            summary,
+            no_notice,
+            allow_unanswered,
+            actor,
+        } => {
             let domain = message_id_domain(config)?;
             let notify = !no_notice && settings.milestones.published;
             let p = store
-                .publish_advisory(&id, summary.as_deref(), notify, allow_unanswered, &domain, &actor, now)
+                .publish_advisory(
+                    &id,
+                    summary.as_deref(),
+                    notify,
+                    allow_unanswered,
+                    &domain,
+                    &actor,
+                    now,
+                )
                 .map_err(fail)?;
-            println!("{}: published, revision {}; {} publish notice(s) queued", id.to_ascii_uppercase(), p.revision, p.notices);
+            println!(
+                "{}: published, revision {}; {} publish notice(s) queued",
+                id.to_ascii_uppercase(),
+                p.revision,
+                p.notices
+            );
             if !settings.milestones.published && !no_notice {
                 println!("(publish notices are off: advisory.milestones.published = false)");
             }
         }
-        AdvisoryCommand::Milestone { id, milestone, actor } => {
+        AdvisoryCommand::Milestone {
+            id,
+            milestone,
+            actor,
+        } => {
             let m = Milestone::parse(&milestone)
                 .filter(|m| *m != Milestone::Published)
-                .ok_or_else(|| usage(format!("milestone `{milestone}` is not triaged, fixing or fixed")))?;
+                .ok_or_else(|| {
+                    usage(format!(
+                        "milestone `{milestone}` is not triaged, fixing or fixed"
+                    ))
+                })?;
             if !m.enabled(&settings) {
                 println!("{}: milestone mails `{milestone}` are off (advisory.milestones.{milestone} = false); nothing queued", id.to_ascii_uppercase());
                 return Ok(exit::OK);
             }
             let domain = message_id_domain(config)?;
-            let n = store.queue_milestone(&id, m, &domain, &actor, now).map_err(fail)?;
+            let n = store
+                .queue_milestone(&id, m, &domain, &actor, now)
+                .map_err(fail)?;
             println!("{}: {n} `{milestone}` mail(s) queued (reporters already told are not mailed again)", id.to_ascii_uppercase());
         }
     }
@@ -257,7 +346,9 @@ fn print_credit_notes(a: &advisory::Advisory) {
             advisory::CreditState::Name(n) => format!("credited as {n:?}"),
             advisory::CreditState::Anonymous => "credited as anonymous".into(),
             advisory::CreditState::Declined => "declined credit (not listed)".into(),
-            advisory::CreditState::NoAnswer => "never answered the credit question (not credited)".into(),
+            advisory::CreditState::NoAnswer => {
+                "never answered the credit question (not credited)".into()
+            }
         };
         println!("  {}: {what}", r.tracking_id);
     }
@@ -276,12 +367,19 @@ fn list(store: &crate::store::Store, json: bool) -> Result<()> {
                 a.advisory_id.clone(),
                 a.status.as_str().into(),
                 a.disclosure_at.format("%Y-%m-%d").to_string(),
-                a.reports.iter().map(|r| r.tracking_id.as_str()).collect::<Vec<_>>().join(" "),
+                a.reports
+                    .iter()
+                    .map(|r| r.tracking_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 super::table::truncate(&a.title, 50),
             ]
         })
         .collect();
-    super::print_table(&["ADVISORY", "STATUS", "DISCLOSURE", "REPORTS", "TITLE"], &rows);
+    super::print_table(
+        &["ADVISORY", "STATUS", "DISCLOSURE", "REPORTS", "TITLE"],
+        &rows,
+    );
     Ok(())
 }
 
@@ -295,17 +393,34 @@ fn show(store: &crate::store::Store, id: &str, json: bool) -> Result<()> {
         return Ok(());
     }
     println!("{}  {}  {}", a.advisory_id, a.status.as_str(), a.title);
-    println!("  product:     {}{}", a.product, a.component.as_deref().map(|c| format!(" ({c})")).unwrap_or_default());
+    println!(
+        "  product:     {}{}",
+        a.product,
+        a.component
+            .as_deref()
+            .map(|c| format!(" ({c})"))
+            .unwrap_or_default()
+    );
     println!("  affected:    {}", a.affected_versions.join(", "));
     println!("  fixed:       {}", a.fixed_versions.join(", "));
-    for (label, v) in [("cwe", &a.cwe), ("cvss v3.1", &a.cvss_v31), ("cvss v4.0", &a.cvss_v40), ("cve", &a.cve_id)] {
+    for (label, v) in [
+        ("cwe", &a.cwe),
+        ("cvss v3.1", &a.cvss_v31),
+        ("cvss v4.0", &a.cvss_v40),
+        ("cve", &a.cve_id),
+    ] {
         if let Some(v) = v {
             println!("  {label:<12} {v}");
         }
     }
     println!("  disclosure:  {}", a.disclosure_at.format("%Y-%m-%d"));
     if let Some(r) = a.revisions.last() {
-        println!("  revision:    {} ({}, {})", r.number, r.date.format("%Y-%m-%d"), r.summary);
+        println!(
+            "  revision:    {} ({}, {})",
+            r.number,
+            r.date.format("%Y-%m-%d"),
+            r.summary
+        );
     }
     println!("  reports:");
     print_credit_notes(&a);
@@ -320,7 +435,11 @@ fn export(
     output: Option<&Path>,
     well_known: Option<&Path>,
 ) -> Result<()> {
-    let format = Format::parse(format).ok_or_else(|| usage(format!("--format: `{format}` is not csaf, cve, osv or markdown")))?;
+    let format = Format::parse(format).ok_or_else(|| {
+        usage(format!(
+            "--format: `{format}` is not csaf, cve, osv or markdown"
+        ))
+    })?;
     let a = store.advisory(id).map_err(fail)?;
     let (text, warnings) = advisory::export(&a, format, settings).map_err(|e| fail(e.into()))?;
     for w in &warnings {
@@ -331,7 +450,10 @@ fn export(
             return Err(usage("--well-known needs --format csaf".into()));
         }
         if a.status != AdvisoryStatus::Published {
-            return Err(usage(format!("--well-known: {} is not published; the tree holds published advisories only", a.advisory_id)));
+            return Err(usage(format!(
+                "--well-known: {} is not published; the tree holds published advisories only",
+                a.advisory_id
+            )));
         }
         let published: Vec<_> = store
             .list_advisories()
@@ -345,7 +467,8 @@ fn export(
     }
     match output {
         Some(path) => {
-            std::fs::write(path, &text).with_context(|| format!("cannot write {}", path.display()))?;
+            std::fs::write(path, &text)
+                .with_context(|| format!("cannot write {}", path.display()))?;
             eprintln!("wrote {}", path.display());
         }
         None if well_known.is_none() => print!("{text}"),

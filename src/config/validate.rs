@@ -97,7 +97,11 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
     let security_txt = raw
         .security_txt
         .and_then(|t| security_txt(t, !openpgp.team_keys.is_empty(), &mut p));
-    let advisory = raw.advisory.unwrap_or_default();
+    let advisory = raw.advisory.unwrap_or(crate::advisory::AdvisoryConfig {
+        // NOTE: no [advisory] table: do not announce a CSAF provider that does not exist.
+        security_txt_csaf: false,
+        ..Default::default()
+    });
     for (key, message) in advisory.problems() {
         p.push(key, message);
     }

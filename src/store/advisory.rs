@@ -82,10 +82,12 @@ fn check_fields(f: &AdvisoryFields) -> Result<Checked, FieldError> {
         }
     }
     if let Some(v) = &f.cvss_v31 {
-        c.text.push(("cvss_v31", Some(check_cvss("--cvss-v31", v, "3.1")?)));
+        c.text
+            .push(("cvss_v31", Some(check_cvss("--cvss-v31", v, "3.1")?)));
     }
     if let Some(v) = &f.cvss_v40 {
-        c.text.push(("cvss_v40", Some(check_cvss("--cvss-v40", v, "4.0")?)));
+        c.text
+            .push(("cvss_v40", Some(check_cvss("--cvss-v40", v, "4.0")?)));
     }
     if let Some(id) = &f.cwe {
         let (id, name) = check_cwe(id, f.cwe_name.as_deref())?;
@@ -104,7 +106,10 @@ fn check_fields(f: &AdvisoryFields) -> Result<Checked, FieldError> {
         if list.is_empty() {
             return Ok(None);
         }
-        list.iter().map(|v| check_version(field, v)).collect::<Result<Vec<_>, _>>().map(Some)
+        list.iter()
+            .map(|v| check_version(field, v))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     };
     c.affected = versions("--affected", &f.affected)?;
     c.fixed = versions("--fixed", &f.fixed)?;
@@ -192,8 +197,13 @@ impl Store {
             .product
             .clone()
             .or_else(|| first.component.clone())
-            .ok_or_else(|| FieldError::new("--product", "the report names no component; give --product"))?;
-        let title = fields.title.clone().unwrap_or_else(|| format!("Vulnerability in {product}"));
+            .ok_or_else(|| {
+                FieldError::new("--product", "the report names no component; give --product")
+            })?;
+        let title = fields
+            .title
+            .clone()
+            .unwrap_or_else(|| format!("Vulnerability in {product}"));
         let disclosure = facts
             .iter()
             .map(|f| report_disclosure(f.received_at, f.disclosure_at, config.disclosure_days))
@@ -215,8 +225,14 @@ impl Store {
         // The reporter's vector seeds the score; the team may change it.
         let (v31, v40) = (first.cvss_version.as_deref(), first.cvss_vector.clone());
         match v31 {
-            Some("3.1") => tx.execute("UPDATE advisories SET cvss_v31 = ?1 WHERE id = ?2", params![v40, row])?,
-            Some("4.0") => tx.execute("UPDATE advisories SET cvss_v40 = ?1 WHERE id = ?2", params![v40, row])?,
+            Some("3.1") => tx.execute(
+                "UPDATE advisories SET cvss_v31 = ?1 WHERE id = ?2",
+                params![v40, row],
+            )?,
+            Some("4.0") => tx.execute(
+                "UPDATE advisories SET cvss_v40 = ?1 WHERE id = ?2",
+                params![v40, row],
+            )?,
             _ => 0,
         };
         write_fields(&tx, row, &checked, now)?;
@@ -225,7 +241,15 @@ impl Store {
                 "INSERT INTO advisory_reports(advisory_row, report_id) VALUES (?1, ?2)",
                 params![row, f.id],
             )?;
-            append_event(&tx, Some(f.id), None, "advisory_drafted", actor, &serde_json::json!({ "advisory": advisory_id }), now)?;
+            append_event(
+                &tx,
+                Some(f.id),
+                None,
+                "advisory_drafted",
+                actor,
+                &serde_json::json!({ "advisory": advisory_id }),
+                now,
+            )?;
         }
         tx.commit()?;
         self.advisory(&advisory_id)
@@ -235,13 +259,31 @@ impl Store {
     ///
     /// # Errors
     /// An unknown advisory or report, a bad field, a status change that is not allowed.
-    pub fn update_advisory(&mut self, id: &str, fields: &AdvisoryFields, actor: &str, now: DateTime<Utc>) -> Result<Advisory> {
+    pub fn update_advisory(
+        &mut self,
+        id: &str,
+        fields: &AdvisoryFields,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Advisory> {
         let checked = check_fields(fields)?;
         let current = self.advisory(id)?;
         if let Some(to) = fields.status {
             if !current.status.may_become(to) {
-                let hint = if to == AdvisoryStatus::Published { " (use `advisory publish`)" } else { "" };
-                return Err(FieldError::new("--status", format!("{} cannot become {}{hint}", current.status.as_str(), to.as_str())).into());
+                let hint = if to == AdvisoryStatus::Published {
+                    " (use `advisory publish`)"
+                } else {
+                    ""
+                };
+                return Err(FieldError::new(
+                    "--status",
+                    format!(
+                        "{} cannot become {}{hint}",
+                        current.status.as_str(),
+                        to.as_str()
+                    ),
+                )
+                .into());
             }
         }
         let tx = self.conn.transaction()?;
@@ -260,7 +302,10 @@ impl Store {
         }
         write_fields(&tx, row, &checked, now)?;
         if let Some(to) = fields.status {
-            tx.execute("UPDATE advisories SET status = ?1 WHERE id = ?2", params![to.as_str(), row])?;
+            tx.execute(
+                "UPDATE advisories SET status = ?1 WHERE id = ?2",
+                params![to.as_str(), row],
+            )?;
         }
         let changed: Vec<&str> = checked.text.iter().map(|(c, _)| *c).collect();
         let detail = serde_json::json!({
@@ -268,7 +313,11 @@ impl Store {
             "status": fields.status.map(|s| s.as_str()), "affected": checked.affected, "fixed": checked.fixed,
         });
         for rid in feeding_ids(&tx, row)? {
-            let kind = if new_reports.contains(&rid) { "advisory_drafted" } else { "advisory_changed" };
+            let kind = if new_reports.contains(&rid) {
+                "advisory_drafted"
+            } else {
+                "advisory_changed"
+            };
             append_event(&tx, Some(rid), None, kind, actor, &detail, now)?;
         }
         tx.commit()?;
@@ -283,7 +332,11 @@ impl Store {
         let upper = id.trim().to_ascii_uppercase();
         let mut a = self
             .conn
-            .query_row(&format!("SELECT {ADVISORY_COLUMNS} FROM advisories WHERE advisory_id = ?1"), [&upper], advisory_from_row)
+            .query_row(
+                &format!("SELECT {ADVISORY_COLUMNS} FROM advisories WHERE advisory_id = ?1"),
+                [&upper],
+                advisory_from_row,
+            )
             .optional()?
             .ok_or(AdvisoryError::NoSuchAdvisory(upper))?;
         a.reports = self.feeding_reports(&a.advisory_id)?;
@@ -298,7 +351,9 @@ impl Store {
         )?;
         let rows = stmt
             .query_map([advisory_id], |r| {
-                let credit: Option<Credit> = r.get::<_, Option<String>>(2)?.and_then(|c| serde_json::from_str(&c).ok());
+                let credit: Option<Credit> = r
+                    .get::<_, Option<String>>(2)?
+                    .and_then(|c| serde_json::from_str(&c).ok());
                 Ok(FeedingReport {
                     tracking_id: r.get(0)?,
                     received_at: parse_ts(&r.get::<_, String>(1)?).unwrap_or_default(),
@@ -315,8 +370,12 @@ impl Store {
     /// Database errors.
     pub fn list_advisories(&self) -> Result<Vec<Advisory>> {
         let ids: Vec<String> = {
-            let mut stmt = self.conn.prepare("SELECT advisory_id FROM advisories ORDER BY year DESC, seq DESC")?;
-            let rows = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+            let mut stmt = self
+                .conn
+                .prepare("SELECT advisory_id FROM advisories ORDER BY year DESC, seq DESC")?;
+            let rows = stmt
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
             rows
         };
         ids.iter().map(|id| self.advisory(id)).collect()
@@ -332,7 +391,9 @@ impl Store {
              JOIN reports r ON r.id = x.report_id WHERE r.tracking_id = ?1 ORDER BY a.year, a.seq",
         )?;
         let rows = stmt
-            .query_map([tracking_id.to_ascii_uppercase()], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .query_map([tracking_id.to_ascii_uppercase()], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -346,7 +407,9 @@ impl Store {
             "SELECT tracking_id FROM reports r WHERE r.status IN ('accepted', 'fixed')
              AND NOT EXISTS (SELECT 1 FROM advisory_reports x WHERE x.report_id = r.id) ORDER BY r.received_at",
         )?;
-        let rows = stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+        let rows = stmt
+            .query_map([], |r| r.get(0))?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
 
@@ -354,14 +417,28 @@ impl Store {
     ///
     /// # Errors
     /// No such report.
-    pub fn set_report_disclosure(&mut self, tracking_id: &str, at: DateTime<Utc>, actor: &str, now: DateTime<Utc>) -> Result<()> {
+    pub fn set_report_disclosure(
+        &mut self,
+        tracking_id: &str,
+        at: DateTime<Utc>,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         let f = report_facts(&tx, tracking_id)?;
         tx.execute(
             "UPDATE reports SET disclosure_at = ?1, updated_at = ?2 WHERE id = ?3",
             params![ts(at), ts(now), f.id],
         )?;
-        append_event(&tx, Some(f.id), None, "disclosure_date_set", actor, &serde_json::json!({ "disclosure_at": ts(at) }), now)?;
+        append_event(
+            &tx,
+            Some(f.id),
+            None,
+            "disclosure_date_set",
+            actor,
+            &serde_json::json!({ "disclosure_at": ts(at) }),
+            now,
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -370,7 +447,11 @@ impl Store {
     ///
     /// # Errors
     /// No such report.
-    pub fn report_disclosure_date(&mut self, tracking_id: &str, days: u32) -> Result<DateTime<Utc>> {
+    pub fn report_disclosure_date(
+        &mut self,
+        tracking_id: &str,
+        days: u32,
+    ) -> Result<DateTime<Utc>> {
         let tx = self.conn.transaction()?;
         let f = report_facts(&tx, tracking_id)?;
         Ok(report_disclosure(f.received_at, f.disclosure_at, days))
@@ -385,7 +466,9 @@ fn advisory_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Advisory> {
     let json_list = |i: usize| -> rusqlite::Result<Vec<String>> {
         Ok(serde_json::from_str(&r.get::<_, String>(i)?).unwrap_or_default())
     };
-    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> { Ok(parse_ts(&r.get::<_, String>(i)?).unwrap_or_default()) };
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        Ok(parse_ts(&r.get::<_, String>(i)?).unwrap_or_default())
+    };
     let status: String = r.get(1)?;
     Ok(Advisory {
         advisory_id: r.get(0)?,
@@ -403,8 +486,12 @@ fn advisory_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Advisory> {
         remediation: r.get(12)?,
         cve_id: r.get(13)?,
         disclosure_at: time(14)?,
-        published_at: r.get::<_, Option<String>>(15)?.as_deref().and_then(parse_ts),
-        revisions: serde_json::from_str::<Vec<Revision>>(&r.get::<_, String>(16)?).unwrap_or_default(),
+        published_at: r
+            .get::<_, Option<String>>(15)?
+            .as_deref()
+            .and_then(parse_ts),
+        revisions: serde_json::from_str::<Vec<Revision>>(&r.get::<_, String>(16)?)
+            .unwrap_or_default(),
         created_at: time(17)?,
         updated_at: time(18)?,
         reports: Vec::new(),
@@ -412,29 +499,49 @@ fn advisory_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Advisory> {
 }
 
 fn advisory_row(tx: &Transaction<'_>, advisory_id: &str) -> Result<i64> {
-    tx.query_row("SELECT id FROM advisories WHERE advisory_id = ?1", [advisory_id], |r| r.get(0))
-        .optional()?
-        .ok_or_else(|| AdvisoryError::NoSuchAdvisory(advisory_id.to_string()))
+    tx.query_row(
+        "SELECT id FROM advisories WHERE advisory_id = ?1",
+        [advisory_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or_else(|| AdvisoryError::NoSuchAdvisory(advisory_id.to_string()))
 }
 
 fn feeding_ids(tx: &Transaction<'_>, row: i64) -> Result<Vec<i64>> {
-    let mut stmt = tx.prepare("SELECT report_id FROM advisory_reports WHERE advisory_row = ?1 ORDER BY report_id")?;
-    let rows = stmt.query_map([row], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = tx.prepare(
+        "SELECT report_id FROM advisory_reports WHERE advisory_row = ?1 ORDER BY report_id",
+    )?;
+    let rows = stmt
+        .query_map([row], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 fn write_fields(tx: &Transaction<'_>, row: i64, c: &Checked, now: DateTime<Utc>) -> Result<()> {
     for (col, value) in &c.text {
         // NOTE: `col` comes from the fixed list in `check_fields`, never from input.
-        tx.execute(&format!("UPDATE advisories SET {col} = ?1 WHERE id = ?2"), params![value, row])?;
+        tx.execute(
+            &format!("UPDATE advisories SET {col} = ?1 WHERE id = ?2"),
+            params![value, row],
+        )?;
     }
-    for (col, list) in [("affected_versions", &c.affected), ("fixed_versions", &c.fixed)] {
+    for (col, list) in [
+        ("affected_versions", &c.affected),
+        ("fixed_versions", &c.fixed),
+    ] {
         if let Some(list) = list {
             let json = serde_json::to_string(list).unwrap_or_else(|_| "[]".into());
-            tx.execute(&format!("UPDATE advisories SET {col} = ?1 WHERE id = ?2"), params![json, row])?;
+            tx.execute(
+                &format!("UPDATE advisories SET {col} = ?1 WHERE id = ?2"),
+                params![json, row],
+            )?;
         }
     }
-    tx.execute("UPDATE advisories SET updated_at = ?1 WHERE id = ?2", params![ts(now), row])?;
+    tx.execute(
+        "UPDATE advisories SET updated_at = ?1 WHERE id = ?2",
+        params![ts(now), row],
+    )?;
     Ok(())
 }
 
@@ -467,7 +574,15 @@ pub(super) fn queue_reporter_mail(
     )?;
     if queued > 0 {
         let outbox = tx.last_insert_rowid();
-        append_event(tx, Some(report_id), None, &format!("{kind}_queued"), actor, &serde_json::json!({ "outbox": outbox }), now)?;
+        append_event(
+            tx,
+            Some(report_id),
+            None,
+            &format!("{kind}_queued"),
+            actor,
+            &serde_json::json!({ "outbox": outbox }),
+            now,
+        )?;
     }
     Ok(queued > 0)
 }
@@ -552,7 +667,14 @@ impl Store {
     ) -> Result<Published> {
         let a = self.advisory(id)?;
         if a.status == AdvisoryStatus::Draft {
-            return Err(FieldError::new("--status", format!("{} is a draft: move it to review first (`advisory set {} --status review`)", a.advisory_id, a.advisory_id)).into());
+            return Err(FieldError::new(
+                "--status",
+                format!(
+                    "{} is a draft: move it to review first (`advisory set {} --status review`)",
+                    a.advisory_id, a.advisory_id
+                ),
+            )
+            .into());
         }
         a.check_exportable()?;
         if let Some(t) = a.unanswered().first().filter(|_| !allow_unanswered) {
@@ -563,10 +685,18 @@ impl Store {
         }
         let number = a.revisions.last().map(|r| r.number + 1).unwrap_or(1);
         let summary = summary.map(str::to_string).unwrap_or_else(|| {
-            if number == 1 { "Initial public release".into() } else { format!("Revision {number}") }
+            if number == 1 {
+                "Initial public release".into()
+            } else {
+                format!("Revision {number}")
+            }
         });
         let mut revisions = a.revisions.clone();
-        revisions.push(Revision { number, date: now, summary });
+        revisions.push(Revision {
+            number,
+            date: now,
+            summary,
+        });
         let tx = self.conn.transaction()?;
         let row = advisory_row(&tx, &a.advisory_id)?;
         tx.execute(
@@ -581,16 +711,40 @@ impl Store {
             .collect();
         let mut notices = 0;
         for rid in feeding_ids(&tx, row)? {
-            append_event(&tx, Some(rid), None, "advisory_published", actor, &serde_json::json!({ "advisory": a.advisory_id, "revision": number }), now)?;
-            let tracking: String = tx.query_row("SELECT tracking_id FROM reports WHERE id = ?1", [rid], |r| r.get(0))?;
-            if notify && credited.contains(&tracking)
-                && queue_reporter_mail(&tx, rid, OutboxKind::AdvisoryPublished, Some(row), domain, actor, now)?
+            append_event(
+                &tx,
+                Some(rid),
+                None,
+                "advisory_published",
+                actor,
+                &serde_json::json!({ "advisory": a.advisory_id, "revision": number }),
+                now,
+            )?;
+            let tracking: String = tx.query_row(
+                "SELECT tracking_id FROM reports WHERE id = ?1",
+                [rid],
+                |r| r.get(0),
+            )?;
+            if notify
+                && credited.contains(&tracking)
+                && queue_reporter_mail(
+                    &tx,
+                    rid,
+                    OutboxKind::AdvisoryPublished,
+                    Some(row),
+                    domain,
+                    actor,
+                    now,
+                )?
             {
                 notices += 1;
             }
         }
         tx.commit()?;
-        Ok(Published { revision: number, notices })
+        Ok(Published {
+            revision: number,
+            notices,
+        })
     }
 
     /// Queue the `milestone` mail to the reporter of every report feeding
@@ -598,7 +752,14 @@ impl Store {
     ///
     /// # Errors
     /// No such advisory.
-    pub fn queue_milestone(&mut self, id: &str, milestone: Milestone, domain: &str, actor: &str, now: DateTime<Utc>) -> Result<usize> {
+    pub fn queue_milestone(
+        &mut self,
+        id: &str,
+        milestone: Milestone,
+        domain: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
         let tx = self.conn.transaction()?;
         let row = advisory_row(&tx, &id.trim().to_ascii_uppercase())?;
         let advisory_row = (milestone == Milestone::Published).then_some(row);
@@ -618,7 +779,13 @@ impl Store {
     ///
     /// # Errors
     /// Database errors.
-    pub fn queue_disclosure_reminders(&mut self, team: &str, domain: &str, config: &AdvisoryConfig, now: DateTime<Utc>) -> Result<usize> {
+    pub fn queue_disclosure_reminders(
+        &mut self,
+        team: &str,
+        domain: &str,
+        config: &AdvisoryConfig,
+        now: DateTime<Utc>,
+    ) -> Result<usize> {
         if config.remind_before_days == 0 {
             return Ok(0);
         }
@@ -630,16 +797,28 @@ impl Store {
                 "SELECT a.id, MIN(x.report_id) FROM advisories a JOIN advisory_reports x ON x.advisory_row = a.id
                  WHERE a.status <> 'published' AND a.disclosure_at <= ?1 GROUP BY a.id",
             )?;
-            for r in stmt.query_map([ts(horizon)], |r| Ok((r.get::<_, i64>(1)?, Some(r.get::<_, i64>(0)?))))? {
+            for r in stmt.query_map([ts(horizon)], |r| {
+                Ok((r.get::<_, i64>(1)?, Some(r.get::<_, i64>(0)?)))
+            })? {
                 due.push(r?);
             }
             let mut stmt = tx.prepare(
                 "SELECT r.id, r.received_at, r.disclosure_at FROM reports r WHERE r.status IN ('accepted', 'fixed')
                  AND NOT EXISTS (SELECT 1 FROM advisory_reports x WHERE x.report_id = r.id)",
             )?;
-            for r in stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, Option<String>>(2)?)))? {
+            for r in stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, Option<String>>(2)?,
+                ))
+            })? {
                 let (id, received, set) = r?;
-                let at = report_disclosure(parse_ts(&received).unwrap_or_default(), set.as_deref().and_then(parse_ts), config.disclosure_days);
+                let at = report_disclosure(
+                    parse_ts(&received).unwrap_or_default(),
+                    set.as_deref().and_then(parse_ts),
+                    config.disclosure_days,
+                );
                 if at <= horizon {
                     due.push((id, None));
                 }
@@ -654,7 +833,15 @@ impl Store {
             )?;
             if queued > 0 {
                 let outbox = tx.last_insert_rowid();
-                append_event(&tx, Some(report_id), None, "disclosure_reminder_queued", "daemon", &serde_json::json!({ "outbox": outbox }), now)?;
+                append_event(
+                    &tx,
+                    Some(report_id),
+                    None,
+                    "disclosure_reminder_queued",
+                    "daemon",
+                    &serde_json::json!({ "outbox": outbox }),
+                    now,
+                )?;
                 n += 1;
             }
         }
@@ -666,7 +853,11 @@ impl Store {
     ///
     /// # Errors
     /// Database errors (no such row gives empty facts).
-    pub fn notice_facts(&self, outbox_id: i64, disclosure_days: u32) -> Result<NoticeFacts, StoreError> {
+    pub fn notice_facts(
+        &self,
+        outbox_id: i64,
+        disclosure_days: u32,
+    ) -> Result<NoticeFacts, StoreError> {
         let row: Option<(Option<i64>, String, Option<String>)> = self
             .conn
             .query_row(
@@ -679,11 +870,19 @@ impl Store {
             return Ok(NoticeFacts::default());
         };
         let mut facts = NoticeFacts {
-            disclosure_at: Some(report_disclosure(parse_ts(&received).unwrap_or_default(), set.as_deref().and_then(parse_ts), disclosure_days)),
+            disclosure_at: Some(report_disclosure(
+                parse_ts(&received).unwrap_or_default(),
+                set.as_deref().and_then(parse_ts),
+                disclosure_days,
+            )),
             ..NoticeFacts::default()
         };
         if let Some(arow) = advisory {
-            let id: String = self.conn.query_row("SELECT advisory_id FROM advisories WHERE id = ?1", [arow], |r| r.get(0))?;
+            let id: String = self.conn.query_row(
+                "SELECT advisory_id FROM advisories WHERE id = ?1",
+                [arow],
+                |r| r.get(0),
+            )?;
             let a = self.advisory(&id).map_err(|e| match e {
                 AdvisoryError::Store(s) => s,
                 other => StoreError::Invalid(other.to_string()),
