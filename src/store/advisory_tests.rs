@@ -82,7 +82,13 @@ fn draft_takes_credits_only_from_recorded_consent() {
     let mut f = fields();
     f.also = vec![b.clone(), c.clone(), d];
     let adv = store
-        .draft_advisory(std::slice::from_ref(&a), &f, &AdvisoryConfig::default(), "t", at())
+        .draft_advisory(
+            std::slice::from_ref(&a),
+            &f,
+            &AdvisoryConfig::default(),
+            "t",
+            at(),
+        )
         .unwrap();
     assert_eq!(adv.advisory_id, "HEXON-SA-2026-0001");
     assert_eq!(adv.reports.len(), 4);
@@ -267,7 +273,13 @@ fn unanswered_credit_blocks_publishing_unless_allowed() {
     let mut f = fields();
     f.status = None;
     let id = store
-        .draft_advisory(std::slice::from_ref(&a), &f, &AdvisoryConfig::default(), "t", at())
+        .draft_advisory(
+            std::slice::from_ref(&a),
+            &f,
+            &AdvisoryConfig::default(),
+            "t",
+            at(),
+        )
         .unwrap()
         .advisory_id;
     store
