@@ -222,19 +222,7 @@ impl Store {
             params![advisory_id, year, seq, title, product, first.component, ts(disclosure), ts(now)],
         )?;
         let row = tx.last_insert_rowid();
-        // The reporter's vector seeds the score; the team may change it.
-        let (v31, v40) = (first.cvss_version.as_deref(), first.cvss_vector.clone());
-        match v31 {
-            Some("3.1") => tx.execute(
-                "UPDATE advisories SET cvss_v31 = ?1 WHERE id = ?2",
-                params![v40, row],
-            )?,
-            Some("4.0") => tx.execute(
-                "UPDATE advisories SET cvss_v40 = ?1 WHERE id = ?2",
-                params![v40, row],
-            )?,
-            _ => 0,
-        };
+        seed_score(&tx, row, first)?;
         write_fields(&tx, row, &checked, now)?;
         for f in &facts {
             tx.execute(
@@ -498,6 +486,20 @@ fn advisory_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Advisory> {
     })
 }
 
+/// The first report's (valid, scored) vector seeds the advisory's score; the team may change it.
+fn seed_score(tx: &Transaction<'_>, row: i64, first: &ReportFacts) -> Result<()> {
+    let column = match first.cvss_version.as_deref() {
+        Some("3.1") => "cvss_v31",
+        Some("4.0") => "cvss_v40",
+        _ => return Ok(()),
+    };
+    tx.execute(
+        &format!("UPDATE advisories SET {column} = ?1 WHERE id = ?2"),
+        params![first.cvss_vector, row],
+    )?;
+    Ok(())
+}
+
 fn advisory_row(tx: &Transaction<'_>, advisory_id: &str) -> Result<i64> {
     tx.query_row(
         "SELECT id FROM advisories WHERE advisory_id = ?1",
@@ -587,6 +589,48 @@ pub(super) fn queue_reporter_mail(
     Ok(queued > 0)
 }
 
+/// Check that `a` may be published now and return its next revision number
+/// and revision history.
+fn next_revision(
+    a: &Advisory,
+    summary: Option<&str>,
+    allow_unanswered: bool,
+    now: DateTime<Utc>,
+) -> Result<(u32, Vec<Revision>)> {
+    if a.status == AdvisoryStatus::Draft {
+        return Err(FieldError::new(
+            "--status",
+            format!(
+                "{} is a draft: move it to review first (`advisory set {} --status review`)",
+                a.advisory_id, a.advisory_id
+            ),
+        )
+        .into());
+    }
+    a.check_exportable()?;
+    if let Some(t) = a.unanswered().first().filter(|_| !allow_unanswered) {
+        return Err(FieldError::new(format!("credit of {t}"), "the reporter never answered the credit question: record it with `reports credit` or publish with --allow-unanswered (they are then not credited)").into());
+    }
+    if let Some(s) = summary {
+        check_text("--summary", s, 500)?;
+    }
+    let number = a.revisions.last().map(|r| r.number + 1).unwrap_or(1);
+    let summary = summary.map(str::to_string).unwrap_or_else(|| {
+        if number == 1 {
+            "Initial public release".into()
+        } else {
+            format!("Revision {number}")
+        }
+    });
+    let mut revisions = a.revisions.clone();
+    revisions.push(Revision {
+        number,
+        date: now,
+        summary,
+    });
+    Ok((number, revisions))
+}
+
 /// A reporter milestone (`advisory milestone ID M`); `published` is the publish notice.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Milestone {
@@ -666,37 +710,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<Published> {
         let a = self.advisory(id)?;
-        if a.status == AdvisoryStatus::Draft {
-            return Err(FieldError::new(
-                "--status",
-                format!(
-                    "{} is a draft: move it to review first (`advisory set {} --status review`)",
-                    a.advisory_id, a.advisory_id
-                ),
-            )
-            .into());
-        }
-        a.check_exportable()?;
-        if let Some(t) = a.unanswered().first().filter(|_| !allow_unanswered) {
-            return Err(FieldError::new(format!("credit of {t}"), "the reporter never answered the credit question: record it with `reports credit` or publish with --allow-unanswered (they are then not credited)").into());
-        }
-        if let Some(s) = summary {
-            check_text("--summary", s, 500)?;
-        }
-        let number = a.revisions.last().map(|r| r.number + 1).unwrap_or(1);
-        let summary = summary.map(str::to_string).unwrap_or_else(|| {
-            if number == 1 {
-                "Initial public release".into()
-            } else {
-                format!("Revision {number}")
-            }
-        });
-        let mut revisions = a.revisions.clone();
-        revisions.push(Revision {
-            number,
-            date: now,
-            summary,
-        });
+        let (number, revisions) = next_revision(&a, summary, allow_unanswered, now)?;
         let tx = self.conn.transaction()?;
         let row = advisory_row(&tx, &a.advisory_id)?;
         tx.execute(
