@@ -11,6 +11,8 @@ cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
 
 bash scripts/mailstack.sh install
+# The independent CSAF (npm) and CVE (pip) validators of tests/advisory.rs.
+bash scripts/validators.sh target/validators >/dev/null
 
 stack_dir=$(mktemp -d /tmp/hexon-triage-test.XXXXXX)
 cleanup() { bash scripts/mailstack.sh stop "$stack_dir" >/dev/null 2>&1 || true; rm -rf "$stack_dir"; }

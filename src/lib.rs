@@ -33,6 +33,7 @@
 //! | `decide` | every ingest rule: known/duplicate delivery, follow-up binding, key pinning and review flags, tracking ids, ack or withhold (loop guard, rate limits), team alert, credit writes | none |
 //! | [`store`] | migrations, the ingest transaction (facts → decide → write), outbox, audit chain, queries; enum ↔ column mapping (`store/columns.rs`) | SQLite |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
+//! | [`advisory`] | advisory record, CSAF 2.0 / CVE 5.1 / OSV / Markdown exports, `/.well-known/csaf/` tree, `[advisory]` settings | tree writing |
 //! | [`cli`] | the command line, one file per noun, `dispatch` in `cli/mod.rs` | via the above |
 //! | `metrics`, [`heap`], `fault` | per-stage cost counters, the OpenMetrics registry and its opt-in `[metrics]` endpoint; glibc arena cap and trim; test-only fault injection | loopback/unix socket (endpoint only) |
 //!
@@ -45,6 +46,7 @@
 //! `parse`, `open`, `pipeline` (panic guard, limits); no mail loops:
 //! `loopguard` and `decide` (rate limits).
 
+pub mod advisory;
 pub mod atrest;
 pub mod authres;
 pub mod cli;

@@ -131,6 +131,16 @@ column_enum! {
         Alert => "alert",
         /// An assessment deadline warning to the team.
         Deadline => "deadline",
+        /// Milestone mail to the reporter: the report was triaged (issue 14).
+        MilestoneTriaged => "milestone_triaged",
+        /// Milestone mail to the reporter: a fix is in progress.
+        MilestoneFixing => "milestone_fixing",
+        /// Milestone mail to the reporter: fixed.
+        MilestoneFixed => "milestone_fixed",
+        /// Publish notice to a credited reporter, with the advisory link.
+        AdvisoryPublished => "advisory_published",
+        /// Reminder to the team: a disclosure date is near.
+        DisclosureReminder => "disclosure_reminder",
     }
 }
 

@@ -1,4 +1,4 @@
-//! Command line: `run`, `ingest`, `import`, `reports …`, `quarantine`,
+//! Command line: `run`, `ingest`, `import`, `reports …`, `advisory …`, `quarantine`,
 //! `status`, `audit verify`, `check-config`, `security-txt`, `backup`,
 //! `completions` — one file per noun; this file holds the clap surface, the
 //! exit codes and a short [`dispatch`].
@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand};
 use crate::config::Config;
 use crate::store::Store;
 
+mod advisory;
 mod audit;
 mod backup;
 mod check_config;
@@ -28,6 +29,7 @@ mod securitytxt;
 mod status;
 mod table;
 
+pub use advisory::AdvisoryCommand;
 pub use audit::AuditCommand;
 pub use reports::{FilterArgs, ListArgs, ReportsCommand, SetArgs};
 pub use table::print_table;
@@ -96,6 +98,9 @@ pub enum Command {
     /// Work the report queue.
     #[command(subcommand)]
     Reports(ReportsCommand),
+    /// Advisories: draft from reports, review, publish, export (CSAF 2.0, CVE 5.1, OSV, Markdown).
+    #[command(subcommand)]
+    Advisory(AdvisoryCommand),
     /// List quarantined messages with their reasons.
     Quarantine {
         /// Print JSON instead of a table/text.
@@ -169,6 +174,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
             json,
         } => ingest::import(config, &path, send_acks, json).await,
         Command::Reports(command) => reports::dispatch(config, database, command),
+        Command::Advisory(command) => advisory::dispatch(config, database, command),
         Command::Quarantine { json } => quarantine::list(&open_store(config, database)?, json),
         Command::Status { json } => status::show(&open_store(config, database)?, json),
         Command::Audit(command) => audit::dispatch(&open_store(config, database)?, command),

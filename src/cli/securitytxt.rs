@@ -83,6 +83,13 @@ pub(super) fn write(config_path: &Path, output: Option<&Path>) -> Result<i32> {
         .into());
     }
     let (mut text, warnings) = security_txt_text(t, now);
+    if config.advisory.security_txt_csaf {
+        // The CSAF 2.0 field (section 7.1.8): where our provider metadata is.
+        text.push_str(&format!(
+            "CSAF: {}\n",
+            config.advisory.provider_metadata_url()
+        ));
+    }
     for w in &warnings {
         eprintln!("warning: {w}");
     }

@@ -308,6 +308,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// `None`: no metrics endpoint (the default).
     pub metrics: Option<MetricsConfig>,
+    /// `[advisory]` (defaults when the table is absent).
+    pub advisory: crate::advisory::AdvisoryConfig,
 }
 
 impl Config {

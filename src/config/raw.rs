@@ -63,6 +63,9 @@ pub(super) struct RawConfig {
     pub(super) log: RawLog,
     #[serde(default)]
     pub(super) metrics: Option<RawMetrics>,
+    /// `[advisory]` (issue 14): checked by [`crate::advisory::AdvisoryConfig::problems`].
+    #[serde(default)]
+    pub(super) advisory: Option<crate::advisory::AdvisoryConfig>,
 }
 
 /// `[metrics]`: the opt-in OpenMetrics endpoint.

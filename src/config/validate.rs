@@ -101,6 +101,14 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
     let security_txt = raw
         .security_txt
         .and_then(|t| security_txt(t, !openpgp.team_keys.is_empty(), &mut p));
+    let advisory = raw.advisory.unwrap_or(crate::advisory::AdvisoryConfig {
+        // NOTE: no [advisory] table: do not announce a CSAF provider that does not exist.
+        security_txt_csaf: false,
+        ..Default::default()
+    });
+    for (key, message) in advisory.problems() {
+        p.push(key, message);
+    }
     if !p.0.is_empty() {
         return Err(p);
     }
@@ -119,6 +127,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
         security_txt,
         log_format: raw.log.format,
         metrics,
+        advisory,
     };
     Ok(Validated { config, secrets })
 }

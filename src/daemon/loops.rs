@@ -1,8 +1,7 @@
-//! The daemon's timer-driven loops: the outbox loop (send due replies,
-//! file copies, sleep until the next is due or intake wakes it), the
-//! deadline loop (queue assessment-deadline warnings for the team) and,
-//! with `[metrics]`, the gauge loop (store-derived gauges every
-//! [`GAUGE_INTERVAL`]).
+//! The daemon's two timer-driven loops: the outbox loop (send due replies,
+//! file copies, sleep until the next is due or intake wakes it) and the
+//! deadline loop (queue assessment-deadline warnings and disclosure-date
+//! reminders for the team).
 //!
 //! I/O: the store, and SMTP/IMAP through [`Outbox::run_once`]. Must not:
 //! stop on an error (a failed pass is logged and retried at the next turn),
@@ -62,9 +61,20 @@ pub(super) async fn sla_check(ctx: &Context) -> Result<usize, StoreError> {
     let domain = ctx.config.ack.message_id_domain.clone();
     let now = Utc::now();
     let horizon = now + chrono::Duration::from_std(ctx.config.ack.warn_before).unwrap_or_default();
+    let advisory = ctx.config.advisory.clone();
     let queued = ctx
         .store
-        .run(move |s| s.queue_deadline_warnings(&team, &domain, now, horizon))
+        .run(move |s| {
+            let warnings = s.queue_deadline_warnings(&team, &domain, now, horizon)?;
+            // Issue 14: disclosure dates within `advisory.remind_before_days`.
+            let reminders = s
+                .queue_disclosure_reminders(&team, &domain, &advisory, now)
+                .map_err(|e| match e {
+                    crate::store::advisory::AdvisoryError::Store(e) => e,
+                    other => StoreError::Invalid(other.to_string()),
+                })?;
+            Ok(warnings + reminders)
+        })
         .await?;
     if queued > 0 {
         info!(queued, "assessment deadline warnings queued for the team");

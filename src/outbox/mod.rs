@@ -21,6 +21,7 @@ use crate::config::{Config, CopyMode};
 use crate::model::{OutboxKind, OutboxStatus};
 use crate::open::{self, TeamKeys};
 use crate::source::imap;
+use crate::store::advisory::NoticeFacts;
 use crate::store::{AckFacts, OutboxItem, SharedStore, StoreError};
 use compose::{Body, Envelope};
 use render::{Site, Templates};
@@ -236,12 +237,18 @@ impl Outbox {
                     Some(rid) => Some(store.run(move |s| s.ack_facts(rid)).await?),
                     None => None,
                 };
+                let notice = if is_notice(item.kind) {
+                    let days = self.config.advisory.disclosure_days;
+                    Some(store.run(move |s| s.notice_facts(id, days)).await?)
+                } else {
+                    None
+                };
                 let t_render = std::time::Instant::now();
                 let built = {
                     let this = self.builder();
                     let item = item.clone();
                     tokio::task::spawn_blocking(move || {
-                        this.build(&item, facts.as_ref(), Utc::now())
+                        this.build(&item, facts.as_ref(), notice.as_ref(), Utc::now())
                     })
                     .await
                     .unwrap_or_else(|e| Err(OutboxError::Seal(format!("build task failed: {e}"))))
@@ -363,6 +370,18 @@ impl Outbox {
     }
 }
 
+/// Rows built by [`Builder::build_notice`] (issue 14).
+fn is_notice(kind: OutboxKind) -> bool {
+    matches!(
+        kind,
+        OutboxKind::MilestoneTriaged
+            | OutboxKind::MilestoneFixing
+            | OutboxKind::MilestoneFixed
+            | OutboxKind::AdvisoryPublished
+            | OutboxKind::DisclosureReminder
+    )
+}
+
 enum Outcome {
     Sent,
     Retry,
@@ -382,12 +401,14 @@ impl Builder {
         &self,
         item: &OutboxItem,
         facts: Option<&AckFacts>,
+        notice: Option<&NoticeFacts>,
         now: DateTime<Utc>,
     ) -> Result<Vec<u8>, OutboxError> {
         let facts = facts.ok_or_else(|| OutboxError::Seal("reply has no report".into()))?;
         let calendar = &self.config.calendar;
         let team_public = self.team_keys.public_certs();
         let (rendered, body) = match item.kind {
+            kind if is_notice(kind) => self.build_notice(kind, facts, notice, now)?,
             kind @ (OutboxKind::Alert | OutboxKind::Deadline) => {
                 let template = if kind == OutboxKind::Alert {
                     "alert.txt.j2"
@@ -458,6 +479,71 @@ impl Builder {
             date: now,
         };
         Ok(compose::compose(&envelope, body))
+    }
+
+    /// A milestone mail, publish notice (to the reporter: encrypted to their
+    /// pinned key and the team's when both are known, else plain and signed
+    /// as configured; ids and dates only) or disclosure reminder (to the team).
+    fn build_notice(
+        &self,
+        kind: OutboxKind,
+        facts: &AckFacts,
+        notice: Option<&NoticeFacts>,
+        now: DateTime<Utc>,
+    ) -> Result<(render::Rendered, Body), OutboxError> {
+        let calendar = &self.config.calendar;
+        let n = notice.cloned().unwrap_or_default();
+        let base = &self.config.advisory.base_url;
+        let url = match (&n.advisory_year, &n.advisory_file) {
+            (Some(y), Some(f)) => Some(format!("{base}/{y}/{f}")),
+            _ => None,
+        };
+        let value = serde_json::json!({
+            "advisory_id": n.advisory_id,
+            "advisory_url": url,
+            "disclosure_at": n.disclosure_at.map(|d| calendar.format_local(d)),
+        });
+        let template = match kind {
+            OutboxKind::MilestoneTriaged => "milestone-triaged.txt.j2",
+            OutboxKind::MilestoneFixing => "milestone-fixing.txt.j2",
+            OutboxKind::MilestoneFixed => "milestone-fixed.txt.j2",
+            OutboxKind::AdvisoryPublished => "advisory-published.txt.j2",
+            _ => "disclosure-reminder.txt.j2",
+        };
+        let rendered = self
+            .templates
+            .render_with(template, facts, &self.site, calendar, &value)?;
+        let team_public = self.team_keys.public_certs();
+        if kind == OutboxKind::DisclosureReminder {
+            let body = if team_public.is_empty() {
+                Body::Plain(compose::text_entity(&rendered.body))
+            } else {
+                let inner = compose::protected_entity(&rendered.body, &rendered.subject);
+                Body::Sealed(
+                    open::seal_pgp_mime(&inner, &team_public, &self.team_keys)
+                        .map_err(|e| OutboxError::Seal(e.reason()))?,
+                )
+            };
+            return Ok((rendered, body));
+        }
+        let reporter_cert = facts
+            .reporter_key
+            .as_deref()
+            .and_then(|armored| open::parse_cert(armored.as_bytes()).ok())
+            .filter(|cert| open::usable_for_encryption(cert, now));
+        let body = match reporter_cert {
+            Some(cert) if !self.team_keys.is_empty() => {
+                let inner = compose::protected_entity(&rendered.body, &rendered.subject);
+                let mut recipients = vec![cert];
+                recipients.extend(team_public);
+                Body::Sealed(
+                    open::seal_pgp_mime(&inner, &recipients, &self.team_keys)
+                        .map_err(|e| OutboxError::Seal(e.reason()))?,
+                )
+            }
+            _ => self.maybe_signed(&rendered.body)?,
+        };
+        Ok((rendered, body))
     }
 
     fn maybe_signed(&self, text: &str) -> Result<Body, OutboxError> {

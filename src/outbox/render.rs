@@ -16,11 +16,17 @@ use crate::sla::BusinessCalendar;
 use crate::store::AckFacts;
 
 /// Templates every template directory must hold.
-pub const TEMPLATE_FILES: [&str; 4] = [
+pub const TEMPLATE_FILES: [&str; 9] = [
     "ack.txt.j2",
     "ack-neutral.txt.j2",
     "alert.txt.j2",
     "deadline.txt.j2",
+    // Issue 14: reporter milestones, the publish notice, the team's disclosure reminder.
+    "milestone-triaged.txt.j2",
+    "milestone-fixing.txt.j2",
+    "milestone-fixed.txt.j2",
+    "advisory-published.txt.j2",
+    "disclosure-reminder.txt.j2",
 ];
 
 /// Whether `dir` holds every template in [`TEMPLATE_FILES`] (existence
@@ -104,6 +110,22 @@ impl Templates {
         site: &Site,
         calendar: &BusinessCalendar,
     ) -> Result<Rendered, RenderError> {
+        self.render_with(name, facts, site, calendar, &serde_json::Value::Null)
+    }
+
+    /// [`Self::render`] with `notice` as the template's `notice` value
+    /// (advisory id and link, disclosure date: ids and dates only).
+    ///
+    /// # Errors
+    /// As [`Self::render`].
+    pub fn render_with(
+        &self,
+        name: &str,
+        facts: &AckFacts,
+        site: &Site,
+        calendar: &BusinessCalendar,
+        notice: &serde_json::Value,
+    ) -> Result<Rendered, RenderError> {
         let fmt = |at: DateTime<Utc>| calendar.format_local(at);
         let missing: Vec<&str> = facts.missing.iter().map(|s| s.label()).collect();
         let template = self.env.get_template(name).map_err(|e| RenderError::Load {
@@ -127,6 +149,7 @@ impl Templates {
                 security_txt_url => site.security_txt_url,
                 from_address => site.from_address,
                 time_zone => site.time_zone,
+                notice => notice,
             })
             .map_err(|e| RenderError::Render {
                 name: name.to_string(),

@@ -5,6 +5,7 @@
 //! Rule 1 and 2 live here: a message, its report, its audit events and its
 //! outbox row are written in ONE transaction, together with the IMAP cursor.
 
+pub mod advisory;
 mod columns;
 mod gauges;
 mod ingest;
@@ -36,6 +37,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_outbox_copies.sql")),
     (3, include_str!("migrations/0003_copy_failed.sql")),
     (4, include_str!("migrations/0004_binding_at_rest.sql")),
+    (6, include_str!("migrations/0006_advisories.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

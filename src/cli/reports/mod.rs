@@ -85,6 +85,9 @@ pub enum ReportsCommand {
 pub struct ListArgs {
     #[command(flatten)]
     pub filter: FilterArgs,
+    /// `none`: only valid (accepted or fixed) reports that no advisory covers yet.
+    #[arg(long, value_name = "none")]
+    pub advisory: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -148,6 +151,9 @@ pub struct SetArgs {
     /// A free-text note for the audit trail.
     #[arg(long)]
     pub note: Option<String>,
+    /// Agreed disclosure date (YYYY-MM-DD or RFC 3339; default: 90 days after receipt, `advisory.disclosure_days`).
+    #[arg(long)]
+    pub disclosure: Option<String>,
     /// Who makes the change (default: $USER).
     #[arg(long, env = "USER", default_value = "unknown")]
     pub actor: String,
@@ -161,7 +167,22 @@ pub(super) fn dispatch(
 ) -> Result<i32> {
     let mut store = open_store(config, database)?;
     match command {
-        ReportsCommand::List(args) => list(&store, &args.filter.to_filter(), args.json),
+        ReportsCommand::List(args) => match args.advisory.as_deref() {
+            None => list(&store, &args.filter.to_filter(), args.json),
+            Some("none") => {
+                let uncovered = store
+                    .uncovered_reports()
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+                let mut filter = args.filter.to_filter();
+                filter.limit = None;
+                list_only(&store, &filter, &uncovered, args.json)
+            }
+            Some(other) => Err(ExitError {
+                code: exit::USAGE,
+                message: format!("--advisory: `{other}` is not `none`"),
+            }
+            .into()),
+        },
         ReportsCommand::Export {
             filter,
             format,
@@ -215,6 +236,11 @@ fn credit(
 ) -> Result<i32> {
     let credit = match (name, anonymous, declined) {
         (Some(n), _, _) if !n.trim().is_empty() => {
+            // Issue 14: a name that will go into advisories and mails.
+            crate::advisory::model::check_credit_name("--name", &n).map_err(|e| ExitError {
+                code: exit::USAGE,
+                message: e.to_string(),
+            })?;
             crate::triage::Credit::Name(n.trim().to_string())
         }
         (None, true, _) => crate::triage::Credit::Anonymous,
@@ -240,6 +266,22 @@ fn credit(
 
 /// `reports set ID --status … --assignee … --severity … --component … --note …`.
 fn set(store: &mut Store, args: SetArgs) -> Result<i32> {
+    if let Some(d) = &args.disclosure {
+        let at = super::advisory::parse_date("--disclosure", d)?;
+        store
+            .set_report_disclosure(&args.id, at, &args.actor, Utc::now())
+            .map_err(|e| match e {
+                crate::store::advisory::AdvisoryError::Store(StoreError::NoSuchReport(id)) => {
+                    no_such_report(id)
+                }
+                other => anyhow::anyhow!("{other}"),
+            })?;
+        println!(
+            "{}: disclosure = {}",
+            args.id.to_ascii_uppercase(),
+            crate::store::ts(at)
+        );
+    }
     let changes: Vec<(&str, String)> = [
         ("status", args.status),
         ("assignee", args.assignee),
@@ -250,6 +292,9 @@ fn set(store: &mut Store, args: SetArgs) -> Result<i32> {
     .into_iter()
     .filter_map(|(field, value)| Some((field, value?)))
     .collect();
+    if changes.is_empty() && args.disclosure.is_some() {
+        return Ok(exit::OK);
+    }
     if changes.is_empty() {
         return Err(ExitError {
             code: exit::USAGE,
@@ -275,8 +320,19 @@ fn set(store: &mut Store, args: SetArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// `reports list --advisory none`: the listed reports among `only`.
+fn list_only(store: &Store, filter: &ReportFilter, only: &[String], json: bool) -> Result<i32> {
+    let mut rows = store.list_reports(filter)?;
+    rows.retain(|r| only.contains(&r.tracking_id));
+    print_rows(&rows, json)
+}
+
 fn list(store: &Store, filter: &ReportFilter, json: bool) -> Result<i32> {
     let rows = store.list_reports(filter)?;
+    print_rows(&rows, json)
+}
+
+fn print_rows(rows: &[crate::store::ReportRow], json: bool) -> Result<i32> {
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(exit::OK);

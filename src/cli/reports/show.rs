@@ -35,13 +35,24 @@ pub(super) fn show(
             }
         }
     }
+    let advisories = store
+        .report_advisories(&detail.report.tracking_id)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&detail)?);
+        let mut v = serde_json::to_value(&detail)?;
+        v["advisories"] = serde_json::json!(advisories
+            .iter()
+            .map(|(id, status)| serde_json::json!({ "advisory_id": id, "status": status }))
+            .collect::<Vec<_>>());
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(exit::OK);
     }
     let mut out = std::io::stdout().lock();
     write_labels(&mut out, &detail)?;
     write_deadlines(&mut out, &detail)?;
+    for (id, status) in &advisories {
+        writeln!(out, "  advisory:        {id} ({status})")?;
+    }
     write_messages(&mut out, &detail)?;
     write_replies_and_trail(&mut out, &detail)?;
     Ok(exit::OK)
