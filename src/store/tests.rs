@@ -490,7 +490,10 @@ fn migration_3_keeps_pending_copies_pending() {
         .unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        MIGRATIONS.last().unwrap().0
+    );
     assert_eq!(store.pending_copies(10).unwrap().len(), 1);
     let status = store.status_summary(at()).unwrap();
     assert_eq!(
