@@ -157,6 +157,15 @@ cna_org_id = \"8254265b-2729-46b6-b9e3-3dfca2d5bfca\"\ncna_short_name = \"hexon\
     // Two reports over the real mail stack.
     let body = "Path traversal in the Hexon Gateway admin API.\n\nSteps to reproduce:\n1. GET /admin/../../etc/passwd\n\n\
 Impact: unauthenticated file read.\nCVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H\n";
+    // Signed by the key it attaches: only such a key is pinned (issue 16).
+    let body_file = work.path().join("body.txt");
+    std::fs::write(&body_file, body).unwrap();
+    let signed = gpg(
+        &alice_home,
+        &["--clearsign", "-o", "-", body_file.to_str().unwrap()],
+    )
+    .stdout;
+    let signed = String::from_utf8(signed).unwrap().replace('\n', "\r\n");
     send_raw(
         &u.researcher,
         &u.security,
@@ -164,7 +173,7 @@ Impact: unauthenticated file read.\nCVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
             &u.researcher,
             &u.security,
             "Gateway path traversal",
-            body,
+            &signed,
             &alice_public,
         ),
     );
@@ -211,13 +220,20 @@ Impact: unauthenticated file read.\nCVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H
             "",
         )
     };
+    // Alice has a pinned key now: only a follow-up signed by it may change her report.
+    std::fs::write(&body_file, "Thanks! Please credit me as Alice Example.\n").unwrap();
+    let signed_credit = gpg(
+        &alice_home,
+        &["--clearsign", "-o", "-", body_file.to_str().unwrap()],
+    )
+    .stdout;
     send_raw(
         &u.researcher,
         &u.security,
         &follow(
             &u.researcher,
             &ta,
-            "Thanks! Please credit me as Alice Example.",
+            &String::from_utf8(signed_credit).unwrap(),
             1,
         ),
     );
