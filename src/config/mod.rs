@@ -267,6 +267,8 @@ pub struct Config {
     pub imap: ImapConfig,
     pub smtp: SmtpConfig,
     pub database: PathBuf,
+    /// The audit chain's head, written by the daemon (`store.audit_anchor`).
+    pub audit_anchor: PathBuf,
     pub ack: AckConfig,
     pub calendar: BusinessCalendar,
     pub triage: TriageConfig,

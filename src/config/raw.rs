@@ -160,6 +160,9 @@ fn default_connections() -> usize {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) path: PathBuf,
+    /// Where the daemon keeps the audit chain's head (default: beside `path`).
+    #[serde(default)]
+    pub(super) audit_anchor: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]

@@ -104,6 +104,11 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
         path: path.to_path_buf(),
         imap,
         smtp,
+        audit_anchor: raw.store.audit_anchor.unwrap_or_else(|| {
+            let mut name = raw.store.path.as_os_str().to_owned();
+            name.push(".audit-anchor");
+            name.into()
+        }),
         database: raw.store.path,
         ack,
         // NOTE: only a placeholder when `calendar` failed, and then `p` is not empty.

@@ -334,6 +334,8 @@ impl Outbox {
             "filing reply copies"
         );
         let flags = format!("(\\Seen {} {})", imap_config.keyword, imap::REPLY_KEYWORD);
+        // The audit chain's head travels in each copy (outside the database).
+        let head = store.run(|s| s.audit_head()).await?;
         let mut done = 0;
         while !pending.is_empty() {
             self.heartbeat
@@ -355,7 +357,11 @@ impl Outbox {
                 }
                 let (run, tail) = rest.split_at(n);
                 rest = tail;
-                let messages: Vec<&[u8]> = run.iter().map(|(_, _, b)| b.as_slice()).collect();
+                let stamped: Vec<Vec<u8>> = run
+                    .iter()
+                    .map(|(_, _, b)| with_audit_head(b, head.as_ref()))
+                    .collect();
+                let messages: Vec<&[u8]> = stamped.iter().map(Vec::as_slice).collect();
                 imap::append_many(&mut session, folder, &flags, &messages, imap_config.timeout)
                     .await?;
                 // NOTE: a crash right here files this run again (at most COPIES_PER_APPEND
@@ -372,6 +378,19 @@ impl Outbox {
     }
 }
 
+/// The team's copy of a reply: the sent bytes with an
+/// `X-Hexon-Audit-Head: <event id>:<mac prefix>` header line in front (the
+/// reporter's mail never carries it; with `copy_mode = "bcc"` the copy is the
+/// sent message and has none).
+pub fn with_audit_head(bytes: &[u8], head: Option<&crate::store::AuditHead>) -> Vec<u8> {
+    let Some(head) = head else {
+        return bytes.to_vec();
+    };
+    let mut out = format!("X-Hexon-Audit-Head: {}\r\n", head.header_value()).into_bytes();
+    out.extend_from_slice(bytes);
+    out
+}
+
 /// Reply copies per MULTIAPPEND command.
 const COPIES_PER_APPEND: usize = 50;
 /// Bytes of reply copies per MULTIAPPEND command.
@@ -381,6 +400,20 @@ enum Outcome {
     Sent,
     Retry,
     Failed,
+}
+
+/// The outer (cleartext) Subject of a reply. A team alert or deadline mail
+/// about an ENCRYPTED report says only that there is a notice: its rendered
+/// subject (which names the severity or the deadline) travels in the
+/// protected inner header of the sealed body. Acks keep their subject (it
+/// never names the report's content).
+pub fn outer_subject(kind: OutboxKind, facts: &AckFacts, rendered: &str) -> String {
+    match kind {
+        OutboxKind::Alert | OutboxKind::Deadline if facts.encrypted => {
+            format!("Security report notice {}", facts.tracking_id)
+        }
+        _ => rendered.to_string(),
+    }
 }
 
 /// The CPU side of a reply: render, compose, seal. Runs on the blocking pool.
@@ -460,11 +493,12 @@ impl Builder {
                 (rendered, body)
             }
         };
+        let subject = outer_subject(item.kind, facts, &rendered.subject);
         let envelope = Envelope {
             from: &self.config.smtp.from,
             reply_to: self.config.smtp.reply_to.as_deref(),
             to: &item.recipient,
-            subject: &rendered.subject,
+            subject: &subject,
             message_id: &item.message_id,
             in_reply_to: item.in_reply_to.as_deref(),
             references: &item.references,
