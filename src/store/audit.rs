@@ -425,3 +425,6 @@ pub fn read_anchor(path: &Path) -> std::result::Result<AuditHead, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     AuditHead::parse(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests;
