@@ -316,6 +316,8 @@ struct Walk<'k> {
     prev: String,
     prev_id: Option<i64>,
     seen_keyed: bool,
+    /// A daemon event without a MAC after keyed ones was reported.
+    recomputed: bool,
     summary: AuditSummary,
 }
 
@@ -326,6 +328,7 @@ impl<'k> Walk<'k> {
             prev: "0".repeat(64),
             prev_id: None,
             seen_keyed: false,
+            recomputed: false,
             summary: AuditSummary::default(),
         }
     }
@@ -369,7 +372,9 @@ impl<'k> Walk<'k> {
             if self.seen_keyed {
                 self.summary.unkeyed_after += 1;
                 self.summary.uncovered_tail += 1;
-                if self.key.is_some() && e.actor == "daemon" {
+                if self.key.is_some() && e.actor == "daemon" && !self.recomputed {
+                    // NOTE: named once, at the first such event; the rest follow from it.
+                    self.recomputed = true;
                     self.problem(
                         id,
                         "written by the daemon without a MAC after keyed events: the chain was recomputed from here (edited)",
