@@ -238,6 +238,10 @@ pub struct Limits {
 pub struct RateLimits {
     pub per_sender_per_hour: u32,
     pub global_per_hour: u32,
+    /// Of `global_per_hour`, the acks reserved for authenticated senders.
+    pub reserved_authenticated_per_hour: u32,
+    /// The window the global limit counts in (3600 s but in tests).
+    pub global_window_secs: u32,
 }
 
 #[derive(Debug, Clone)]

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_outbox_copies.sql")),
     (5, include_str!("migrations/0005_binding_at_rest.sql")),
+    (7, include_str!("migrations/0007_ack_slots.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

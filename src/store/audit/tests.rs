@@ -26,6 +26,18 @@ fn problems(s: &AuditSummary) -> String {
     format!("{:?}", s.problems)
 }
 
+/// One `events` row: id, report, message, kind, actor, detail, at, prev_hash.
+type Row = (
+    i64,
+    Option<i64>,
+    Option<i64>,
+    String,
+    String,
+    String,
+    String,
+    String,
+);
+
 /// Rewrite event `id`'s detail and recompute every hash from there on
 /// without the key, as someone with write access to the file would.
 fn recompute_unkeyed_from(store: &Store, id: i64) {
@@ -36,16 +48,7 @@ fn recompute_unkeyed_from(store: &Store, id: i64) {
             [id],
         )
         .unwrap();
-    let rows: Vec<(
-        i64,
-        Option<i64>,
-        Option<i64>,
-        String,
-        String,
-        String,
-        String,
-        String,
-    )> = {
+    let rows: Vec<Row> = {
         let mut stmt = store
             .conn
             .prepare("SELECT id, report_id, message_row, kind, actor, detail, at, prev_hash FROM events WHERE id >= ?1 ORDER BY id")
