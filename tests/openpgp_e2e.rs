@@ -388,4 +388,29 @@ fn team_alert_about_an_encrypted_report_has_a_neutral_outer_subject() {
         plain.contains("protected-headers=\"v1\"") || plain.contains("protected-headers=v1"),
         "{plain}"
     );
+
+    // Finding 10: the team's copy of the ack carries the audit head; the
+    // reporter's mail does not; the header value is a usable anchor.
+    let acks = wait_messages(&u.researcher, &u.password, "INBOX", 1, DELIVERY);
+    assert!(acks
+        .iter()
+        .all(|m| m.header("X-Hexon-Audit-Head").is_none()));
+    let copy = imap_messages(&u.security, &u.password, "INBOX")
+        .into_iter()
+        .find(|m| m.header("X-Hexon-Tracking-Id").as_deref() == Some(tracking.as_str()))
+        .expect("the team's copy of the ack");
+    let head = copy
+        .header("X-Hexon-Audit-Head")
+        .expect("audit head in the copy");
+    println!("copy X-Hexon-Audit-Head: {head}");
+    let anchor = setup.dir.path().join("from-copy.anchor");
+    std::fs::write(&anchor, &head).unwrap();
+    let verified = cli_ok(
+        &setup,
+        &["audit", "verify", "--anchor", anchor.to_str().unwrap()],
+    );
+    assert!(
+        verified.contains("intact") && verified.contains("with a MAC"),
+        "{verified}"
+    );
 }
