@@ -10,8 +10,9 @@
 //! when signed by that key once there is one), key pinning (only from a
 //! mail signed by the offered key; other keys are candidates) and key-change
 //! review flags, the tracking id of a new report,
-//! ack or withhold (loop guard, per-sender and global rate limits), the
-//! team alert for critical reports, and credit writes. No I/O, no clock.
+//! ack or withhold (loop guard, per-sender rate limit), the ack's slot under
+//! the global limit (delayed, never dropped; a share reserved for
+//! authenticated senders), the team alert for critical reports, and credit writes. No I/O, no clock.
 
 use chrono::{DateTime, Datelike, Utc};
 
