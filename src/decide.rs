@@ -10,10 +10,11 @@
 //! when signed by that key once there is one), key pinning (only from a
 //! mail signed by the offered key; other keys are candidates) and key-change
 //! review flags, the tracking id of a new report,
-//! ack or withhold (loop guard, per-sender and global rate limits), the
-//! team alert for critical reports, and credit writes. No I/O, no clock.
+//! ack or withhold (loop guard, per-sender rate limit), the ack's slot under
+//! the global limit (delayed, never dropped; a share reserved for
+//! authenticated senders), the team alert for critical reports, and credit writes. No I/O, no clock.
 
-use chrono::Datelike;
+use chrono::{DateTime, Datelike, Utc};
 
 use crate::loopguard::Verdict;
 use crate::model::{
@@ -62,8 +63,46 @@ pub struct Facts {
     pub similar_report: Option<String>,
     /// Acks queued to this sender in the last hour (counted up to the limit).
     pub acks_to_sender_last_hour: i64,
-    /// Acks queued to anyone in the last hour.
-    pub acks_last_hour: i64,
+    /// The global limit's recent ack slots, per share of the budget.
+    pub ack_slots: AckSlots,
+}
+
+/// Which share of the global ack budget an ack draws on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AckClass {
+    /// `global_per_hour - reserved_authenticated_per_hour`: anyone.
+    #[default]
+    Open,
+    /// `reserved_authenticated_per_hour`: only authenticated senders.
+    Authenticated,
+}
+
+impl AckClass {
+    /// The `outbox.ack_class` column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AckClass::Open => "open",
+            AckClass::Authenticated => "authenticated",
+        }
+    }
+}
+
+/// The slots (send times) of one class's acks, as far as the global limit
+/// needs them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClassSlots {
+    /// The class budget's n-th latest slot inside the window ending at the
+    /// mail's receipt (and after it): `None` while the window has room.
+    pub nth_latest: Option<DateTime<Utc>>,
+    /// The class's latest slot: a new ack never goes before it (FIFO).
+    pub latest: Option<DateTime<Utc>>,
+}
+
+/// Slots per class.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AckSlots {
+    pub open: ClassSlots,
+    pub authenticated: ClassSlots,
 }
 
 /// A stored message with the same Message-ID and sender.
@@ -93,6 +132,10 @@ pub enum AckPlan {
         copy_folder: Option<String>,
         /// The reporter's References plus their Message-ID (threading).
         references: Vec<String>,
+        /// The share of the global budget it draws on.
+        class: AckClass,
+        /// Past the global limit: queued, sent at this time (never dropped).
+        delay_until: Option<DateTime<Utc>>,
     },
     Withhold {
         reason: String,
@@ -383,12 +426,7 @@ fn decide_ack(
             facts.acks_to_sender_last_hour
         ));
     }
-    if facts.acks_last_hour >= i64::from(policy.global_per_hour) {
-        return withhold(format!(
-            "global rate limit: {} acks in the last hour",
-            facts.acks_last_hour
-        ));
-    }
+    let (class, delay_until) = global_slot(prepared.received_at, mail, facts, policy);
     let copy_folder = if policy.append_copies {
         policy.copy_folder.clone().or_else(|| {
             prepared
@@ -404,7 +442,60 @@ fn decide_ack(
     AckPlan::Send {
         copy_folder,
         references,
+        class,
+        delay_until,
     }
+}
+
+/// Budgets per class: (open, authenticated).
+pub fn class_budgets(policy: &IngestPolicy) -> (u32, u32) {
+    let reserved = policy
+        .reserved_authenticated_per_hour
+        .min(policy.global_per_hour.saturating_sub(1));
+    (policy.global_per_hour - reserved, reserved)
+}
+
+/// Is the sender authenticated for the reserved share: a good signature by
+/// the key pinned to their address, or DKIM/DMARC pass for the From domain
+/// from the trusted receiving server. (Forged senders have neither; a
+/// rotating attacker with a DKIM-signing domain of their own is limited to
+/// the reserved share.)
+fn authenticated(mail: &PreparedMail, facts: &Facts) -> bool {
+    let pinned = facts.sender.as_ref().and_then(|s| s.pinned_key.as_deref());
+    let signed_by_pinned = mail.signature == Signature::Good
+        && !mail.signer_offered
+        && pinned.is_some()
+        && pinned == mail.signer_fingerprint.as_deref();
+    signed_by_pinned || mail.sender_auth == SenderAuth::Pass
+}
+
+/// The global circuit breaker DELAYS, never drops: an ack goes out now
+/// while its class's window has room, else at the earliest slot that keeps
+/// every window within the class budget, after every ack of its class
+/// already queued (FIFO). An authenticated sender's ack takes a free open
+/// slot first, else the reserved share, so forged senders filling the open
+/// share (rotating addresses past the per-sender limit) cannot starve it.
+fn global_slot(
+    at: DateTime<Utc>,
+    mail: &PreparedMail,
+    facts: &Facts,
+    policy: &IngestPolicy,
+) -> (AckClass, Option<DateTime<Utc>>) {
+    let window = chrono::Duration::seconds(i64::from(policy.global_window_secs));
+    let slot = |s: &ClassSlots| {
+        let base = s.nth_latest.map_or(at, |n| n + window);
+        let slot = base.max(s.latest.unwrap_or(at)).max(at);
+        (slot > at).then_some(slot)
+    };
+    let open = slot(&facts.ack_slots.open);
+    let (_, reserved) = class_budgets(policy);
+    if open.is_none() || reserved == 0 || !authenticated(mail, facts) {
+        return (AckClass::Open, open);
+    }
+    (
+        AckClass::Authenticated,
+        slot(&facts.ack_slots.authenticated),
+    )
 }
 
 #[cfg(test)]

@@ -279,6 +279,10 @@ pub struct IngestPolicy {
     pub team_address: Option<String>,
     pub per_sender_per_hour: u32,
     pub global_per_hour: u32,
+    /// Of `global_per_hour`, acks only authenticated senders may use.
+    pub reserved_authenticated_per_hour: u32,
+    /// The window of the global limit, in seconds (3600 but in tests).
+    pub global_window_secs: u32,
     /// False for historical imports: store, but never reply.
     pub send_acks: bool,
 }

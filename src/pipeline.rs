@@ -138,6 +138,8 @@ impl Pipeline {
             team_address: config.ack.team_address.clone(),
             per_sender_per_hour: config.rate_limits.per_sender_per_hour,
             global_per_hour: config.rate_limits.global_per_hour,
+            reserved_authenticated_per_hour: config.rate_limits.reserved_authenticated_per_hour,
+            global_window_secs: config.rate_limits.global_window_secs,
             send_acks,
         }
     }

@@ -616,3 +616,179 @@ fn systemd_unit_passes_systemd_analyze() {
         "systemd-analyze verify: {text}"
     );
 }
+
+/// A team key that can decrypt (ed25519 + cv25519): the audit key is derived from it.
+fn gpg_team_decryption_key(dir: &Path) -> PathBuf {
+    let home = dir.join("gnupg-dec");
+    std::fs::create_dir_all(&home).unwrap();
+    let gpg = |args: &[&str]| {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(&home)
+            .args(["--batch", "--pinentry-mode", "loopback", "--passphrase", ""])
+            .args(args)
+            .output()
+            .expect("gpg (apt-get install gnupg)");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    gpg(&[
+        "--quick-gen-key",
+        "Hexon Security <security@hexon.io>",
+        "future-default",
+        "default",
+        "2y",
+    ]);
+    let path = dir.join("team-dec.sec.asc");
+    std::fs::write(
+        &path,
+        gpg(&["--armor", "--export-secret-keys", "security@hexon.io"]),
+    )
+    .unwrap();
+    path
+}
+
+/// An environment with a team key, three ingested reports (keyed events,
+/// anchor written by `ingest`) and one CLI edit (an unkeyed event).
+fn keyed_env(key: &Path) -> (Env, Vec<String>) {
+    let env = Env::new("");
+    let text = std::fs::read_to_string(&env.config).unwrap().replace(
+        "team_keys = []",
+        &format!("team_keys = [\"{}\"]", key.display()),
+    );
+    std::fs::write(&env.config, text).unwrap();
+    let ids = seed(&env);
+    env.ok(&["reports", "set", &ids[0], "--status", "triaging"]);
+    (env, ids)
+}
+
+/// Recompute the chain from event `from` on with plain SHA-256, as someone
+/// who can write the database file but has no team key would.
+fn recompute_unkeyed(conn: &rusqlite::Connection, from: i64) {
+    use sha2::Digest;
+    let mut stmt = conn
+        .prepare("SELECT id, report_id, message_row, kind, actor, detail, at, prev_hash FROM events WHERE id >= ?1 ORDER BY id")
+        .unwrap();
+    type Row = (
+        i64,
+        Option<i64>,
+        Option<i64>,
+        String,
+        String,
+        String,
+        String,
+        String,
+    );
+    let rows: Vec<Row> = stmt
+        .query_map([from], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+                r.get(6)?,
+                r.get(7)?,
+            ))
+        })
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let mut prev = rows[0].7.clone();
+    for (id, report, message, kind, actor, detail, at, _) in rows {
+        let report = report.map(|v| v.to_string()).unwrap_or_default();
+        let message = message.map(|v| v.to_string()).unwrap_or_default();
+        let mut h = sha2::Sha256::new();
+        for part in [
+            prev.as_str(),
+            &report,
+            &message,
+            &kind,
+            &actor,
+            &detail,
+            &at,
+        ] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part.as_bytes());
+        }
+        let hash = hex::encode(h.finalize());
+        conn.execute(
+            "UPDATE events SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
+            rusqlite::params![prev, hash, id],
+        )
+        .unwrap();
+        prev = hash;
+    }
+}
+
+#[test]
+fn audit_verify_with_the_team_key_catches_a_recomputed_chain_and_a_cut_tail() {
+    let keys = tempfile::tempdir().unwrap();
+    let key = gpg_team_decryption_key(keys.path());
+
+    // Untouched: intact, with MACs, and the anchor beside the database matches.
+    let (env, _) = keyed_env(&key);
+    let anchor = env.path("triage.db.audit-anchor");
+    let anchored = std::fs::read_to_string(&anchor).expect("ingest wrote the audit anchor");
+    println!("anchor: {}", anchored.trim());
+    let intact = env.ok(&["audit", "verify"]);
+    println!("{}", intact.trim());
+    assert!(
+        intact.contains("intact") && intact.contains("with a MAC") && intact.contains("anchor"),
+        "{intact}"
+    );
+    let verdict = env.json(&["audit", "verify", "--json"]);
+    assert!(verdict["keyed"].as_u64().unwrap() >= 9, "{verdict}");
+    assert_eq!(
+        verdict["unkeyed_without_key"], 1,
+        "the CLI's edit: {verdict}"
+    );
+
+    // One event's detail rewritten and the chain recomputed without the key.
+    let conn = rusqlite::Connection::open(env.path("triage.db")).unwrap();
+    conn.execute(
+        "UPDATE events SET detail = '{\"forged\":1}' WHERE id = 2",
+        [],
+    )
+    .unwrap();
+    recompute_unkeyed(&conn, 2);
+    let out = env.run(&["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{}", text.trim());
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("event 2:") && text.contains("recomputed"),
+        "{text}"
+    );
+    assert!(text.contains("does not match the anchor"), "{text}");
+
+    // The newest events deleted: the anchor's event is gone.
+    let (cut, _) = keyed_env(&key);
+    let conn = rusqlite::Connection::open(cut.path("triage.db")).unwrap();
+    let last: i64 = conn
+        .query_row("SELECT MAX(id) FROM events", [], |r| r.get(0))
+        .unwrap();
+    conn.execute("DELETE FROM events WHERE id > ?1", [last - 4])
+        .unwrap();
+    let out = cut.run(&["audit", "verify"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{}", text.trim());
+    assert_eq!(out.status.code(), Some(4), "{text}");
+    assert!(
+        text.contains("truncated") && text.contains("not in the chain"),
+        "{text}"
+    );
+    // An explicit anchor (e.g. a copy's X-Hexon-Audit-Head value) works the same.
+    let header = cut.path("from-header.txt");
+    let head = std::fs::read_to_string(cut.path("triage.db.audit-anchor")).unwrap();
+    let (id, mac) = head.trim().split_once(':').unwrap();
+    std::fs::write(&header, format!("{id}:{}", &mac[..32])).unwrap();
+    let out = cut.run(&["audit", "verify", "--anchor", header.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("truncated"));
+}

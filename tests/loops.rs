@@ -190,3 +190,132 @@ fn polite_auto_responder_gets_no_reply() {
     assert_eq!(report_count(&setup), 1);
     assert_eq!(daemon.stop(), Some(0));
 }
+
+/// Events of the report whose reporter is `address`.
+fn events_of(setup: &Setup, address: &str) -> Vec<String> {
+    let report = reports_json(setup)
+        .into_iter()
+        .find(|r| r["reporter"].as_str() == Some(address) || r["from"].as_str() == Some(address))
+        .unwrap_or_else(|| panic!("no report from {address}"));
+    let show = report_json(setup, report["tracking_id"].as_str().unwrap());
+    show["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn forged_flood_past_the_global_limit_delays_but_never_drops_a_genuine_ack() {
+    // Finding 8 of issue 16: 2 open acks + 1 reserved per 4-second window.
+    let setup = setup_with(
+        "flood",
+        &[("idle = true", "idle = true\nauthserv_id = \"mx.hexon.test\"")],
+        "\n[rate_limits]\nper_sender_per_hour = 3\nglobal_per_hour = 3\nreserved_authenticated_per_hour = 1\nglobal_window_secs = 4\n",
+    );
+    let u = &setup.users;
+    let verified = format!("verified-{}@researcher.test", std::process::id());
+    add_user(&verified, &u.password);
+    wait_login(&verified, &u.password);
+    // The flood: forged senders rotating addresses (one mail each, so the
+    // per-sender limit never trips), filed before the genuine reports.
+    let flood = 6;
+    for n in 0..flood {
+        let forged = format!("forged-{n}-{}@researcher.test", fastrand::u32(..));
+        let raw = report_mail(
+            &forged,
+            &u.security,
+            "XSS",
+            "XSS in the Hexon Gateway admin UI.",
+            &format!("flood-{n}@forged.test"),
+            "",
+        );
+        send_raw(&forged, &u.security, &raw);
+    }
+    wait_messages(
+        &u.security,
+        &u.password,
+        "INBOX",
+        flood,
+        Duration::from_secs(30),
+    );
+    // A genuine reporter without any authentication, and one whose domain
+    // the receiving server vouched for (DMARC pass).
+    let plain = report_mail(
+        &u.researcher,
+        &u.security,
+        "SQLi",
+        "SQL injection in the Hexon Portal login form.",
+        "genuine-plain@researcher.test",
+        "",
+    );
+    send_raw(&u.researcher, &u.security, &plain);
+    let vouched = report_mail(
+        &verified,
+        &u.security,
+        "CSRF",
+        "CSRF in the Hexon Portal settings page.",
+        "genuine-verified@researcher.test",
+        "Authentication-Results: mx.hexon.test; dmarc=pass header.from=researcher.test\r\n",
+    );
+    send_raw(&verified, &u.security, &vouched);
+    wait_messages(
+        &u.security,
+        &u.password,
+        "INBOX",
+        flood + 2,
+        Duration::from_secs(30),
+    );
+
+    let started = Instant::now();
+    let daemon = Daemon::start(&setup);
+    // The authenticated reporter's ack uses the reserved share: not queued behind the flood.
+    wait_messages(&verified, &u.password, "INBOX", 1, Duration::from_secs(30));
+    let verified_after = started.elapsed();
+    // The plain reporter's ack is delayed (the open share is full), then sent.
+    wait_messages(
+        &u.researcher,
+        &u.password,
+        "INBOX",
+        1,
+        Duration::from_secs(90),
+    );
+    let plain_after = started.elapsed();
+    println!(
+        "flood: {flood} forged reports; authenticated ack after {:.1} s, delayed plain ack after {:.1} s",
+        verified_after.as_secs_f64(),
+        plain_after.as_secs_f64()
+    );
+    let plain_events = events_of(&setup, &u.researcher);
+    assert!(
+        plain_events.iter().any(|k| k == "ack_delayed"),
+        "{plain_events:?}"
+    );
+    let verified_events = events_of(&setup, &verified);
+    assert!(
+        !verified_events.iter().any(|k| k == "ack_delayed"),
+        "{verified_events:?}"
+    );
+    assert!(
+        verified_after < plain_after,
+        "the reserved share is not behind the flood"
+    );
+    // Nothing was dropped: every report has an ack queued, none suppressed.
+    let reports = reports_json(&setup);
+    assert_eq!(reports.len(), flood + 2);
+    for r in &reports {
+        let show = report_json(&setup, r["tracking_id"].as_str().unwrap());
+        let kinds: Vec<&str> = show["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| e["kind"].as_str())
+            .collect();
+        assert!(
+            kinds.contains(&"ack_queued") && !kinds.contains(&"ack_suppressed"),
+            "{kinds:?}"
+        );
+    }
+    assert_eq!(daemon.stop(), Some(0));
+}

@@ -250,3 +250,167 @@ fn unknown_key_gets_a_neutral_notice_and_plaintext_is_stored_nowhere() {
         }
     }
 }
+
+/// Encrypt `inner` (a MIME entity) to the team key with alice's GnuPG home
+/// and wrap it as a PGP/MIME message from `from` to `to`.
+fn encrypted_to_team(
+    from: &str,
+    to: &str,
+    subject: &str,
+    inner: &str,
+    message_id: &str,
+) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("inner.eml");
+    std::fs::write(&plain, inner.replace('\n', "\r\n")).unwrap();
+    let team_fpr = fixture("team-cv25519.fpr").trim().to_string();
+    let out = Command::new("gpg")
+        .arg("--homedir")
+        .arg(fixtures().join("gnupg-alice"))
+        .args(["--batch", "--yes", "--trust-model", "always", "--armor"])
+        .args(["--encrypt", "--recipient", &team_fpr, "--output", "-"])
+        .arg(&plain)
+        .output()
+        .expect("gpg");
+    assert!(
+        out.status.success(),
+        "gpg --encrypt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let armored = String::from_utf8(out.stdout).unwrap();
+    let b = "=-=enc-critical=-=";
+    format!(
+        "From: Researcher <{from}>\nTo: {to}\nSubject: {subject}\nMessage-ID: <{message_id}>\n\
+         Date: Tue, 24 Nov 2026 10:00:00 +0000\nMIME-Version: 1.0\n\
+         Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n boundary=\"{b}\"\n\n\
+         --{b}\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n\
+         --{b}\nContent-Type: application/octet-stream; name=\"encrypted.asc\"\n\n{armored}\n--{b}--\n"
+    )
+    .replace('\n', "\r\n")
+    .into_bytes()
+}
+
+#[test]
+fn team_alert_about_an_encrypted_report_has_a_neutral_outer_subject() {
+    // Finding 5 of issue 16: the outer Subject of the team alert says only
+    // "notice"; the real subject is the protected inner header.
+    let team = format!("team-alert-{}@hexon.test", std::process::id());
+    add_user(&team, "team-alert-password");
+    wait_login(&team, "team-alert-password");
+    let setup = setup_with(
+        "pgpalert",
+        &[(
+            "tracking_prefix = \"HEXON\"",
+            &format!("tracking_prefix = \"HEXON\"\nteam_address = \"{team}\""),
+        )],
+        &team_keys_toml(),
+    );
+    let u = &setup.users;
+    let inner = "Content-Type: text/plain; charset=utf-8\n\n\
+        CANARY-critical-alert-7f3a\n\nSummary: unauthenticated remote code execution in the Hexon Gateway \
+        admin API (POST /api/v1/upload).\nSteps: upload a crafted archive, the server runs it as root.\n\
+        Impact: full compromise of the gateway; actively exploited.\n";
+    let raw = encrypted_to_team(
+        &u.researcher,
+        &u.security,
+        "...",
+        inner,
+        "alert-1@researcher.test",
+    );
+    send_raw(&u.researcher, &u.security, &raw);
+    wait_messages(&u.security, &u.password, "INBOX", 1, DELIVERY);
+    cli_ok(&setup, &["run", "--once"]);
+
+    let reports = reports_json(&setup);
+    assert_eq!(reports.len(), 1, "{reports:?}");
+    assert_eq!(reports[0]["encrypted"], true);
+    assert_eq!(reports[0]["critical"], true, "{:?}", reports[0]);
+    let tracking = reports[0]["tracking_id"].as_str().unwrap().to_string();
+
+    let alerts = wait_messages(&team, "team-alert-password", "INBOX", 1, DELIVERY);
+    let alert = &alerts[0];
+    let outer = alert.header("Subject").unwrap();
+    println!("alert outer Subject: {outer}");
+    assert_eq!(outer, format!("Security report notice {tracking}"));
+    assert!(!outer.to_ascii_lowercase().contains("critical"), "{outer}");
+    let content_type = alert.header("Content-Type").unwrap();
+    assert!(
+        content_type.starts_with("multipart/encrypted"),
+        "{content_type}"
+    );
+
+    // The team opens it with its secret key: the inner entity carries the real subject.
+    let home = tempfile::tempdir().unwrap();
+    let gpg = |args: &[&str], input: Option<&Path>| {
+        let mut c = Command::new("gpg");
+        c.arg("--homedir")
+            .arg(home.path())
+            .args(["--batch", "--yes", "--trust-model", "always"]);
+        c.args(args);
+        if let Some(p) = input {
+            c.arg(p);
+        }
+        c.output().expect("gpg")
+    };
+    let imported = gpg(
+        &["--import"],
+        Some(&fixtures().join("team-cv25519.sec.asc")),
+    );
+    assert!(
+        imported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&imported.stderr)
+    );
+    let text = alert.text();
+    let start = text.find("-----BEGIN PGP MESSAGE-----").unwrap();
+    let end = text.find("-----END PGP MESSAGE-----").unwrap() + "-----END PGP MESSAGE-----".len();
+    let file = home.path().join("alert.asc");
+    std::fs::write(&file, &text[start..end]).unwrap();
+    let out = gpg(&["--decrypt"], Some(&file));
+    assert!(
+        out.status.success(),
+        "gpg --decrypt: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let plain = String::from_utf8_lossy(&out.stdout);
+    let inner_subject = plain
+        .lines()
+        .find_map(|l| l.strip_prefix("Subject: "))
+        .unwrap_or_default()
+        .trim()
+        .to_string();
+    println!("alert inner Subject: {inner_subject}");
+    assert_eq!(
+        inner_subject,
+        format!("[{tracking}] CRITICAL security report received")
+    );
+    assert!(
+        plain.contains("protected-headers=\"v1\"") || plain.contains("protected-headers=v1"),
+        "{plain}"
+    );
+
+    // Finding 10: the team's copy of the ack carries the audit head; the
+    // reporter's mail does not; the header value is a usable anchor.
+    let acks = wait_messages(&u.researcher, &u.password, "INBOX", 1, DELIVERY);
+    assert!(acks
+        .iter()
+        .all(|m| m.header("X-Hexon-Audit-Head").is_none()));
+    let copy = imap_messages(&u.security, &u.password, "INBOX")
+        .into_iter()
+        .find(|m| m.header("X-Hexon-Tracking-Id").as_deref() == Some(tracking.as_str()))
+        .expect("the team's copy of the ack");
+    let head = copy
+        .header("X-Hexon-Audit-Head")
+        .expect("audit head in the copy");
+    println!("copy X-Hexon-Audit-Head: {head}");
+    let anchor = setup.dir.path().join("from-copy.anchor");
+    std::fs::write(&anchor, &head).unwrap();
+    let verified = cli_ok(
+        &setup,
+        &["audit", "verify", "--anchor", anchor.to_str().unwrap()],
+    );
+    assert!(
+        verified.contains("intact") && verified.contains("with a MAC"),
+        "{verified}"
+    );
+}

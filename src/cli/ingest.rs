@@ -29,6 +29,7 @@ pub(super) async fn ingest(
         let result = ctx.process(raw, SourceRef::Ingest).await?;
         results.push((file.display().to_string(), format!("{result:?}")));
     }
+    ctx.anchor_audit().await;
     if json {
         let list: Vec<_> = results
             .iter()
@@ -74,6 +75,7 @@ pub(super) async fn import(
         *counts.entry(key).or_default() += 1;
         progress(n + 1, total, terminal);
     }
+    ctx.anchor_audit().await;
     if json {
         println!(
             "{}",

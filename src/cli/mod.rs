@@ -177,7 +177,7 @@ pub async fn dispatch(cli: Cli) -> Result<i32> {
         Command::Advisory(command) => advisory::dispatch(config, database, command),
         Command::Quarantine { json } => quarantine::list(&open_store(config, database)?, json),
         Command::Status { json } => status::show(&open_store(config, database)?, json),
-        Command::Audit(command) => audit::dispatch(&open_store(config, database)?, command),
+        Command::Audit(command) => audit::dispatch(config, database, command),
         Command::CheckConfig { json, connect } => check_config::check(config, json, connect).await,
         Command::SecurityTxt { output } => securitytxt::write(config, output.as_deref()),
         Command::Backup { dest } => backup::backup(&open_store(config, database)?, &dest),

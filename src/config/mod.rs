@@ -245,6 +245,10 @@ pub struct Limits {
 pub struct RateLimits {
     pub per_sender_per_hour: u32,
     pub global_per_hour: u32,
+    /// Of `global_per_hour`, the acks reserved for authenticated senders.
+    pub reserved_authenticated_per_hour: u32,
+    /// The window the global limit counts in (3600 s but in tests).
+    pub global_window_secs: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -298,6 +302,8 @@ pub struct Config {
     pub imap: ImapConfig,
     pub smtp: SmtpConfig,
     pub database: PathBuf,
+    /// The audit chain's head, written by the daemon (`store.audit_anchor`).
+    pub audit_anchor: PathBuf,
     pub ack: AckConfig,
     pub calendar: BusinessCalendar,
     pub triage: TriageConfig,

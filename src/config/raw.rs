@@ -175,6 +175,9 @@ fn default_connections() -> usize {
 #[serde(deny_unknown_fields)]
 pub(super) struct RawStore {
     pub(super) path: PathBuf,
+    /// Where the daemon keeps the audit chain's head (default: beside `path`).
+    #[serde(default)]
+    pub(super) audit_anchor: Option<PathBuf>,
 }
 
 #[derive(Deserialize)]
@@ -314,6 +317,13 @@ pub(super) struct RawRateLimits {
     pub(super) per_sender_per_hour: u32,
     #[serde(default = "default_global")]
     pub(super) global_per_hour: u32,
+    /// Share of the global budget only authenticated senders may use
+    /// (default: a quarter of `global_per_hour`).
+    #[serde(default)]
+    pub(super) reserved_authenticated_per_hour: Option<u32>,
+    /// The global limit's window (default 3600 s; shorter only for tests).
+    #[serde(default = "default_global_window")]
+    pub(super) global_window_secs: u32,
 }
 
 impl Default for RawRateLimits {
@@ -321,8 +331,14 @@ impl Default for RawRateLimits {
         RawRateLimits {
             per_sender_per_hour: default_per_sender(),
             global_per_hour: default_global(),
+            reserved_authenticated_per_hour: None,
+            global_window_secs: default_global_window(),
         }
     }
+}
+
+fn default_global_window() -> u32 {
+    3600
 }
 
 fn default_per_sender() -> u32 {

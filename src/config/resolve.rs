@@ -37,6 +37,7 @@ pub(super) fn resolve(v: Validated) -> (Config, Problems) {
     config.smtp.ca_file = config.smtp.ca_file.as_deref().map(resolve);
     check_file(&mut p, "smtp.ca_file", config.smtp.ca_file.as_deref());
     config.database = resolve(&config.database);
+    config.audit_anchor = resolve(&config.audit_anchor);
     config.ack.template_dir = resolve(&config.ack.template_dir);
     config.openpgp.team_keys = config
         .openpgp

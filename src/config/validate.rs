@@ -89,9 +89,29 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
     let triage = raw.triage.unwrap_or_default();
     p.check("triage", triage.validate());
     let limits = limits(&raw.limits, &mut p);
+    let r = &raw.rate_limits;
+    let reserved = r
+        .reserved_authenticated_per_hour
+        .unwrap_or(r.global_per_hour / 4);
+    if r.global_per_hour == 0 {
+        p.push("rate_limits.global_per_hour", "must be at least 1");
+    } else if reserved >= r.global_per_hour {
+        p.push(
+            "rate_limits.reserved_authenticated_per_hour",
+            format!(
+                "must be below rate_limits.global_per_hour ({})",
+                r.global_per_hour
+            ),
+        );
+    }
+    if r.global_window_secs == 0 {
+        p.push("rate_limits.global_window_secs", "must be at least 1");
+    }
     let rate_limits = RateLimits {
-        per_sender_per_hour: raw.rate_limits.per_sender_per_hour,
-        global_per_hour: raw.rate_limits.global_per_hour,
+        per_sender_per_hour: r.per_sender_per_hour,
+        global_per_hour: r.global_per_hour,
+        reserved_authenticated_per_hour: reserved,
+        global_window_secs: r.global_window_secs,
     };
     let openpgp = openpgp(raw.openpgp);
     let metrics = raw.metrics.and_then(|m| {
@@ -116,6 +136,11 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
         path: path.to_path_buf(),
         imap,
         smtp,
+        audit_anchor: raw.store.audit_anchor.unwrap_or_else(|| {
+            let mut name = raw.store.path.as_os_str().to_owned();
+            name.push(".audit-anchor");
+            name.into()
+        }),
         database: raw.store.path,
         ack,
         // NOTE: only a placeholder when `calendar` failed, and then `p` is not empty.

@@ -37,6 +37,7 @@ pub(super) async fn outbox_loop(
             Ok(_) => {}
             Err(e) => error!(error = %e, "outbox pass failed"),
         }
+        ctx.anchor_audit().await;
         let next = ctx.store.run(|s| s.next_outbox_due()).await.ok().flatten();
         let wait = next
             .map(|at| (at - Utc::now()).to_std().unwrap_or(Duration::ZERO))

@@ -101,11 +101,13 @@ impl Context {
     /// # Errors
     /// The store cannot be opened or the team keys cannot be loaded.
     pub fn new(config: Config, send_acks: bool) -> Result<Context, DaemonError> {
-        let store = Store::open(&config.database)?;
+        let mut store = Store::open(&config.database)?;
         store.defer_checkpoints()?;
         let checkpointer =
             crate::store::Checkpointer::start(&config.database, Duration::from_millis(250))?;
         let pipeline = Pipeline::from_config(&config)?;
+        // Audit events are MACed with the key derived from the team key.
+        store.set_audit_key(pipeline.at_rest.audit_key().copied())?;
         let policy = Pipeline::policy(&config, send_acks);
         Ok(Context {
             config: Arc::new(config),
@@ -115,6 +117,33 @@ impl Context {
             heartbeat: Arc::new(AtomicI64::new(Utc::now().timestamp())),
             _checkpointer: checkpointer,
         })
+    }
+
+    /// Write the audit chain's head to the anchor file (`store.audit_anchor`)
+    /// when it moved. A failure is logged, never fatal: the chain itself is
+    /// intact, only its outside anchor is stale.
+    pub async fn anchor_audit(&self) {
+        let head = match self.store.run(|s| s.audit_head()).await {
+            Ok(Some(head)) => head,
+            Ok(None) => return,
+            Err(e) => {
+                warn!(error = %e, "cannot read the audit chain's head");
+                return;
+            }
+        };
+        let path = self.config.audit_anchor.clone();
+        let unchanged = crate::store::read_anchor(&path).is_ok_and(|a| a == head);
+        if unchanged {
+            return;
+        }
+        let id = head.id;
+        match tokio::task::spawn_blocking(move || crate::store::write_anchor(&path, &head)).await {
+            Ok(Ok(())) => debug!(event = id, "audit anchor written"),
+            Ok(Err(e)) => {
+                warn!(error = %e, path = %self.config.audit_anchor.display(), "cannot write the audit anchor")
+            }
+            Err(e) => warn!(error = %e, "audit anchor task failed"),
+        }
     }
 
     /// Run one message through the whole pipeline and commit it.
@@ -339,6 +368,7 @@ async fn single_pass(ctx: &Context, outbox: &Outbox) -> Result<Summary, DaemonEr
     loops::sla_check(ctx).await?;
     let pass = outbox.run_once(&ctx.store, Utc::now()).await?;
     summary.acks_sent = pass.sent;
+    ctx.anchor_audit().await;
     info!(?summary, "single pass done");
     Ok(summary)
 }

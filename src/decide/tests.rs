@@ -28,6 +28,8 @@ fn policy() -> IngestPolicy {
         team_address: Some("team@hexon.test".into()),
         per_sender_per_hour: 3,
         global_per_hour: 100,
+        reserved_authenticated_per_hour: 20,
+        global_window_secs: 3600,
         send_acks: true,
     }
 }
@@ -571,6 +573,8 @@ fn ack_table() {
     let send_inbox = AckPlan::Send {
         copy_folder: Some("INBOX".into()),
         references: vec!["m1@r".into(), "m2@r".into()],
+        class: AckClass::Open,
+        delay_until: None,
     };
     let withhold = |reason: &str| AckPlan::Withhold {
         reason: reason.into(),
@@ -588,7 +592,7 @@ fn ack_table() {
         ..facts()
     };
     let busy_world = Facts {
-        acks_last_hour: 100,
+        ack_slots: full_open(),
         ..facts()
     };
     // (case, mail, facts, policy, expected)
@@ -616,11 +620,11 @@ fn ack_table() {
             withhold("rate limit: 3 acks to this sender in the last hour"),
         ),
         (
-            "global circuit breaker",
+            "global circuit breaker: delayed until the window has room, not dropped",
             mail(),
             busy_world,
             policy(),
-            withhold("global rate limit: 100 acks in the last hour"),
+            delayed(AckClass::Open, minutes(30)),
         ),
         (
             "copy in the same SMTP transaction: no APPEND",
@@ -630,6 +634,8 @@ fn ack_table() {
             AckPlan::Send {
                 copy_folder: None,
                 references: vec!["m1@r".into(), "m2@r".into()],
+                class: AckClass::Open,
+                delay_until: None,
             },
         ),
         (
@@ -640,6 +646,8 @@ fn ack_table() {
             AckPlan::Send {
                 copy_folder: Some("Replies".into()),
                 references: vec!["m1@r".into(), "m2@r".into()],
+                class: AckClass::Open,
+                delay_until: None,
             },
         ),
     ];
@@ -647,6 +655,162 @@ fn ack_table() {
         let (_, report) = new_report(run(m, &f, &p));
         assert_eq!(report.ack, expected, "{case}");
     }
+}
+
+fn minutes(n: i64) -> DateTime<Utc> {
+    at() + chrono::Duration::minutes(n)
+}
+
+/// The open share's window is full: its 80th latest slot 30 minutes ago.
+fn full_open() -> AckSlots {
+    AckSlots {
+        open: ClassSlots {
+            nth_latest: Some(minutes(-30)),
+            latest: Some(minutes(-1)),
+        },
+        authenticated: ClassSlots::default(),
+    }
+}
+
+fn delayed(class: AckClass, until: DateTime<Utc>) -> AckPlan {
+    AckPlan::Send {
+        copy_folder: Some("INBOX".into()),
+        references: vec!["m1@r".into(), "m2@r".into()],
+        class,
+        delay_until: Some(until),
+    }
+}
+
+#[test]
+fn the_global_limit_delays_in_order_and_keeps_a_share_for_authenticated_senders() {
+    let now = |class| AckPlan::Send {
+        copy_folder: Some("INBOX".into()),
+        references: vec!["m1@r".into(), "m2@r".into()],
+        class,
+        delay_until: None,
+    };
+    let pinned = |slots: AckSlots| Facts {
+        sender: sender(1, Some(PINNED)),
+        ack_slots: slots,
+        ..facts()
+    };
+    let mut dkim = mail();
+    dkim.sender_auth = SenderAuth::Pass;
+    let queued = AckSlots {
+        open: ClassSlots {
+            nth_latest: Some(minutes(20)),
+            latest: Some(minutes(150)),
+        },
+        ..AckSlots::default()
+    };
+    let both_full = AckSlots {
+        authenticated: ClassSlots {
+            nth_latest: Some(minutes(-10)),
+            latest: Some(minutes(-2)),
+        },
+        ..full_open()
+    };
+    let no_reserve = IngestPolicy {
+        reserved_authenticated_per_hour: 0,
+        ..policy()
+    };
+    // (case, mail, facts, policy, expected)
+    let cases: Vec<(&str, PreparedMail, Facts, IngestPolicy, AckPlan)> = vec![
+        (
+            "room in the open share: now",
+            mail(),
+            facts(),
+            policy(),
+            now(AckClass::Open),
+        ),
+        (
+            "open share full: after the window's oldest slot",
+            mail(),
+            Facts {
+                ack_slots: full_open(),
+                ..facts()
+            },
+            policy(),
+            delayed(AckClass::Open, minutes(30)),
+        ),
+        (
+            "acks already queued: behind the last of them (in order)",
+            mail(),
+            Facts {
+                ack_slots: queued,
+                ..facts()
+            },
+            policy(),
+            delayed(AckClass::Open, minutes(150)),
+        ),
+        (
+            "signed by the pinned key, open share full: the reserved share, now",
+            signed(mail(), Signature::Good, PINNED),
+            pinned(full_open()),
+            policy(),
+            now(AckClass::Authenticated),
+        ),
+        (
+            "signed by the pinned key, open share free: open, now",
+            signed(mail(), Signature::Good, PINNED),
+            pinned(AckSlots::default()),
+            policy(),
+            now(AckClass::Open),
+        ),
+        (
+            "DKIM/DMARC pass, open share full: the reserved share",
+            dkim,
+            Facts {
+                ack_slots: full_open(),
+                ..facts()
+            },
+            policy(),
+            now(AckClass::Authenticated),
+        ),
+        (
+            "signed by a key the mail brought: not authenticated",
+            self_signed(mail(), OTHER),
+            Facts {
+                ack_slots: full_open(),
+                ..facts()
+            },
+            policy(),
+            delayed(AckClass::Open, minutes(30)),
+        ),
+        (
+            "signed by another key than the pinned one: not authenticated",
+            signed(mail(), Signature::Good, OTHER),
+            pinned(full_open()),
+            policy(),
+            delayed(AckClass::Open, minutes(30)),
+        ),
+        (
+            "reserved share full too: delayed in it",
+            signed(mail(), Signature::Good, PINNED),
+            pinned(both_full),
+            policy(),
+            delayed(AckClass::Authenticated, minutes(50)),
+        ),
+        (
+            "no reserved share configured: everyone queues in the open share",
+            signed(mail(), Signature::Good, PINNED),
+            pinned(full_open()),
+            no_reserve,
+            delayed(AckClass::Open, minutes(30)),
+        ),
+    ];
+    for (case, m, f, p, expected) in cases {
+        let (_, report) = new_report(run(m, &f, &p));
+        assert_eq!(report.ack, expected, "{case}");
+    }
+    assert_eq!(class_budgets(&policy()), (80, 20));
+    assert_eq!(
+        class_budgets(&IngestPolicy {
+            reserved_authenticated_per_hour: 500,
+            ..policy()
+        }),
+        (1, 99)
+    );
 }
 
 #[test]

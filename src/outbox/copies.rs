@@ -60,9 +60,14 @@ impl Outbox {
             "filing reply copies"
         );
         let flags = format!("(\\Seen {} {})", imap_config.keyword, imap::REPLY_KEYWORD);
+        // The audit chain's head travels in each copy (outside the database).
+        let head = store.run(|s| s.audit_head()).await?;
         while !pending.is_empty() {
             self.heartbeat
                 .store(Utc::now().timestamp(), std::sync::atomic::Ordering::Relaxed);
+            for copy in pending.iter_mut() {
+                copy.2 = with_audit_head(&copy.2, head.as_ref());
+            }
             for run in runs(&pending, multi) {
                 let done = self
                     .file_run(&mut session, store, run, &flags, multi)
@@ -180,6 +185,19 @@ fn runs(pending: &[Copy], multi: bool) -> Vec<&[Copy]> {
         out.push(run);
         rest = tail;
     }
+    out
+}
+
+/// The team's copy of a reply: the sent bytes with an
+/// `X-Hexon-Audit-Head: <event id>:<mac prefix>` header line in front (the
+/// reporter's mail never carries it; with `copy_mode = "bcc"` the copy is the
+/// sent message and has none).
+pub fn with_audit_head(bytes: &[u8], head: Option<&crate::store::AuditHead>) -> Vec<u8> {
+    let Some(head) = head else {
+        return bytes.to_vec();
+    };
+    let mut out = format!("X-Hexon-Audit-Head: {}\r\n", head.header_value()).into_bytes();
+    out.extend_from_slice(bytes);
     out
 }
 

@@ -388,6 +388,20 @@ enum Outcome {
     Failed,
 }
 
+/// The outer (cleartext) Subject of a reply. A team alert or deadline mail
+/// about an ENCRYPTED report says only that there is a notice: its rendered
+/// subject (which names the severity or the deadline) travels in the
+/// protected inner header of the sealed body. Acks keep their subject (it
+/// never names the report's content).
+pub fn outer_subject(kind: OutboxKind, facts: &AckFacts, rendered: &str) -> String {
+    match kind {
+        OutboxKind::Alert | OutboxKind::Deadline if facts.encrypted => {
+            format!("Security report notice {}", facts.tracking_id)
+        }
+        _ => rendered.to_string(),
+    }
+}
+
 /// The CPU side of a reply: render, compose, seal. Runs on the blocking pool.
 struct Builder {
     config: Arc<Config>,
@@ -467,11 +481,12 @@ impl Builder {
                 (rendered, body)
             }
         };
+        let subject = outer_subject(item.kind, facts, &rendered.subject);
         let envelope = Envelope {
             from: &self.config.smtp.from,
             reply_to: self.config.smtp.reply_to.as_deref(),
             to: &item.recipient,
-            subject: &rendered.subject,
+            subject: &subject,
             message_id: &item.message_id,
             in_reply_to: item.in_reply_to.as_deref(),
             references: &item.references,

@@ -6,6 +6,7 @@
 //! outbox row are written in ONE transaction, together with the IMAP cursor.
 
 pub mod advisory;
+mod audit;
 mod columns;
 mod gauges;
 mod ingest;
@@ -18,17 +19,17 @@ use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use sha2::{Digest, Sha256};
 
 pub use crate::model::{
     IngestPolicy, IngestResult, Prepared, PreparedKind, PreparedMail, SourceRef,
 };
+use audit::append_event;
+pub use audit::{read_anchor, write_anchor, AuditHead, AuditProblem, AuditSummary, KEYED_PREFIX};
 pub use ingest::body_digest;
 pub use keys::{KeyCandidate, PinKey};
 pub use outbox::{AckFacts, OutboxItem};
 pub use query::{
-    AuditProblem, EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow,
-    StatusSummary,
+    EventRow, MessageRow, OutboxRow, ReportDetail, ReportFilter, ReportRow, StatusSummary,
 };
 
 /// Numbered migrations, applied in order; `PRAGMA user_version` records the last one.
@@ -38,6 +39,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/0003_copy_failed.sql")),
     (4, include_str!("migrations/0004_binding_at_rest.sql")),
     (6, include_str!("migrations/0006_advisories.sql")),
+    (7, include_str!("migrations/0007_ack_slots.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -193,6 +195,8 @@ pub struct Store {
     conn: Connection,
     /// Fingerprints of recent reports and times of recent acks.
     caches: ingest::Caches,
+    /// The audit key events are MACed with (see [`Store::set_audit_key`]).
+    audit_key: Option<[u8; 32]>,
 }
 
 impl Store {
@@ -253,9 +257,11 @@ impl Store {
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)
             .map_err(open_err)?;
         conn.set_prepared_statement_cache_capacity(64);
+        audit::register(&conn, None).map_err(open_err)?;
         let mut store = Store {
             conn,
             caches: ingest::Caches::default(),
+            audit_key: None,
         };
         store.migrate()?;
         Ok(store)
@@ -450,60 +456,6 @@ fn set_cursor(tx: &Transaction<'_>, mailbox: &str, uidvalidity: u32, uid: u32) -
         params![mailbox, uidvalidity, uid],
     )?;
     Ok(())
-}
-
-/// Append an audit event, chained to the previous one by SHA-256.
-fn append_event(
-    tx: &Transaction<'_>,
-    report_id: Option<i64>,
-    message_row: Option<i64>,
-    kind: &str,
-    actor: &str,
-    detail: &serde_json::Value,
-    at: DateTime<Utc>,
-) -> Result<()> {
-    let prev: String = tx
-        .row_cached(
-            "SELECT hash FROM events ORDER BY id DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()?
-        .unwrap_or_else(|| "0".repeat(64));
-    let detail = detail.to_string();
-    let at = ts(at);
-    let hash = event_hash(&prev, report_id, message_row, kind, actor, &detail, &at);
-    tx.exec_cached(
-        "INSERT INTO events(report_id, message_row, kind, actor, detail, at, prev_hash, hash)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![report_id, message_row, kind, actor, detail, at, prev, hash],
-    )?;
-    Ok(())
-}
-
-fn event_hash(
-    prev: &str,
-    report_id: Option<i64>,
-    message_row: Option<i64>,
-    kind: &str,
-    actor: &str,
-    detail: &str,
-    at: &str,
-) -> String {
-    let mut h = Sha256::new();
-    for part in [
-        prev,
-        &report_id.map(|v| v.to_string()).unwrap_or_default(),
-        &message_row.map(|v| v.to_string()).unwrap_or_default(),
-        kind,
-        actor,
-        detail,
-        at,
-    ] {
-        h.update((part.len() as u64).to_be_bytes());
-        h.update(part.as_bytes());
-    }
-    hex::encode(h.finalize())
 }
 
 /// A Message-ID of our domain; unique and unguessable enough to be an id.

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
-use super::{append_event, event_hash, ts, Result, Store, StoreError};
+use super::{append_event, ts, Result, Store, StoreError};
 use crate::model::{MessageStatus, OutboxKind, OutboxStatus, Signature};
 
 pub const STATUSES: &[&str] = &[
@@ -132,12 +132,6 @@ pub struct StatusSummary {
     pub last_poll: Option<String>,
     pub last_error: Option<String>,
     pub cursors: Vec<(String, u32, u32)>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AuditProblem {
-    pub event_id: i64,
-    pub problem: String,
 }
 
 const REPORT_COLUMNS: &str = "r.tracking_id, r.status, p.address, r.subject, r.encrypted, r.component, r.out_of_scope,
@@ -512,61 +506,5 @@ impl Store {
             last_error: self.state("last_error")?,
             cursors,
         })
-    }
-
-    /// Walk the audit chain; report every event whose hash or link is wrong.
-    pub fn audit_verify(&self) -> Result<(usize, Vec<AuditProblem>)> {
-        let mut stmt = self.conn.prepare(
-            "SELECT id, report_id, message_row, kind, actor, detail, at, prev_hash, hash FROM events ORDER BY id",
-        )?;
-        let mut rows = stmt.query([])?;
-        let mut prev = "0".repeat(64);
-        let mut prev_id: Option<i64> = None;
-        let mut problems = Vec::new();
-        let mut count = 0;
-        while let Some(r) = rows.next()? {
-            count += 1;
-            let id: i64 = r.get(0)?;
-            let report_id: Option<i64> = r.get(1)?;
-            let message_row: Option<i64> = r.get(2)?;
-            let kind: String = r.get(3)?;
-            let actor: String = r.get(4)?;
-            let detail: String = r.get(5)?;
-            let at: String = r.get(6)?;
-            let prev_hash: String = r.get(7)?;
-            let hash: String = r.get(8)?;
-            if let Some(p) = prev_id {
-                if id != p + 1 {
-                    problems.push(AuditProblem {
-                        event_id: id,
-                        problem: format!("events {} to {} are missing", p + 1, id - 1),
-                    });
-                }
-            }
-            if prev_hash != prev {
-                problems.push(AuditProblem {
-                    event_id: id,
-                    problem: "link to the previous event is broken (an event before it was edited or deleted)".into(),
-                });
-            }
-            if event_hash(
-                &prev_hash,
-                report_id,
-                message_row,
-                &kind,
-                &actor,
-                &detail,
-                &at,
-            ) != hash
-            {
-                problems.push(AuditProblem {
-                    event_id: id,
-                    problem: "content does not match its hash (edited)".into(),
-                });
-            }
-            prev = hash;
-            prev_id = Some(id);
-        }
-        Ok((count, problems))
     }
 }

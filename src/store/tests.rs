@@ -23,6 +23,8 @@ fn policy() -> IngestPolicy {
         team_address: Some("team@hexon.test".into()),
         per_sender_per_hour: 3,
         global_per_hour: 100,
+        reserved_authenticated_per_hour: 20,
+        global_window_secs: 3600,
         send_acks: true,
     }
 }
@@ -307,6 +309,7 @@ fn global_rate_limit_counts_recent_acks_incrementally() {
     let mut store = Store::open_in_memory().unwrap();
     let policy = IngestPolicy {
         global_per_hour: 4,
+        reserved_authenticated_per_hour: 0,
         ..policy()
     };
     let now = Utc::now();
@@ -344,6 +347,47 @@ fn global_rate_limit_counts_recent_acks_incrementally() {
         .count();
     // 2 old (one outside the hour) + 4 allowed within the hour in total: 1 + 3 new ones.
     assert_eq!(acks, 2 + 3, "global_per_hour = 4 counts the recent old ack");
+    // The other 5 are delayed, not dropped: queued in order, 4 per hour.
+    let slots: Vec<(String, String)> = store
+        .conn
+        .prepare("SELECT next_attempt_at, send_at FROM outbox WHERE kind = 'ack' ORDER BY id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(slots.len(), 10, "every report has its ack row");
+    let delayed: Vec<&String> = slots[5..].iter().map(|(next, _)| next).collect();
+    assert!(slots[5..].iter().all(|(next, send)| next == send));
+    assert!(
+        delayed.windows(2).all(|w| w[0] <= w[1]),
+        "in order: {delayed:?}"
+    );
+    assert_eq!(
+        *delayed[0],
+        ts(now - chrono::Duration::minutes(30) + chrono::Duration::hours(1)),
+        "the first waits for the 30-minute-old ack to leave the window"
+    );
+    // Slots in the window: -30 min and 3 × now; then +30, +60 ×3, +90: never more than 4 in an hour.
+    let hour = |m: i64| ts(now + chrono::Duration::minutes(m));
+    let expected = [hour(30), hour(60), hour(60), hour(60), hour(90)];
+    assert_eq!(delayed, expected.iter().collect::<Vec<_>>(), "4 per hour");
+    let delays: i64 = store
+        .conn
+        .query_row(
+            "SELECT COUNT(*) FROM events WHERE kind = 'ack_delayed'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(delays, 5);
+    assert!(
+        store
+            .due_outbox(now + chrono::Duration::hours(2), 100)
+            .unwrap()
+            .len()
+            >= 10
+    );
 }
 
 #[test]

@@ -6,8 +6,11 @@
 use chrono::{DateTime, Datelike, Duration as ChronoDuration, Utc};
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::super::{ts, Cached, Result};
-use crate::decide::{EarlierDelivery, Facts, ReferencedReport, ReportRef, SenderFacts};
+use super::super::{parse_ts, ts, Cached, Result};
+use crate::decide::{
+    AckClass, AckSlots, ClassSlots, EarlierDelivery, Facts, ReferencedReport, ReportRef,
+    SenderFacts,
+};
 use crate::model::{IngestPolicy, Prepared, PreparedKind, PreparedMail};
 use crate::threading::ThreadRefs;
 use crate::triage::{self, Fingerprint};
@@ -49,7 +52,7 @@ pub(super) fn load_facts(
     }
     let sender = sender_facts(tx, from)?;
     let sender_id = sender.as_ref().map(|s| s.reporter_id);
-    let (acks_to_sender_last_hour, acks_last_hour) =
+    let (acks_to_sender_last_hour, ack_slots) =
         recent_acks(tx, &mut caches.acks, from, p.received_at, policy)?;
     Ok(Facts {
         known: false,
@@ -65,7 +68,7 @@ pub(super) fn load_facts(
         )?,
         sender,
         acks_to_sender_last_hour,
-        acks_last_hour,
+        ack_slots,
     })
 }
 
@@ -267,15 +270,15 @@ fn find_duplicate(
     Ok(best.map(|(_, tid)| tid.clone()))
 }
 
-/// Acks queued in the last hour: to this sender (counted up to the limit)
-/// and to anyone (counted up to the limit for old dates).
+/// Acks queued to this sender in the last hour (counted up to the limit),
+/// and the global limit's slots per class.
 fn recent_acks(
     tx: &Transaction<'_>,
     acks: &mut AckWindow,
     from: &str,
     at: DateTime<Utc>,
     policy: &IngestPolicy,
-) -> Result<(i64, i64)> {
+) -> Result<(i64, AckSlots)> {
     let since = ts(at - ChronoDuration::hours(1));
     // NOTE: counts stop at the limit: past it the exact number does not matter.
     let per_sender: i64 = tx.row_cached(
@@ -284,83 +287,126 @@ fn recent_acks(
         params![from, since, policy.per_sender_per_hour as i64],
         |r| r.get(0),
     )?;
+    let window = ChronoDuration::seconds(i64::from(policy.global_window_secs));
+    let after = ts(at - window);
+    let (open, authenticated) = crate::decide::class_budgets(policy);
     // NOTE: the daemon's checks are about "now"; older dates (an import) ask the database.
     let recent = at >= Utc::now() - ChronoDuration::minutes(10);
-    let global: i64 = if recent {
-        acks.count_since(tx, &since, &ts(at - ChronoDuration::minutes(70)))?
+    let slots = if recent {
+        let keep_from = ts(at - window - ChronoDuration::minutes(10));
+        acks.refresh(tx, &keep_from)?;
+        AckSlots {
+            open: acks.slots(AckClass::Open, &after, open),
+            authenticated: acks.slots(AckClass::Authenticated, &after, authenticated),
+        }
     } else {
-        tx.row_cached(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox
-               WHERE kind = 'ack' AND created_at >= ?1 LIMIT ?2)",
-            params![since, policy.global_per_hour as i64],
-            |r| r.get(0),
-        )?
+        AckSlots {
+            open: slots_in_db(tx, AckClass::Open, &after, open)?,
+            authenticated: slots_in_db(tx, AckClass::Authenticated, &after, authenticated)?,
+        }
     };
-    Ok((per_sender, global))
+    Ok((per_sender, slots))
 }
 
-/// Creation times of recent acks, read incrementally (rows past the last
-/// seen id), so the global rate limit does not count every ack of the last
-/// hour for every message.
+/// [`ClassSlots`] from the database: the class's slots after `after`,
+/// newest first, up to `budget` of them.
+fn slots_in_db(
+    tx: &Transaction<'_>,
+    class: AckClass,
+    after: &str,
+    budget: u32,
+) -> Result<ClassSlots> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT send_at FROM outbox WHERE kind = 'ack' AND ack_class = ?1 AND send_at > ?2
+         ORDER BY send_at DESC LIMIT ?3",
+    )?;
+    let times: Vec<String> = stmt
+        .query_map(
+            params![class.as_str(), after, i64::from(budget.max(1))],
+            |r| r.get(0),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(ClassSlots {
+        nth_latest: (budget > 0 && times.len() >= budget as usize)
+            .then(|| times.last().and_then(|t| parse_ts(t)))
+            .flatten(),
+        latest: times.first().and_then(|t| parse_ts(t)),
+    })
+}
+
+/// Slots (send times) of recent acks per class, read incrementally (rows
+/// past the last seen id), so the global limit does not read every ack of
+/// the window for every message.
 #[derive(Default)]
 pub(crate) struct AckWindow {
     loaded: bool,
     last_id: i64,
-    times: std::collections::BTreeMap<String, u32>,
+    open: std::collections::BTreeMap<String, u32>,
+    authenticated: std::collections::BTreeMap<String, u32>,
 }
 
 impl AckWindow {
-    /// Acks created at or after `since`; times before `keep_from` are
-    /// forgotten (both RFC 3339 UTC timestamps, `keep_from` <= `since`).
-    fn count_since(&mut self, tx: &Transaction<'_>, since: &str, keep_from: &str) -> Result<i64> {
-        if !self.loaded {
-            self.load(tx, keep_from)?;
+    fn map(&mut self, class: AckClass) -> &mut std::collections::BTreeMap<String, u32> {
+        match class {
+            AckClass::Open => &mut self.open,
+            AckClass::Authenticated => &mut self.authenticated,
+        }
+    }
+
+    /// Read new rows; forget slots before `keep_from` (RFC 3339 UTC).
+    fn refresh(&mut self, tx: &Transaction<'_>, keep_from: &str) -> Result<()> {
+        let rows: Vec<(i64, Option<String>, Option<String>)> = if self.loaded {
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, ack_class, send_at FROM outbox WHERE id > ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([self.last_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
         } else {
-            self.catch_up(tx, keep_from)?;
+            let mut stmt = tx.prepare_cached(
+                "SELECT id, ack_class, send_at FROM outbox WHERE kind = 'ack' AND send_at >= ?1
+                 UNION ALL SELECT COALESCE(MAX(id), 0), NULL, NULL FROM outbox",
+            )?;
+            let rows = stmt.query_map([keep_from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            self.loaded = true;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        for (id, class, at) in rows {
+            self.last_id = self.last_id.max(id);
+            let class = match class.as_deref() {
+                Some("authenticated") => AckClass::Authenticated,
+                Some(_) => AckClass::Open,
+                None => continue,
+            };
+            if let Some(at) = at.filter(|a| a.as_str() >= keep_from) {
+                *self.map(class).entry(at).or_default() += 1;
+            }
         }
         // NOTE: the daemon's checks move forward in time; a margin covers
         // batches prepared a little out of order.
-        self.times = self.times.split_off(keep_from);
-        Ok(self
-            .times
-            .range::<str, _>((std::ops::Bound::Included(since), std::ops::Bound::Unbounded))
-            .map(|(_, n)| i64::from(*n))
-            .sum())
-    }
-
-    fn load(&mut self, tx: &Transaction<'_>, keep_from: &str) -> Result<()> {
-        self.last_id =
-            tx.row_cached("SELECT COALESCE(MAX(id), 0) FROM outbox", [], |r| r.get(0))?;
-        let mut stmt = tx.prepare_cached(
-            "SELECT created_at FROM outbox WHERE kind = 'ack' AND created_at >= ?1 AND id <= ?2",
-        )?;
-        let rows = stmt.query_map(params![keep_from, self.last_id], |r| r.get::<_, String>(0))?;
-        for at in rows {
-            *self.times.entry(at?).or_default() += 1;
-        }
-        self.loaded = true;
+        self.open = self.open.split_off(keep_from);
+        self.authenticated = self.authenticated.split_off(keep_from);
         Ok(())
     }
 
-    fn catch_up(&mut self, tx: &Transaction<'_>, keep_from: &str) -> Result<()> {
-        let mut stmt = tx.prepare_cached(
-            "SELECT id, kind = 'ack', created_at FROM outbox WHERE id > ?1 ORDER BY id",
-        )?;
-        let rows = stmt.query_map([self.last_id], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, bool>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, ack, at) = row?;
-            self.last_id = self.last_id.max(id);
-            if ack && at.as_str() >= keep_from {
-                *self.times.entry(at).or_default() += 1;
+    /// The class's n-th latest slot after `after` (n = `budget`) and its latest slot.
+    fn slots(&mut self, class: AckClass, after: &str, budget: u32) -> ClassSlots {
+        let map = self.map(class);
+        let latest = map.keys().next_back().and_then(|t| parse_ts(t));
+        let mut seen = 0u64;
+        let mut nth_latest = None;
+        if budget > 0 {
+            for (t, n) in map.iter().rev() {
+                if t.as_str() <= after {
+                    break;
+                }
+                seen += u64::from(*n);
+                if seen >= u64::from(budget) {
+                    nth_latest = parse_ts(t);
+                    break;
+                }
             }
         }
-        Ok(())
+        ClassSlots { nth_latest, latest }
     }
 }
 

@@ -36,7 +36,7 @@ impl Store {
     }
 
     fn ingest_one(&mut self, prepared: &Prepared, policy: &IngestPolicy) -> Result<IngestResult> {
-        let Store { conn, caches } = self;
+        let Store { conn, caches, .. } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let result = ingest_tx(&tx, prepared, policy, caches)?;
         if let SourceRef::Imap {
@@ -78,7 +78,7 @@ impl Store {
         mailbox: &str,
         uidvalidity: u32,
     ) -> Result<Vec<IngestResult>> {
-        let Store { conn, caches } = self;
+        let Store { conn, caches, .. } = self;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let mut results = Vec::with_capacity(items.len());
         let mut max_uid = 0;

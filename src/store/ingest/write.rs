@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Transaction};
 
 use super::super::{append_event, new_message_id, ts, Cached, Result};
-use crate::decide::{AckPlan, KeyPin, MailPlan, NewReportPlan, Plan, ReportRef};
+use crate::decide::{AckClass, AckPlan, KeyPin, MailPlan, NewReportPlan, Plan, ReportRef};
 use crate::model::{
     IngestPolicy, IngestResult, MessageStatus, OutboxKind, Prepared, PreparedKind, PreparedMail,
     Signature,
@@ -408,18 +408,45 @@ impl Writer<'_, '_> {
             AckPlan::Send {
                 copy_folder,
                 references,
-            } => Some(self.enqueue(
-                report_id,
-                OutboxKind::Ack,
-                from,
-                h.message_id.as_deref(),
-                references,
-                copy_folder.as_deref(),
-                policy,
-            )?),
+                class,
+                delay_until,
+            } => {
+                let slot = delay_until.unwrap_or(self.at);
+                let id = self.enqueue(
+                    report_id,
+                    OutboxKind::Ack,
+                    from,
+                    h.message_id.as_deref(),
+                    references,
+                    copy_folder.as_deref(),
+                    Some((*class, slot)),
+                    policy,
+                )?;
+                if let Some(until) = delay_until {
+                    self.event(
+                        Some(report_id),
+                        Some(row),
+                        "ack_delayed",
+                        &serde_json::json!({
+                            "outbox": id, "until": ts(*until), "class": class.as_str(),
+                            "reason": "global rate limit: the window is full; queued, not dropped",
+                        }),
+                    )?;
+                }
+                Some(id)
+            }
         };
         if let Some(team) = &plan.alert_to {
-            self.enqueue(report_id, OutboxKind::Alert, team, None, &[], None, policy)?;
+            self.enqueue(
+                report_id,
+                OutboxKind::Alert,
+                team,
+                None,
+                &[],
+                None,
+                None,
+                policy,
+            )?;
         }
         Ok(IngestResult::NewReport {
             message_row: row,
@@ -490,13 +517,16 @@ impl Writer<'_, '_> {
         in_reply_to: Option<&str>,
         references: &[String],
         copy_folder: Option<&str>,
+        slot: Option<(AckClass, DateTime<Utc>)>,
         policy: &IngestPolicy,
     ) -> Result<i64> {
         let message_id = new_message_id(&policy.message_id_domain);
+        // An ack's first attempt is its slot under the global limit.
+        let send_at = slot.map(|(_, at)| ts(at));
         self.tx.exec_cached(
             "INSERT INTO outbox(report_id, kind, recipient, message_id, in_reply_to, \"references\", copy_folder,
-                 status, next_attempt_at, created_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', ?8, ?8)",
+                 status, next_attempt_at, created_at, ack_class, send_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'queued', COALESCE(?10, ?8), ?8, ?9, ?10)",
             params![
                 report_id,
                 kind,
@@ -505,7 +535,9 @@ impl Writer<'_, '_> {
                 in_reply_to,
                 references.join(" "),
                 copy_folder,
-                ts(self.at)
+                ts(self.at),
+                slot.map(|(class, _)| class.as_str()),
+                send_at,
             ],
         )?;
         let id = self.tx.last_insert_rowid();
