@@ -39,6 +39,7 @@ fn classification() -> Classification {
         severity: Severity::Unknown,
         critical: false,
         indicators: vec![],
+        review: Default::default(),
     }
 }
 

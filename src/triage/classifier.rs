@@ -92,6 +92,15 @@ impl Triage {
         };
         let critical = severity == Severity::Critical || anywhere(&compiled.critical);
 
+        let review = super::Review {
+            ack: super::AckClaims {
+                component: comp.name.clone(),
+                out_of_scope: oos.class.clone(),
+                missing: missing.clone(),
+                critical,
+            },
+            ..Default::default()
+        };
         Classification {
             component: comp.name,
             component_evidence: comp.evidence,
@@ -103,6 +112,7 @@ impl Triage {
             severity,
             critical,
             indicators: indicators(&[&ex_subject, &ex_body]),
+            review,
         }
     }
 }
