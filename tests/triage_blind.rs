@@ -88,8 +88,7 @@ fn load_case(name: &str, label: Label) -> Case {
 
 fn load() -> Vec<Case> {
     let labels: BTreeMap<String, Label> =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("labels.json")).unwrap())
-            .unwrap();
+        serde_json::from_str(&std::fs::read_to_string(dir().join("labels.json")).unwrap()).unwrap();
     let cases: Vec<Case> = labels
         .into_iter()
         .map(|(name, label)| load_case(&name, label))
@@ -318,7 +317,10 @@ fn check_severity(case: &Case, c: &Classification, [cvss, critical]: [&mut Tally
         &case.name,
         cvss_ok,
         format!("{:?} v{:?}", l.cvss_score, l.cvss_version),
-        format!("{:?}", c.cvss.as_ref().map(|x| (x.score, x.version.clone()))),
+        format!(
+            "{:?}",
+            c.cvss.as_ref().map(|x| (x.score, x.version.clone()))
+        ),
     );
     critical.check(
         &case.name,
@@ -377,11 +379,7 @@ fn print(title: &str, r: &Report, details: bool) {
         "{:<14} precision {:.3} recall {:.3} (threshold {NEAR_DUPLICATE_THRESHOLD})",
         "duplicates", r.dup_precision, r.dup_recall
     );
-    println!(
-        "{:<14} {:.3}",
-        "false claims",
-        1.0 - r.acc("ack_truthful")
-    );
+    println!("{:<14} {:.3}", "false claims", 1.0 - r.acc("ack_truthful"));
     if !details {
         return;
     }
@@ -404,8 +402,7 @@ fn blind_corpus_held_out_accuracy() {
     assert!(cases.len() >= 120, "corpus has only {} cases", cases.len());
     let triage = Triage::new(&TriageConfig::default());
     let ack = Ack::new();
-    let (held, tuning): (Vec<&Case>, Vec<&Case>) =
-        cases.iter().partition(|c| held_out(c, &cases));
+    let (held, tuning): (Vec<&Case>, Vec<&Case>) = cases.iter().partition(|c| held_out(c, &cases));
     assert!(held.len() >= 40 && tuning.len() >= 80, "split changed");
     let t = evaluate(&tuning, &triage, &ack);
     print(&format!("tuning part ({} reports)", tuning.len()), &t, true);
@@ -414,7 +411,11 @@ fn blind_corpus_held_out_accuracy() {
     }
     let h = evaluate(&held, &triage, &ack);
     // aggregates only: the held-out part is never inspected report by report
-    print(&format!("held-out part ({} reports)", held.len()), &h, false);
+    print(
+        &format!("held-out part ({} reports)", held.len()),
+        &h,
+        false,
+    );
     assert!(
         (h.acc("cvss") - 1.0).abs() < 1e-12,
         "held-out CVSS {:.3} != 1.0",

@@ -16,7 +16,9 @@
 
 mod classifier;
 mod completeness;
+mod confidence;
 mod config;
+mod context;
 mod credit;
 mod duplicate;
 mod scope;
@@ -25,7 +27,9 @@ pub mod text;
 
 pub use classifier::{classify, Triage};
 pub use completeness::is_poc_attachment;
-pub use config::{ComponentRule, OutOfScopeRule, TriageConfig, DEFAULT_POLICY};
+pub use config::{
+    ComponentRule, OutOfScopeRule, TriageConfig, DEFAULT_ACK_CONFIDENCE, DEFAULT_POLICY,
+};
 pub use duplicate::{fingerprint, similarity, Comparable, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE};
 pub use severity::{band as severity_band, SIGNALS};
 
