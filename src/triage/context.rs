@@ -251,7 +251,12 @@ fn label_of(line: &str) -> Option<(String, &str)> {
             t.get(..i)?,
             t.get(i..)?.trim_start_matches([':', '：']).trim(),
         ),
-        None if t.chars().count() <= 40 => (t, ""),
+        // a heading without a colon: marked up, or a few words without a full stop
+        None if line.trim_start().starts_with(['#', '='])
+            || (t.split_whitespace().count() <= 3 && !t.ends_with(['.', '!', '?'])) =>
+        {
+            (t, "")
+        }
         None => return None,
     };
     let label = joined(&words(label)).trim().to_string();
@@ -271,6 +276,12 @@ pub fn roles(lines: &[&str]) -> Roles {
             continue;
         }
         let mut text: &str = line;
+        if affected_next {
+            r.affected.push_str(line.trim());
+            r.affected.push('\n');
+            affected_next = false;
+            continue;
+        }
         if let Some((label, value)) = label_of(line) {
             let is_aside = ASIDE_HEADINGS.contains(&label.as_str());
             if is_aside || value.is_empty() {
@@ -293,11 +304,7 @@ pub fn roles(lines: &[&str]) -> Roles {
                 continue;
             }
             text = value;
-        } else if affected_next {
-            r.affected.push_str(line.trim());
-            r.affected.push('\n');
         }
-        affected_next = false;
         if aside {
             continue;
         }
