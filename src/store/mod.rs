@@ -30,6 +30,7 @@ pub use query::{
 const MIGRATIONS: &[(u32, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_outbox_copies.sql")),
+    (4, include_str!("migrations/0004_triage_confidence.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -534,3 +534,49 @@ fn checkpointer_copies_the_wal_into_the_database_off_the_commit_path() {
     }
     drop(checkpointer);
 }
+
+#[test]
+fn ack_states_only_confident_labels_and_the_team_sees_the_rest() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut m = mail("u@r.test", "mu@r", "body", ThreadRefs::default());
+    m.classification.out_of_scope = Some("scanner-output".into());
+    m.classification.critical = true;
+    m.classification.missing = vec![crate::triage::Section::Impact];
+    m.classification.review = crate::triage::Review {
+        confidence: crate::triage::Confidence {
+            component: 0.9,
+            out_of_scope: 0.4,
+            missing: 0.4,
+            critical: 0.5,
+        },
+        component_candidates: vec![],
+        missing_evidence: vec!["impact: absent, but hint \"attacker\"".into()],
+        critical_evidence: vec!["signal:remote code execution".into()],
+        ack: crate::triage::AckClaims {
+            component: Some("Hexon Gateway".into()),
+            ..Default::default()
+        },
+    };
+    let r = store.ingest(&prepared("rawu", 9, m), &policy()).unwrap();
+    let (tracking, _) = new_report(&r);
+    let id = store.report_id(&tracking).unwrap();
+    let facts = store.ack_facts(id).unwrap();
+    assert_eq!(facts.component.as_deref(), Some("Hexon Gateway"));
+    assert_eq!(facts.out_of_scope, None);
+    assert!(!facts.critical);
+    assert!(facts.missing.is_empty());
+    let detail = store.report_detail(&tracking).unwrap();
+    assert_eq!(
+        detail.report.out_of_scope.as_deref(),
+        Some("scanner-output")
+    );
+    assert_eq!(
+        detail.report.uncertain,
+        ["out_of_scope", "critical", "missing:impact"]
+    );
+    assert_eq!(detail.report.confidence.unwrap().out_of_scope, 0.4);
+    assert_eq!(
+        detail.triage_evidence["critical_evidence"][0],
+        "signal:remote code execution"
+    );
+}
