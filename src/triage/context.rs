@@ -7,11 +7,21 @@
 //! the input.
 
 /// Words that negate the sentence they are in (any language the corpus arrives in).
+/// ("without", "ohne", "sans" ... describe a missing control, which *is* a finding, so
+/// they do not negate.)
 const NEGATIONS: &[&str] = &[
-    "not", "no", "never", "cannot", "without", "nor", "neither", "unlike", "instead", "nicht",
-    "kein", "keine", "keinen", "keiner", "ohne", "pas", "jamais", "sans", "aucun", "aucune", "sin",
-    "nunca", "ningún", "ninguna", "não", "nao", "nem", "sem", "nenhum", "nenhuma", "non", "niet",
-    "geen",
+    "not", "no", "never", "cannot", "nor", "neither", "unlike", "instead", "nicht", "kein",
+    "keine", "keinen", "keiner", "pas", "jamais", "aucun", "aucune", "nunca", "ningún",
+    "ninguna", "não", "nao", "nem", "nenhum", "nenhuma", "non", "niet", "geen",
+];
+/// A negation followed by one of these states a missing control ("header not set", "no
+/// banner retrieved"): a finding, not a denial of what the report is about.
+const STATES: &[&str] = &[
+    "set", "present", "configured", "enabled", "found", "implemented", "retrieved", "used",
+    "validated", "checked", "enforced", "verified", "sent", "required", "applied", "defined",
+    "rotated", "limited", "restricted", "protected", "authenticated", "encrypted", "signed",
+    "gesetzt", "vorhanden", "geprüft", "défini", "présent", "vérifié", "configurado",
+    "presente", "verificado", "validado",
 ];
 /// Multi-word negations, matched on the space-joined words.
 const NEGATION_PHRASES: &[&str] = &["rather than", "as opposed to", "other than"];
@@ -182,8 +192,15 @@ fn has_phrase(j: &str, phrases: &[&str]) -> bool {
 /// Does the sentence negate what it says?
 pub fn negated(sentence: &str) -> bool {
     let ws = words(sentence);
-    ws.iter()
-        .any(|w| NEGATIONS.contains(&w.as_str()) || w.ends_with("n't"))
+    let state_follows = |i: usize| {
+        ws.iter()
+            .skip(i + 1)
+            .take(2)
+            .any(|n| STATES.contains(&n.as_str()))
+    };
+    ws.iter().enumerate().any(|(i, w)| {
+        (NEGATIONS.contains(&w.as_str()) || w.ends_with("n't")) && !state_follows(i)
+    })
         || has_phrase(&joined(&ws), NEGATION_PHRASES)
         || NEGATION_CJK.iter().any(|c| sentence.contains(c))
 }
@@ -301,6 +318,9 @@ pub fn roles(lines: &[&str]) -> Roles {
                 continue;
             }
             if value.is_empty() && label.split(' ').count() <= 4 && line.trim().len() <= 40 {
+                // a heading names what follows: it asserts like a subject does
+                r.asserted.push_str(line);
+                r.asserted.push('\n');
                 continue;
             }
             text = value;
