@@ -192,7 +192,7 @@ mod tests {
             ]
         );
         let keywords: Vec<usize> = cfg.out_of_scope.iter().map(|r| r.keywords.len()).collect();
-        assert_eq!(keywords, [52, 30, 28, 50, 37]);
+        assert_eq!(keywords, [57, 36, 31, 50, 53]);
         assert_eq!(cfg.critical_signals.len(), 11);
     }
 

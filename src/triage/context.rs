@@ -11,17 +11,45 @@
 /// they do not negate.)
 const NEGATIONS: &[&str] = &[
     "not", "no", "never", "cannot", "nor", "neither", "unlike", "instead", "nicht", "kein",
-    "keine", "keinen", "keiner", "pas", "jamais", "aucun", "aucune", "nunca", "ningún",
-    "ninguna", "não", "nao", "nem", "nenhum", "nenhuma", "non", "niet", "geen",
+    "keine", "keinen", "keiner", "pas", "jamais", "aucun", "aucune", "nunca", "ningún", "ninguna",
+    "não", "nao", "nem", "nenhum", "nenhuma", "non", "niet", "geen",
 ];
 /// A negation followed by one of these states a missing control ("header not set", "no
 /// banner retrieved"): a finding, not a denial of what the report is about.
 const STATES: &[&str] = &[
-    "set", "present", "configured", "enabled", "found", "implemented", "retrieved", "used",
-    "validated", "checked", "enforced", "verified", "sent", "required", "applied", "defined",
-    "rotated", "limited", "restricted", "protected", "authenticated", "encrypted", "signed",
-    "gesetzt", "vorhanden", "geprüft", "défini", "présent", "vérifié", "configurado",
-    "presente", "verificado", "validado",
+    "set",
+    "present",
+    "configured",
+    "enabled",
+    "found",
+    "implemented",
+    "retrieved",
+    "used",
+    "validated",
+    "checked",
+    "enforced",
+    "verified",
+    "sent",
+    "required",
+    "applied",
+    "defined",
+    "rotated",
+    "limited",
+    "restricted",
+    "protected",
+    "authenticated",
+    "encrypted",
+    "signed",
+    "gesetzt",
+    "vorhanden",
+    "geprüft",
+    "défini",
+    "présent",
+    "vérifié",
+    "configurado",
+    "presente",
+    "verificado",
+    "validado",
 ];
 /// Multi-word negations, matched on the space-joined words.
 const NEGATION_PHRASES: &[&str] = &["rather than", "as opposed to", "other than"];
@@ -198,9 +226,9 @@ pub fn negated(sentence: &str) -> bool {
             .take(2)
             .any(|n| STATES.contains(&n.as_str()))
     };
-    ws.iter().enumerate().any(|(i, w)| {
-        (NEGATIONS.contains(&w.as_str()) || w.ends_with("n't")) && !state_follows(i)
-    })
+    ws.iter()
+        .enumerate()
+        .any(|(i, w)| (NEGATIONS.contains(&w.as_str()) || w.ends_with("n't")) && !state_follows(i))
         || has_phrase(&joined(&ws), NEGATION_PHRASES)
         || NEGATION_CJK.iter().any(|c| sentence.contains(c))
 }
