@@ -580,3 +580,36 @@ fn ack_states_only_confident_labels_and_the_team_sees_the_rest() {
         "signal:remote code execution"
     );
 }
+
+#[test]
+fn near_duplicates_in_one_fetched_batch_see_each_other_in_order() {
+    let mut store = Store::open_in_memory().unwrap();
+    let fp = |body: &str| {
+        let t = crate::triage::ReportText {
+            subject: "cross-repo blob mount",
+            body,
+            attachment_names: &[],
+        };
+        let c = crate::triage::classify(&t, &crate::triage::TriageConfig::default());
+        crate::triage::fingerprint(&t, &c)
+    };
+    let en =
+        "POST https://registry.hexon.io/v2/me/x/blobs/uploads/?mount=sha256:a&from=hexon/private";
+    let de = "Mit POST https://registry.hexon.io/v2/js/t/blobs/uploads/?mount=sha256:b&from=hexon/intern geht es.";
+    let mut a = mail("a@r.test", "ma@r", en, ThreadRefs::default());
+    a.fingerprint = fp(en);
+    let mut b = mail("b@other.test", "mb@o", de, ThreadRefs::default());
+    b.fingerprint = fp(de);
+    let items = vec![
+        (11, Some(prepared("rawa", 11, a))),
+        (12, Some(prepared("rawb", 12, b))),
+    ];
+    let results = store.ingest_batch(&items, &policy(), "INBOX", 7).unwrap();
+    let (first, _) = new_report(&results[0]);
+    let (second, _) = new_report(&results[1]);
+    let detail = store.report_detail(&second).unwrap();
+    assert_eq!(
+        detail.report.possible_duplicate_of.as_deref(),
+        Some(first.as_str())
+    );
+}
