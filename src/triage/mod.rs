@@ -6,8 +6,10 @@
 //!
 //! Layout: [`TriageConfig`] and the shipped default policy (`config`, `default-policy.toml`),
 //! the compiled classifier ([`Triage`], `classifier`), the rules it applies (`scope`,
-//! `completeness`, `severity`), duplicate fingerprints (`duplicate`), credit answers
-//! (`credit`) and the text primitives they share ([`text`]).
+//! `completeness`, `severity`), the context of words (`context`: negated, hedged, quoted,
+//! aside, affected), label confidences and the ack's claims (`confidence`), duplicate
+//! fingerprints (`duplicate`), credit answers (`credit`) and the text primitives they share
+//! ([`text`]).
 //!
 //! Performance: every configured alias, keyword and signal is found in one pass over the
 //! normalized text (a byte trie at word starts), the text is normalized once, and no regex
