@@ -68,9 +68,7 @@ impl Triage {
         // out-of-scope words count only where the report asserts them
         let asserted = scope::Views {
             body_counts: scope::Counts { all: &in_asserted },
-            subject_counts: scope::Counts { all: &in_subject },
-            affected_counts: scope::Counts { all: &in_affected },
-            ..views
+            ..views.clone()
         };
         let anywhere = |r: &Range<usize>| {
             let (s, b) = (views.subject_counts.of(r), views.body_counts.of(r));
@@ -103,35 +101,14 @@ impl Triage {
             Some(c) => c.severity,
             None => severity::severity_from_signals(&hits),
         };
-        let stated = severity::signals_from_counts(
-            views.subject_counts.of(&compiled.signals),
-            scope::Counts { all: &in_stated }.of(&compiled.signals),
+        let crit = critical_of(
+            compiled,
+            &in_subject,
+            &in_stated,
+            cvss.as_ref(),
+            oos.class.is_some(),
         );
-        let crit = confidence::critical(&confidence::CriticalInputs {
-            cvss: cvss.as_ref(),
-            out_of_scope: oos.class.is_some(),
-            stated: &stated,
-            configured_in_subject: views
-                .subject_counts
-                .of(&compiled.critical)
-                .iter()
-                .any(|&n| n > 0),
-            configured_stated: scope::Counts { all: &in_stated }
-                .of(&compiled.critical)
-                .iter()
-                .any(|&n| n > 0),
-        });
-        let (missing_conf, missing_evidence) =
-            confidence::missing(&body, report.attachment_names, &missing);
-        let review = confidence::review(confidence::Labels {
-            threshold: cfg.ack_confidence,
-            component: &comp,
-            out_of_scope: &oos,
-            missing: &missing,
-            missing_confidence: &missing_conf,
-            missing_evidence,
-            critical: &crit,
-        });
+        let review = review_of(cfg, &comp, &oos, &missing, &crit, &body, report);
 
         Classification {
             component: comp.name,
@@ -147,6 +124,54 @@ impl Triage {
             review,
         }
     }
+}
+
+/// Confidences, evidence and the ack's claims of the labels.
+fn review_of(
+    cfg: &TriageConfig,
+    comp: &scope::ComponentMatch,
+    oos: &scope::OutOfScopeMatch,
+    missing: &[super::Section],
+    crit: &confidence::CriticalMatch,
+    body: &str,
+    report: &ReportText,
+) -> super::Review {
+    let (missing_confidence, missing_evidence) =
+        confidence::missing(body, report.attachment_names, missing);
+    confidence::review(confidence::Labels {
+        threshold: cfg.ack_confidence,
+        component: comp,
+        out_of_scope: oos,
+        missing,
+        missing_confidence: &missing_confidence,
+        missing_evidence,
+        critical: crit,
+    })
+}
+
+/// The critical verdict from the CVSS vector and what the subject and the *stated* body
+/// sentences (`in_stated`: no negated or hedged ones) say.
+fn critical_of(
+    compiled: &scope::Compiled,
+    in_subject: &[usize],
+    in_stated: &[usize],
+    cvss: Option<&super::Cvss>,
+    out_of_scope: bool,
+) -> confidence::CriticalMatch {
+    let (subject, stated) = (
+        scope::Counts { all: in_subject },
+        scope::Counts { all: in_stated },
+    );
+    let any = |c: &scope::Counts| c.of(&compiled.critical).iter().any(|&n| n > 0);
+    let signals =
+        severity::signals_from_counts(subject.of(&compiled.signals), stated.of(&compiled.signals));
+    confidence::critical(&confidence::CriticalInputs {
+        cvss,
+        out_of_scope,
+        stated: &signals,
+        configured_in_subject: any(&subject),
+        configured_stated: any(&stated),
+    })
 }
 
 /// Rules on top of the scores: scanner output confirmed by hand is not "unvalidated scanner

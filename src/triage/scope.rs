@@ -23,6 +23,7 @@ const BODY_CAP: usize = 3;
 const COMPONENT_MIN: f64 = 1.5;
 
 /// Normalized views of a report shared by the scope functions.
+#[derive(Clone)]
 pub struct Views<'a> {
     /// occurrences of the compiled phrases in the normalized prose of the subject
     pub subject_counts: Counts<'a>,
@@ -86,6 +87,7 @@ enum OosKeyword {
 }
 
 /// Occurrences of the phrases of a [`Compiled`] in one normalized text.
+#[derive(Clone)]
 pub struct Counts<'a> {
     /// all occurrences, indexed like `Compiled::phrases`
     pub all: &'a [usize],
