@@ -27,7 +27,7 @@
 //! | [`parse`] | raw bytes → [`parse::Headers`], text, attachments | none |
 //! | [`loopguard`] | RFC 3834: may we reply? is it mail at all? | none |
 //! | [`threading`] | tracking ids and Message-IDs a mail refers to | none |
-//! | [`triage`] | scope, out-of-scope class, completeness, severity, duplicates, credit | none |
+//! | [`triage`] | scope, out-of-scope class, completeness, severity, duplicates, credit; sentence context (`context`), label confidences and the ack's claims (`confidence`) | none |
 //! | [`sla`] | business-day calendar (time zone, work days, holidays) | none |
 //! | [`pipeline`] | open → parse → triage → [`model::Prepared`] | none |
 //! | `decide` | every ingest rule: known/duplicate delivery, follow-up binding, key pinning and review flags, tracking ids, ack or withhold (loop guard, rate limits), team alert, credit writes | none |

@@ -453,6 +453,8 @@ impl Pipeline {
                 "out_of_scope_evidence": std::mem::take(&mut classification.out_of_scope_evidence),
                 "signals": std::mem::take(&mut classification.signals),
                 "cvss_vector": classification.cvss.as_mut().map(|c| std::mem::take(&mut c.vector)),
+                "missing_evidence": std::mem::take(&mut classification.review.missing_evidence),
+                "critical_evidence": std::mem::take(&mut classification.review.critical_evidence),
             });
             classification.indicators.clear();
             // NOTE: without a team key nothing is sealed and the details are dropped, never kept clear.

@@ -64,6 +64,7 @@ fn mail() -> PreparedMail {
             severity: Severity::Unknown,
             critical: false,
             indicators: vec![],
+            review: Default::default(),
         },
         fingerprint: Fingerprint {
             indicators: vec![],

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (2, include_str!("migrations/0002_outbox_copies.sql")),
     (3, include_str!("migrations/0003_copy_failed.sql")),
     (4, include_str!("migrations/0004_binding_at_rest.sql")),
+    (5, include_str!("migrations/0005_triage_confidence.sql")),
     (6, include_str!("migrations/0006_advisories.sql")),
     (7, include_str!("migrations/0007_ack_slots.sql")),
 ];

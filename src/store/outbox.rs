@@ -284,7 +284,8 @@ impl Store {
     pub fn ack_facts(&self, report_id: i64) -> Result<AckFacts> {
         let facts = self.conn.row_cached(
             "SELECT r.tracking_id, r.received_at, r.ack_due, r.assessment_due, r.encrypted, r.component,
-                    r.out_of_scope, r.missing, r.severity, r.critical, r.needs_review, p.address, p.key_armored
+                    r.out_of_scope, r.missing, r.severity, r.critical, r.needs_review, p.address, p.key_armored,
+                    r.ack_claims
              FROM reports r JOIN reporters p ON p.id = r.reporter_id WHERE r.id = ?1",
             [report_id],
             |r| {
@@ -292,7 +293,10 @@ impl Store {
                     let text: String = r.get(i)?;
                     Ok(parse_ts(&text).unwrap_or_default())
                 };
-                Ok(AckFacts {
+                let claims: Option<crate::triage::AckClaims> = r
+                    .get::<_, Option<String>>(13)?
+                    .and_then(|j| serde_json::from_str(&j).ok());
+                let facts = AckFacts {
                     tracking_id: r.get(0)?,
                     received_at: time(1)?,
                     ack_due: time(2)?,
@@ -306,6 +310,17 @@ impl Store {
                     needs_review: r.get(10)?,
                     reporter_address: r.get(11)?,
                     reporter_key: r.get(12)?,
+                };
+                Ok(match claims {
+                    // only the confident labels reach the reporter
+                    Some(c) => AckFacts {
+                        component: c.component,
+                        out_of_scope: c.out_of_scope,
+                        missing: c.missing,
+                        critical: c.critical,
+                        ..facts
+                    },
+                    None => facts,
                 })
             },
         )?;

@@ -56,6 +56,13 @@ pub struct ReportRow {
     pub review_reason: Option<String>,
     pub assignee: Option<String>,
     pub credit: Option<serde_json::Value>,
+    /// per-label confidence (absent for reports filed before it was recorded)
+    pub confidence: Option<crate::triage::Confidence>,
+    /// what the ack was allowed to state (the confident labels)
+    pub ack_claims: Option<crate::triage::AckClaims>,
+    /// labels the ack did not state because they were uncertain: `out_of_scope`, `critical`,
+    /// `component`, `missing:impact` ...
+    pub uncertain: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -112,6 +119,8 @@ pub struct ReportDetail {
     /// Evidence, signals and CVSS vector of an encrypted report, sealed to
     /// the team key (opened by `reports show --decrypt`).
     pub sealed_details: Option<String>,
+    /// `{component_candidates, missing_evidence, critical_evidence}` (see migration 0004)
+    pub triage_evidence: serde_json::Value,
     pub messages: Vec<MessageRow>,
     pub outbox: Vec<OutboxRow>,
     pub events: Vec<EventRow>,
@@ -136,12 +145,27 @@ pub struct StatusSummary {
 
 const REPORT_COLUMNS: &str = "r.tracking_id, r.status, p.address, r.subject, r.encrypted, r.component, r.out_of_scope,
     r.missing, r.severity, r.cvss_score, r.critical, r.received_at, r.ack_due, r.assessment_due, r.acked_at,
-    r.assessed_at, r.possible_duplicate_of, r.references_report, r.needs_review, r.review_reason, r.assignee, r.credit";
+    r.assessed_at, r.possible_duplicate_of, r.references_report, r.needs_review, r.review_reason, r.assignee, r.credit,
+    r.component_confidence, r.out_of_scope_confidence, r.missing_confidence, r.critical_confidence, r.ack_claims";
 
 fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
     let missing: String = r.get(7)?;
     let credit: Option<String> = r.get(21)?;
-    Ok(ReportRow {
+    let confidence = match (r.get(22)?, r.get(23)?, r.get(24)?, r.get(25)?) {
+        (Some(component), Some(out_of_scope), Some(missing), Some(critical)) => {
+            Some(crate::triage::Confidence {
+                component,
+                out_of_scope,
+                missing,
+                critical,
+            })
+        }
+        _ => None,
+    };
+    let ack_claims: Option<crate::triage::AckClaims> = r
+        .get::<_, Option<String>>(26)?
+        .and_then(|j| serde_json::from_str(&j).ok());
+    let mut row = ReportRow {
         tracking_id: r.get(0)?,
         status: r.get(1)?,
         reporter: r.get(2)?,
@@ -164,7 +188,41 @@ fn report_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ReportRow> {
         review_reason: r.get(19)?,
         assignee: r.get(20)?,
         credit: credit.and_then(|c| serde_json::from_str(&c).ok()),
-    })
+        confidence,
+        ack_claims,
+        uncertain: Vec::new(),
+    };
+    row.uncertain = uncertain(&row);
+    Ok(row)
+}
+
+/// The labels of `row` its ack did not state (see [`ReportRow::uncertain`]).
+fn uncertain(row: &ReportRow) -> Vec<String> {
+    let Some(ack) = &row.ack_claims else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    if row.component.is_some() && ack.component.is_none() {
+        out.push("component".to_string());
+    }
+    if row.out_of_scope.is_some() && ack.out_of_scope.is_none() {
+        out.push("out_of_scope".to_string());
+    }
+    if row.critical && !ack.critical {
+        out.push("critical".to_string());
+    }
+    let stated: Vec<String> = ack
+        .missing
+        .iter()
+        .filter_map(|s| serde_json::to_value(s).ok())
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    for m in &row.missing {
+        if !stated.contains(m) {
+            out.push(format!("missing:{m}"));
+        }
+    }
+    out
 }
 
 fn json_list(text: Option<String>) -> Vec<String> {
@@ -246,6 +304,11 @@ impl Store {
             [id],
             report_row,
         )?;
+        let triage_evidence: String = self.conn.query_row(
+            "SELECT triage_evidence FROM reports WHERE id = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
         let (component_evidence, out_of_scope_evidence, signals, cvss_vector, reporter_key, sealed_details) = self.conn.query_row(
             "SELECT r.component_evidence, r.out_of_scope_evidence, r.signals, r.cvss_vector, p.key_fingerprint,
                     r.sealed_details
@@ -271,6 +334,7 @@ impl Store {
             reporter_key,
             key_candidates: self.key_candidates_of(id)?,
             sealed_details,
+            triage_evidence: serde_json::from_str(&triage_evidence).unwrap_or_default(),
             messages: self.messages_of(id)?,
             outbox: self.outbox_of(id)?,
             events: self.events_of(id)?,

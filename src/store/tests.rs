@@ -41,6 +41,7 @@ fn classification() -> Classification {
         severity: Severity::Unknown,
         critical: false,
         indicators: vec![],
+        review: Default::default(),
     }
 }
 
@@ -706,4 +707,83 @@ fn metrics_gauges_count_queued_replies_their_age_and_overdue_reports() {
     store.outbox_sent(ack.unwrap(), later).unwrap();
     let g = store.metrics_gauges(later).unwrap();
     assert_eq!((g.outbox_queued, g.oldest_queued_age_secs), (0, 0));
+}
+
+#[test]
+fn ack_states_only_confident_labels_and_the_team_sees_the_rest() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut m = mail("u@r.test", "mu@r", "body", ThreadRefs::default());
+    m.classification.out_of_scope = Some("scanner-output".into());
+    m.classification.critical = true;
+    m.classification.missing = vec![crate::triage::Section::Impact];
+    m.classification.review = crate::triage::Review {
+        confidence: crate::triage::Confidence {
+            component: 0.9,
+            out_of_scope: 0.4,
+            missing: 0.4,
+            critical: 0.5,
+        },
+        component_candidates: vec![],
+        missing_evidence: vec!["impact: absent, but hint \"attacker\"".into()],
+        critical_evidence: vec!["signal:remote code execution".into()],
+        ack: crate::triage::AckClaims {
+            component: Some("Hexon Gateway".into()),
+            ..Default::default()
+        },
+    };
+    let r = store.ingest(&prepared("rawu", 9, m), &policy()).unwrap();
+    let (tracking, _) = new_report(&r);
+    let id = store.report_id(&tracking).unwrap();
+    let facts = store.ack_facts(id).unwrap();
+    assert_eq!(facts.component.as_deref(), Some("Hexon Gateway"));
+    assert_eq!(facts.out_of_scope, None);
+    assert!(!facts.critical);
+    assert!(facts.missing.is_empty());
+    let detail = store.report_detail(&tracking).unwrap();
+    assert_eq!(
+        detail.report.out_of_scope.as_deref(),
+        Some("scanner-output")
+    );
+    assert_eq!(
+        detail.report.uncertain,
+        ["out_of_scope", "critical", "missing:impact"]
+    );
+    assert_eq!(detail.report.confidence.unwrap().out_of_scope, 0.4);
+    assert_eq!(
+        detail.triage_evidence["critical_evidence"][0],
+        "signal:remote code execution"
+    );
+}
+
+#[test]
+fn near_duplicates_in_one_fetched_batch_see_each_other_in_order() {
+    let mut store = Store::open_in_memory().unwrap();
+    let fp = |body: &str| {
+        let t = crate::triage::ReportText {
+            subject: "cross-repo blob mount",
+            body,
+            attachment_names: &[],
+        };
+        let c = crate::triage::classify(&t, &crate::triage::TriageConfig::default());
+        crate::triage::fingerprint(&t, &c)
+    };
+    let en =
+        "POST https://registry.hexon.io/v2/me/x/blobs/uploads/?mount=sha256:a&from=hexon/private";
+    let de = "Mit POST https://registry.hexon.io/v2/js/t/blobs/uploads/?mount=sha256:b&from=hexon/intern geht es.";
+    let mut a = mail("a@r.test", "ma@r", en, ThreadRefs::default());
+    a.fingerprint = fp(en);
+    let mut b = mail("b@other.test", "mb@o", de, ThreadRefs::default());
+    b.fingerprint = fp(de);
+    let items = vec![
+        (11, Some(prepared("rawa", 11, a))),
+        (12, Some(prepared("rawb", 12, b))),
+    ];
+    let results = store.ingest_batch(&items, &policy(), "INBOX", 7).unwrap();
+    let (first, _) = new_report(&results[0]);
+    let (second, _) = new_report(&results[1]);
+    let detail = store.report_detail(&second).unwrap();
+    assert_eq!(
+        detail.report.possible_duplicate_of.as_deref(),
+        Some(first.as_str())
+    );
 }

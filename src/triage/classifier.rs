@@ -7,7 +7,7 @@
 
 use super::text::{self, Extracted};
 use super::{
-    completeness, scope, severity, Classification, ReportText, Severity, TriageConfig,
+    completeness, confidence, context, scope, severity, Classification, ReportText, TriageConfig,
     MAX_INDICATORS, SIGNALS,
 };
 use std::collections::BTreeSet;
@@ -46,31 +46,42 @@ impl Triage {
         let raw_body = text::clip(report.body, text::MAX_ANALYSED_BYTES);
         let lines: Vec<&str> = text::unquoted_lines(raw_body).collect();
         let body = lines.join("\n");
+        let roles = context::roles(&lines);
 
         let ex_subject = text::extract(subject);
         let ex_body = text::extract(&body);
+        let ex_affected = text::extract(&roles.affected);
         // one pass per text finds every phrase of the configuration, the built-in signals
-        // and the completeness cues; occurrences in subject + body are those in the
-        // concatenated prose (no phrase can span the two, which meet at a double space)
-        let in_subject = compiled.phrases.counts(&text::normalize_prose(subject));
-        let in_body = compiled.phrases.counts(&text::normalize_prose(&body));
+        // and the completeness cues
+        let count = |t: &str| compiled.phrases.counts(&text::normalize_prose(t));
+        let (in_subject, in_body) = (count(subject), count(&body));
+        let (in_asserted, in_stated) = (count(&roles.asserted), count(&roles.stated));
+        let in_affected = count(&roles.affected);
         let views = scope::Views {
             subject_counts: scope::Counts { all: &in_subject },
             body_counts: scope::Counts { all: &in_body },
             subject_hosts: &ex_subject.hosts,
             body_hosts: &ex_body.hosts,
+            affected_counts: scope::Counts { all: &in_affected },
+            affected_hosts: &ex_affected.hosts,
+        };
+        // out-of-scope words count only where the report asserts them
+        let asserted = scope::Views {
+            body_counts: scope::Counts { all: &in_asserted },
+            ..views.clone()
         };
         let anywhere = |r: &Range<usize>| {
             let (s, b) = (views.subject_counts.of(r), views.body_counts.of(r));
             s.iter().chain(b).any(|&n| n > 0)
         };
 
-        let comp = scope::component(&views, cfg, compiled);
+        let mut comp = scope::component(&views, cfg, compiled);
         let hits = severity::signals_from_counts(
             views.subject_counts.of(&compiled.signals),
             views.body_counts.of(&compiled.signals),
         );
-        let oos = scope::out_of_scope(&views, cfg, compiled, &hits);
+        let mut oos = scope::out_of_scope(&asserted, cfg, compiled, &hits);
+        apply_scope_rules(cfg, &roles, &mut oos, &mut comp);
         let cvss = super::parse_cvss(subject).or_else(|| super::parse_cvss(&body));
 
         let missing = completeness::missing(&completeness::Inputs {
@@ -90,7 +101,14 @@ impl Triage {
             Some(c) => c.severity,
             None => severity::severity_from_signals(&hits),
         };
-        let critical = severity == Severity::Critical || anywhere(&compiled.critical);
+        let crit = critical_of(
+            compiled,
+            &in_subject,
+            &in_stated,
+            cvss.as_ref(),
+            oos.class.is_some(),
+        );
+        let review = review_of(cfg, &comp, &oos, &missing, &crit, &body, report);
 
         Classification {
             component: comp.name,
@@ -101,9 +119,89 @@ impl Triage {
             cvss,
             signals: signal_names(&hits),
             severity,
-            critical,
+            critical: crit.critical,
             indicators: indicators(&[&ex_subject, &ex_body]),
+            review,
         }
+    }
+}
+
+/// Confidences, evidence and the ack's claims of the labels.
+fn review_of(
+    cfg: &TriageConfig,
+    comp: &scope::ComponentMatch,
+    oos: &scope::OutOfScopeMatch,
+    missing: &[super::Section],
+    crit: &confidence::CriticalMatch,
+    body: &str,
+    report: &ReportText,
+) -> super::Review {
+    let (missing_confidence, missing_evidence) =
+        confidence::missing(body, report.attachment_names, missing);
+    confidence::review(confidence::Labels {
+        threshold: cfg.ack_confidence,
+        component: comp,
+        out_of_scope: oos,
+        missing,
+        missing_confidence: &missing_confidence,
+        missing_evidence,
+        critical: crit,
+    })
+}
+
+/// The critical verdict from the CVSS vector and what the subject and the *stated* body
+/// sentences (`in_stated`: no negated or hedged ones) say.
+fn critical_of(
+    compiled: &scope::Compiled,
+    in_subject: &[usize],
+    in_stated: &[usize],
+    cvss: Option<&super::Cvss>,
+    out_of_scope: bool,
+) -> confidence::CriticalMatch {
+    let (subject, stated) = (
+        scope::Counts { all: in_subject },
+        scope::Counts { all: in_stated },
+    );
+    let any = |c: &scope::Counts| c.of(&compiled.critical).iter().any(|&n| n > 0);
+    let signals =
+        severity::signals_from_counts(subject.of(&compiled.signals), stated.of(&compiled.signals));
+    confidence::critical(&confidence::CriticalInputs {
+        cvss,
+        out_of_scope,
+        stated: &signals,
+        configured_in_subject: any(&subject),
+        configured_stated: any(&stated),
+    })
+}
+
+/// Rules on top of the scores: scanner output confirmed by hand is not "unvalidated scanner
+/// output"; a class whose target is not ours (`not_ours`: a third party, a person, an
+/// office) leaves no affected component.
+fn apply_scope_rules(
+    cfg: &TriageConfig,
+    roles: &context::Roles,
+    oos: &mut scope::OutOfScopeMatch,
+    comp: &mut scope::ComponentMatch,
+) {
+    let rule = |class: &Option<String>| {
+        class
+            .as_ref()
+            .and_then(|c| cfg.out_of_scope.iter().find(|r| &r.class == c))
+    };
+    if rule(&oos.class).is_some_and(|r| r.unless_validated) && roles.validated {
+        oos.evidence.push("validated-by-hand".into());
+        *oos = scope::OutOfScopeMatch {
+            class: None,
+            evidence: std::mem::take(&mut oos.evidence),
+            confidence: 0.6,
+        };
+    }
+    if rule(&oos.class).is_some_and(|r| r.not_ours) {
+        if let Some(name) = comp.name.take() {
+            comp.candidates = vec![name];
+        }
+        comp.evidence.clear();
+        comp.confidence = oos.confidence;
     }
 }
 

@@ -9,7 +9,9 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 /// Body words needed before a report is considered to carry a description.
-pub const MIN_DESCRIPTION_WORDS: usize = 20;
+pub const MIN_DESCRIPTION_WORDS: usize = 10;
+/// Body words that are a description even when no component or class was recognised.
+pub const PROSE_DESCRIPTION_WORDS: usize = 40;
 
 const DESCRIPTION_LABELS: &[&str] = &[
     "description",
@@ -564,9 +566,11 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
     let (commands, http_requests) = (cues.commands, cues.http_requests);
 
     let has_description = cues.label_desc
-        || (cues.words >= MIN_DESCRIPTION_WORDS && (inp.has_component || inp.has_class));
+        || (cues.words >= MIN_DESCRIPTION_WORDS
+            && (inp.has_component || inp.has_class || cues.words >= PROSE_DESCRIPTION_WORDS));
     let has_steps = cues.label_steps
         || cues.inline_steps
+        || narrative(inp.text)
         || cues.numbered >= 2
         || commands >= 1
         || http_requests >= 1;
@@ -593,6 +597,20 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
         out.push(Section::ProofOfConcept);
     }
     out
+}
+
+static NARRATIVE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    super::text::re(
+        r"(?i)\b(?:i|we|then i|then we)\s+(?:\w+ed|sent|went|ran|made|got|found|took|put|wrote|set|saw|did|told|gave|began|chose|left|paid|read|rang|spoke)\b",
+    )
+});
+
+/// A first-person account of what the reporter did ("I sent an email to ..., I called ...,
+/// then I logged in ..."): two such clauses are steps to reproduce written as prose.
+fn narrative(text: &str) -> bool {
+    NARRATIVE_RE
+        .as_ref()
+        .is_some_and(|re| re.find_iter(text).take(2).count() >= 2)
 }
 
 /// What [`scan`] found in the body lines. Every count is only compared with a small
@@ -644,7 +662,7 @@ impl Cues {
             && self.http_requests >= 1
             && self.code_fences >= 2
             && self.indented_code >= 1
-            && self.words >= MIN_DESCRIPTION_WORDS
+            && self.words >= PROSE_DESCRIPTION_WORDS
     }
 
     /// Section headings and labels (`## Impact`, `Steps to reproduce`) on `line`, with
@@ -701,7 +719,7 @@ impl Cues {
         {
             self.indented_code += 1;
         }
-        if self.words < MIN_DESCRIPTION_WORDS {
+        if self.words < PROSE_DESCRIPTION_WORDS {
             self.words += tokens(line).count();
         }
         // every inline label ends with a colon, which only a word ending in ':' or '：' yields

@@ -22,6 +22,18 @@ pub struct TriageConfig {
     /// words/phrases that mark a report critical (in addition to CVSS >= 9.0)
     #[serde(default)]
     pub critical_signals: Vec<String>,
+    /// the ack states an out-of-scope reading, a missing section, the component or
+    /// "critical" only at or above this confidence (0.0..=1.0); below it the ack stays
+    /// neutral on that point and the team sees the uncertain label in `reports show`
+    #[serde(default = "default_ack_confidence")]
+    pub ack_confidence: f64,
+}
+
+/// Default of [`TriageConfig::ack_confidence`].
+pub const DEFAULT_ACK_CONFIDENCE: f64 = 0.7;
+
+fn default_ack_confidence() -> f64 {
+    DEFAULT_ACK_CONFIDENCE
 }
 
 /// An in-scope component. Aliases match as whole words, case-insensitively, punctuation
@@ -47,6 +59,14 @@ pub struct OutOfScopeRule {
     pub class: String,
     /// keywords, phrases and host patterns
     pub keywords: Vec<String>,
+    /// the target of such a report is not ours (a third party, a person, an office): no
+    /// component is affected
+    #[serde(default)]
+    pub not_ours: bool,
+    /// the class means *unvalidated* findings: a report the reporter confirmed by hand is
+    /// not in it (scanner output)
+    #[serde(default)]
+    pub unless_validated: bool,
 }
 
 impl Default for TriageConfig {
@@ -120,6 +140,12 @@ impl TriageConfig {
                 }
             }
         }
+        if !(0.0..=1.0).contains(&self.ack_confidence) {
+            return Err(format!(
+                "triage.ack_confidence {} is not between 0.0 and 1.0",
+                self.ack_confidence
+            ));
+        }
         for (i, s) in self.critical_signals.iter().enumerate() {
             if text::Phrase::new(s).is_none() {
                 return Err(format!(
@@ -166,7 +192,7 @@ mod tests {
             ]
         );
         let keywords: Vec<usize> = cfg.out_of_scope.iter().map(|r| r.keywords.len()).collect();
-        assert_eq!(keywords, [42, 23, 23, 38, 37]);
+        assert_eq!(keywords, [57, 36, 31, 50, 53]);
         assert_eq!(cfg.critical_signals.len(), 11);
     }
 

@@ -2,9 +2,12 @@
 //! (indicators plus a bottom-k MinHash sketch of word 3-grams) and a similarity in 0..=1.
 //! Pure and deterministic across runs and releases (own FNV-1a hash, no std hasher).
 
+use super::text::re;
 use super::text::{clip, is_ascii_word, normalize_prose, unquoted_lines, MAX_ANALYSED_BYTES};
 use super::{Classification, Fingerprint, ReportText};
+use regex::Regex;
 use std::collections::BTreeSet;
+use std::sync::LazyLock;
 
 /// Reports at or above this similarity are flagged as near-duplicates. Tuned on the corpus in
 /// `tests/fixtures/triage` (see `tests/triage_corpus.rs`).
@@ -81,6 +84,70 @@ fn identifiers(text: &str) -> BTreeSet<String> {
     out
 }
 
+static PARAM_RE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| re(r"[?&]([A-Za-z_][A-Za-z0-9_]{1,30})="));
+static FLAG_RE: LazyLock<Option<Regex>> =
+    LazyLock::new(|| re(r"(?:^|[\s`'(])(--[a-z][a-z0-9-]{2,30})"));
+static PORT_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|[a-z0-9-]+\.[a-z]{2,}):(\d{2,5})\b")
+});
+static PATH_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?:/[A-Za-z0-9_.{}<>:@%-]+)+"));
+/// Prefixes of the language-neutral tokens (see [`neutral_tokens`]).
+const NEUTRAL: [&str; 4] = ["param:", "flag:", "port:", "tail:"];
+/// Shared neutral tokens needed before they count as evidence of the same bug.
+const MIN_SHARED_NEUTRAL: usize = 3;
+
+/// Language-neutral tokens: query parameter names (`param:mount`), command-line flags
+/// (`flag:--transport`), ports (`port:8931`) and the last two literal segments of every
+/// path (`tail:blobs/uploads`; ids, digests and placeholders skipped), which two reports of
+/// the same bug share whatever language and words they use.
+fn neutral_tokens(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut add = |rx: &LazyLock<Option<Regex>>, prefix: &str| {
+        if let Some(rx) = rx.as_ref() {
+            for c in rx.captures_iter(text).take(64) {
+                if let Some(m) = c.get(1) {
+                    out.insert(format!("{prefix}{}", m.as_str().to_ascii_lowercase()));
+                }
+            }
+        }
+    };
+    add(&PARAM_RE, "param:");
+    add(&FLAG_RE, "flag:");
+    add(&PORT_RE, "port:");
+    if let Some(rx) = PATH_RE.as_ref() {
+        for m in rx.find_iter(text).take(64) {
+            let literal: Vec<String> = m
+                .as_str()
+                .split('/')
+                .map(|seg| seg.split([':', '@', '?']).next().unwrap_or_default())
+                .filter(|seg| {
+                    seg.len() >= 2
+                        && seg
+                            .chars()
+                            .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
+                })
+                .map(str::to_ascii_lowercase)
+                .collect();
+            if let Some(start) = literal
+                .len()
+                .checked_sub(2)
+                .or(literal.len().checked_sub(1))
+            {
+                out.insert(format!(
+                    "tail:{}",
+                    literal.get(start..).unwrap_or(&[]).join("/")
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn is_neutral(i: &str) -> bool {
+    NEUTRAL.iter().any(|p| i.starts_with(p))
+}
+
 /// Builds the fingerprint of a report. `indicators` are the classification's indicators
 /// (hosts, paths, CVE ids) plus `id:`-prefixed technical identifiers and the `component:` /
 /// `oos:` verdicts; `shingles` is the sorted set of the [`SKETCH_SIZE`] smallest FNV-1a hashes
@@ -93,6 +160,8 @@ pub fn fingerprint(text: &ReportText, classification: &Classification) -> Finger
     let mut indicators: BTreeSet<String> = classification.indicators.iter().cloned().collect();
     indicators.extend(identifiers(subject));
     indicators.extend(identifiers(&body));
+    indicators.extend(neutral_tokens(subject));
+    indicators.extend(neutral_tokens(&body));
     if let Some(c) = &classification.component {
         indicators.insert(format!("{COMPONENT_PREFIX}{}", c.to_lowercase()));
     }
@@ -146,7 +215,7 @@ fn indicator_weight(i: &str) -> f64 {
 }
 
 fn is_meta(i: &str) -> bool {
-    i.starts_with(COMPONENT_PREFIX) || i.starts_with(OOS_PREFIX)
+    i.starts_with(COMPONENT_PREFIX) || i.starts_with(OOS_PREFIX) || is_neutral(i)
 }
 
 /// Does the indicator record a queue label (the classified component or
@@ -168,6 +237,8 @@ pub struct Comparable {
     out_of_scope: Option<String>,
     /// Distinct sketch hashes, ascending.
     shingles: Vec<u64>,
+    /// Language-neutral tokens, sorted and distinct.
+    neutral: Vec<String>,
 }
 
 impl Comparable {
@@ -195,12 +266,18 @@ impl Comparable {
         let mut shingles: Vec<u64> = fp.shingles.iter().take(MAX_COMPARED).copied().collect();
         shingles.sort_unstable();
         shingles.dedup();
+        let neutral = all
+            .iter()
+            .filter(|i| is_neutral(i))
+            .map(|i| (*i).to_string())
+            .collect();
         Comparable {
             indicators,
             weight,
             component,
             out_of_scope,
             shingles,
+            neutral,
         }
     }
 
@@ -240,12 +317,42 @@ impl Comparable {
             ind *= 0.5;
         }
         let text = sketch_similarity(&a.shingles, &b.shingles);
-        let s = text.max(0.7 * ind + 0.3 * text);
+        let s = text
+            .max(0.7 * ind + 0.3 * text)
+            .max(a.neutral_similarity(b));
         if s.is_finite() {
             s.clamp(0.0, 1.0)
         } else {
             0.0
         }
+    }
+}
+
+impl Comparable {
+    /// The same bug in another language or other words: at least [`MIN_SHARED_NEUTRAL`]
+    /// shared neutral tokens, one of them a path tail or a port, the same component and the
+    /// same out-of-scope verdict; scored by containment (shared over the smaller set).
+    fn neutral_similarity(&self, other: &Comparable) -> f64 {
+        if self.component.is_none()
+            || self.component != other.component
+            || self.out_of_scope != other.out_of_scope
+        {
+            return 0.0;
+        }
+        // specific: parameter names and two-segment path tails (ports, flags and one-word
+        // paths are shared by every report about the same local setup)
+        let specific =
+            |t: &&String| t.starts_with("param:") || (t.starts_with("tail:") && t.contains('/'));
+        let mine: Vec<&String> = self.neutral.iter().filter(specific).collect();
+        let theirs: Vec<&String> = other.neutral.iter().filter(specific).collect();
+        let shared = mine.iter().filter(|t| theirs.contains(t)).count();
+        let anchored = mine
+            .iter()
+            .any(|t| t.starts_with("tail:") && theirs.contains(t));
+        if shared < MIN_SHARED_NEUTRAL || !anchored {
+            return 0.0;
+        }
+        shared as f64 / mine.len().min(theirs.len()).max(1) as f64
     }
 }
 
@@ -302,6 +409,24 @@ mod tests {
             attachment_names: &[],
         };
         fingerprint(&t, &classify(&t, &cfg))
+    }
+
+    #[test]
+    fn same_endpoint_and_parameters_link_across_languages() {
+        let en = fp(
+            "registry.hexon.io: cross-repo blob mount leaks private layers",
+            "POST /v2/me/scratch/blobs/uploads/?mount=sha256:abc&from=hexon/private HTTP/1.1\nThe registry does not check read access on the source repository.",
+        );
+        let de = fp(
+            "Registry: Blob-Mount aus fremden Repositories",
+            "Beim Anlegen eines Uploads mit POST /v2/jschulz/test/blobs/uploads/?mount=sha256:def&from=hexon/intern wird nicht geprüft, ob der Token Leserechte hat.",
+        );
+        assert!(similarity(&en, &de) >= NEAR_DUPLICATE_THRESHOLD);
+        let other = fp(
+            "registry.hexon.io: token scope prefix match",
+            "GET /v2/hexon/gateway/manifests/latest with a token for namespace hex is accepted.",
+        );
+        assert!(similarity(&en, &other) < NEAR_DUPLICATE_THRESHOLD);
     }
 
     #[test]

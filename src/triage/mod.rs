@@ -6,8 +6,10 @@
 //!
 //! Layout: [`TriageConfig`] and the shipped default policy (`config`, `default-policy.toml`),
 //! the compiled classifier ([`Triage`], `classifier`), the rules it applies (`scope`,
-//! `completeness`, `severity`), duplicate fingerprints (`duplicate`), credit answers
-//! (`credit`) and the text primitives they share ([`text`]).
+//! `completeness`, `severity`), the context of words (`context`: negated, hedged, quoted,
+//! aside, affected), label confidences and the ack's claims (`confidence`), duplicate
+//! fingerprints (`duplicate`), credit answers (`credit`) and the text primitives they share
+//! ([`text`]).
 //!
 //! Performance: every configured alias, keyword and signal is found in one pass over the
 //! normalized text (a byte trie at word starts), the text is normalized once, and no regex
@@ -16,7 +18,9 @@
 
 mod classifier;
 mod completeness;
+mod confidence;
 mod config;
+mod context;
 mod credit;
 mod duplicate;
 mod scope;
@@ -25,7 +29,9 @@ pub mod text;
 
 pub use classifier::{classify, Triage};
 pub use completeness::is_poc_attachment;
-pub use config::{ComponentRule, OutOfScopeRule, TriageConfig, DEFAULT_POLICY};
+pub use config::{
+    ComponentRule, OutOfScopeRule, TriageConfig, DEFAULT_ACK_CONFIDENCE, DEFAULT_POLICY,
+};
 pub use duplicate::{
     fingerprint, is_label_indicator, similarity, Comparable, NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE,
 };
@@ -90,6 +96,61 @@ pub struct Classification {
     pub critical: bool,
     /// normalized hosts, endpoint paths, CVE ids (sorted, deduplicated, at most 64)
     pub indicators: Vec<String>,
+    /// how sure each label is, why, and what an ack may therefore say
+    #[serde(default)]
+    pub review: Review,
+}
+
+impl Classification {
+    /// What the acknowledgement may tell the reporter: only the labels whose confidence
+    /// reached the policy's `ack_confidence` when the report was classified.
+    pub fn ack_claims(&self) -> AckClaims {
+        self.review.ack.clone()
+    }
+}
+
+/// Confidence (0.0..=1.0) of each label of a [`Classification`]: how sure the triage is
+/// that the label is right (for `missing`: that every listed section is really absent).
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Confidence {
+    /// of `component` (or of `unknown`)
+    pub component: f64,
+    /// of `out_of_scope` (or of "in scope")
+    pub out_of_scope: f64,
+    /// that each section in `missing` is absent (the least sure one)
+    pub missing: f64,
+    /// of `critical` (either way)
+    pub critical: f64,
+}
+
+/// The team-facing side of a [`Classification`]: confidences, evidence for every label,
+/// close component candidates, and the claims an ack may make.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Review {
+    /// per-label confidence
+    pub confidence: Confidence,
+    /// when no component won by a clear margin: the close candidates, best first
+    pub component_candidates: Vec<String>,
+    /// per section, what was found (`steps_to_reproduce: numbered list`) or `... absent`
+    pub missing_evidence: Vec<String>,
+    /// why the report is (or is not) critical: `cvss:9.8`, `signal:remote code execution`
+    pub critical_evidence: Vec<String>,
+    /// what the acknowledgement may state
+    pub ack: AckClaims,
+}
+
+/// The labels confident enough for the reporter to see them in the ack; the rest of the
+/// [`Classification`] is for the team only.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct AckClaims {
+    /// component, if confident
+    pub component: Option<String>,
+    /// out-of-scope class, if confident
+    pub out_of_scope: Option<String>,
+    /// the sections confidently missing
+    pub missing: Vec<Section>,
+    /// critical, if confident
+    pub critical: bool,
 }
 
 /// A section the disclosure policy asks for.

@@ -23,6 +23,7 @@ const BODY_CAP: usize = 3;
 const COMPONENT_MIN: f64 = 1.5;
 
 /// Normalized views of a report shared by the scope functions.
+#[derive(Clone)]
 pub struct Views<'a> {
     /// occurrences of the compiled phrases in the normalized prose of the subject
     pub subject_counts: Counts<'a>,
@@ -32,6 +33,10 @@ pub struct Views<'a> {
     pub subject_hosts: &'a BTreeMap<String, usize>,
     /// hosts in the body with occurrences
     pub body_hosts: &'a BTreeMap<String, usize>,
+    /// occurrences in the lines naming what is affected (`Affected component: ...`)
+    pub affected_counts: Counts<'a>,
+    /// hosts in those lines
+    pub affected_hosts: &'a BTreeMap<String, usize>,
 }
 
 /// Multi-word aliases are more specific than single words.
@@ -82,6 +87,7 @@ enum OosKeyword {
 }
 
 /// Occurrences of the phrases of a [`Compiled`] in one normalized text.
+#[derive(Clone)]
 pub struct Counts<'a> {
     /// all occurrences, indexed like `Compiled::phrases`
     pub all: &'a [usize],
@@ -170,7 +176,17 @@ pub struct ComponentMatch {
     pub name: Option<String>,
     /// evidence for the chosen component (`host:...`, `word:...`)
     pub evidence: Vec<String>,
+    /// how clearly it won: `1 - runner-up / winner`, scaled down for a weak winner
+    pub confidence: f64,
+    /// when no component won by the margin: the close candidates, best first
+    pub candidates: Vec<String>,
 }
+
+/// A winner needs this share more than the runner-up; closer is `unknown` + candidates.
+const COMPONENT_MARGIN: f64 = 0.25;
+/// Weight of an alias or host in an `Affected ...:` line, per occurrence (like the subject).
+const AFFECTED_WORD: f64 = 4.0;
+const AFFECTED_HOST: f64 = 8.0;
 
 /// Picks the best-scoring component.
 ///
@@ -186,18 +202,29 @@ pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch
 
     let in_subject = v.subject_counts.of(&cc.aliases);
     let in_body = v.body_counts.of(&cc.aliases);
+    let in_affected = v.affected_counts.of(&cc.aliases);
     for (k, (i, weight, ev)) in cc.alias_info.iter().enumerate() {
         let s = in_subject.get(k).map_or(0, |&c| c.min(BODY_CAP));
         let b = in_body.get(k).map_or(0, |&c| c.min(BODY_CAP));
-        if s + b > 0 {
+        let a = in_affected.get(k).map_or(0, |&c| c.min(1));
+        if s + b + a > 0 {
             if let (Some(score), Some(e)) = (scores.get_mut(*i), evidence.get_mut(*i)) {
-                *score += weight * (SUBJECT_WORD * s as f64 + BODY_WORD * b as f64);
+                *score += weight
+                    * (SUBJECT_WORD * s as f64 + BODY_WORD * b as f64 + AFFECTED_WORD * a as f64);
                 e.push(ev.clone());
             }
         }
     }
+    host_scores(v, cc, &mut scores, &mut evidence);
+    pick(cfg, scores, evidence)
+}
 
+/// Adds the hosts of the report to the components owning their most specific pattern.
+fn host_scores(v: &Views, cc: &Compiled, scores: &mut [f64], evidence: &mut [Vec<String>]) {
     let mut all_hosts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for h in v.affected_hosts.keys() {
+        all_hosts.entry(h.as_str()).or_default();
+    }
     for (h, k) in v.subject_hosts {
         all_hosts.entry(h.as_str()).or_default().0 += k;
     }
@@ -215,28 +242,53 @@ pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch
         }
         if let Some((_, i)) = best {
             if let (Some(score), Some(e)) = (scores.get_mut(i), evidence.get_mut(i)) {
-                *score += SUBJECT_HOST * s as f64 + BODY_HOST * b.min(BODY_CAP) as f64;
+                let a = v.affected_hosts.get(host).map_or(0, |_| 1);
+                *score += SUBJECT_HOST * s as f64
+                    + BODY_HOST * b.min(BODY_CAP) as f64
+                    + AFFECTED_HOST * a as f64;
                 e.push(format!("host:{host}"));
             }
         }
     }
+}
 
-    let mut best: Option<usize> = None;
-    for i in 0..n {
-        if scores[i] >= COMPONENT_MIN && best.is_none_or(|b| scores[i] > scores[b]) {
-            best = Some(i);
-        }
+/// The best component if it reaches [`COMPONENT_MIN`] and beats the runner-up by
+/// [`COMPONENT_MARGIN`]; otherwise `unknown` with the close candidates.
+fn pick(cfg: &TriageConfig, scores: Vec<f64>, mut evidence: Vec<Vec<String>>) -> ComponentMatch {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    // stable: ties keep configuration order
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let top = order.first().map_or(0.0, |&i| scores[i]);
+    let second = order.get(1).map_or(0.0, |&i| scores[i]);
+    let name = |i: usize| cfg.components.get(i).map(|c| c.name.clone());
+    if top < COMPONENT_MIN {
+        return ComponentMatch {
+            confidence: if top > 0.0 { 0.5 } else { 0.9 },
+            ..ComponentMatch::default()
+        };
     }
-    match best {
-        Some(i) => {
-            let mut ev = std::mem::take(&mut evidence[i]);
-            ev.dedup();
-            ComponentMatch {
-                name: cfg.components.get(i).map(|c| c.name.clone()),
-                evidence: ev,
-            }
-        }
-        None => ComponentMatch::default(),
+    let margin = 1.0 - second / top;
+    if margin < COMPONENT_MARGIN {
+        return ComponentMatch {
+            confidence: 0.5,
+            candidates: order
+                .iter()
+                .take_while(|&&i| scores[i] >= top * (1.0 - COMPONENT_MARGIN))
+                .filter_map(|&i| name(i))
+                .collect(),
+            ..ComponentMatch::default()
+        };
+    }
+    let Some(&i) = order.first() else {
+        return ComponentMatch::default();
+    };
+    let mut ev = evidence.get_mut(i).map(std::mem::take).unwrap_or_default();
+    ev.dedup();
+    ComponentMatch {
+        name: name(i),
+        evidence: ev,
+        confidence: (margin * (top / 6.0).min(1.0)).clamp(0.0, 1.0),
+        candidates: Vec::new(),
     }
 }
 
@@ -247,10 +299,12 @@ pub struct OutOfScopeMatch {
     pub class: Option<String>,
     /// matched keywords / hosts of that class
     pub evidence: Vec<String>,
+    /// how sure the verdict (either way) is
+    pub confidence: f64,
 }
 
-/// Minimum class score for an out-of-scope verdict: one subject hit, or three body hits.
-const OOS_MIN: f64 = 3.0;
+/// Minimum class score for an out-of-scope verdict: one subject hit, or two asserted body hits.
+const OOS_MIN: f64 = 2.0;
 
 /// Decides whether the report's *main finding* is out of scope.
 ///
@@ -312,7 +366,16 @@ pub fn out_of_scope(
         Some((score, i, ev)) if score >= OOS_MIN && score >= in_scope => OutOfScopeMatch {
             class: cfg.out_of_scope.get(i).map(|r| r.class.clone()),
             evidence: ev,
+            // a subject hit alone is 0.5; more evidence and less in-scope evidence, surer
+            confidence: (1.0 - (OOS_MIN + in_scope) / (2.0 * score)).clamp(0.0, 1.0),
         },
-        _ => OutOfScopeMatch::default(),
+        Some((score, _, _)) => OutOfScopeMatch {
+            confidence: (1.0 - score / (2.0 * OOS_MIN.max(in_scope))).clamp(0.0, 1.0),
+            ..OutOfScopeMatch::default()
+        },
+        None => OutOfScopeMatch {
+            confidence: 1.0,
+            ..OutOfScopeMatch::default()
+        },
     }
 }

@@ -95,6 +95,7 @@ fn write_labels(out: &mut impl Write, detail: &ReportDetail) -> std::io::Result<
             r.missing.join(", ")
         }
     )?;
+    write_confidence(out, detail)?;
     writeln!(
         out,
         "  severity:        {}{}{}",
@@ -275,6 +276,11 @@ impl Decryptor {
         detail.out_of_scope_evidence = list("out_of_scope_evidence");
         detail.signals = list("signals");
         detail.cvss_vector = v["cvss_vector"].as_str().map(str::to_string);
+        for key in ["missing_evidence", "critical_evidence"] {
+            if let Some(obj) = detail.triage_evidence.as_object_mut() {
+                obj.insert(key.to_string(), v[key].clone());
+            }
+        }
     }
 
     /// The decrypted text of a stored message, or why not.
@@ -303,4 +309,42 @@ impl Decryptor {
             }
         }
     }
+}
+
+/// Per-label confidence, the labels the ack left out as uncertain, close component
+/// candidates and the evidence for missing sections and criticality (reports filed
+/// before confidences were recorded print nothing here).
+fn write_confidence(out: &mut impl std::io::Write, detail: &ReportDetail) -> std::io::Result<()> {
+    let r = &detail.report;
+    let Some(c) = &r.confidence else {
+        return Ok(());
+    };
+    writeln!(
+        out,
+        "  confidence:      component {:.2}, out of scope {:.2}, missing {:.2}, critical {:.2}",
+        c.component, c.out_of_scope, c.missing, c.critical
+    )?;
+    if !r.uncertain.is_empty() {
+        writeln!(
+            out,
+            "  uncertain (not in the ack): {}",
+            r.uncertain.join(", ")
+        )?;
+    }
+    let ev = &detail.triage_evidence;
+    for (key, label) in [
+        ("component_candidates", "candidates"),
+        ("missing_evidence", "missing why"),
+        ("critical_evidence", "critical why"),
+    ] {
+        if let Some(list) = ev
+            .get(key)
+            .and_then(|v| v.as_array())
+            .filter(|l| !l.is_empty())
+        {
+            let items: Vec<&str> = list.iter().filter_map(|v| v.as_str()).collect();
+            writeln!(out, "  {label:<16} {}", items.join("; "))?;
+        }
+    }
+    Ok(())
 }

@@ -505,7 +505,34 @@ impl Writer<'_, '_> {
                 mail.sealed_details,
             ],
         )?;
-        Ok(self.tx.last_insert_rowid())
+        let id = self.tx.last_insert_rowid();
+        self.write_review(id, &c.review)?;
+        Ok(id)
+    }
+
+    /// Confidences (plain columns), evidence (JSON) and the ack's claims of a new report.
+    fn write_review(&self, id: i64, review: &crate::triage::Review) -> Result<()> {
+        let cf = &review.confidence;
+        let evidence = serde_json::json!({
+            "component_candidates": review.component_candidates,
+            "missing_evidence": review.missing_evidence,
+            "critical_evidence": review.critical_evidence,
+        });
+        self.tx.exec_cached(
+            "UPDATE reports SET component_confidence = ?2, out_of_scope_confidence = ?3,
+                 missing_confidence = ?4, critical_confidence = ?5, triage_evidence = ?6, ack_claims = ?7
+             WHERE id = ?1",
+            params![
+                id,
+                cf.component,
+                cf.out_of_scope,
+                cf.missing,
+                cf.critical,
+                evidence.to_string(),
+                serde_json::to_string(&review.ack).ok(),
+            ],
+        )?;
+        Ok(())
     }
 
     #[allow(clippy::too_many_arguments)]
