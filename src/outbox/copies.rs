@@ -193,7 +193,8 @@ fn runs(pending: &[Copy], multi: bool) -> Vec<&[Copy]> {
 /// reporter's mail never carries it; with `copy_mode = "bcc"` the copy is the
 /// sent message and has none).
 pub fn with_audit_head(bytes: &[u8], head: Option<&crate::store::AuditHead>) -> Vec<u8> {
-    let Some(head) = head else {
+    let Some(head) = head.filter(|_| !bytes.is_empty()) else {
+        // NOTE: an empty copy is no message; stamping it would hide that from the server.
         return bytes.to_vec();
     };
     let mut out = format!("X-Hexon-Audit-Head: {}\r\n", head.header_value()).into_bytes();
