@@ -11,7 +11,9 @@
 //! mail signed by the offered key; other keys are candidates) and key-change
 //! review flags, the tracking id of a new report,
 //! ack or withhold (loop guard, per-sender and global rate limits), the
-//! team alert for critical reports, and credit writes. No I/O, no clock.
+//! team alert for critical reports, credit writes, and team mail (who is a
+//! team member, replays, notes, quick actions, relay or `needs_key`: in
+//! `decide/team.rs`). No I/O, no clock.
 
 use chrono::Datelike;
 
@@ -21,6 +23,9 @@ use crate::model::{
 };
 use crate::threading::format_tracking_id;
 use crate::triage::Credit;
+
+mod team;
+pub use team::{reply_plan, ReplyPlan, TeamFacts, TeamPlan, TeamReportFacts, TeamWork};
 
 /// A report as the store knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +69,8 @@ pub struct Facts {
     pub acks_to_sender_last_hour: i64,
     /// Acks queued to anyone in the last hour.
     pub acks_last_hour: i64,
+    /// For a mail that claims to come from the team (issue 12).
+    pub team: Option<TeamFacts>,
 }
 
 /// A stored message with the same Message-ID and sender.
@@ -136,6 +143,8 @@ pub enum MailPlan {
         candidates: Vec<KeyPin>,
         report: Box<NewReportPlan>,
     },
+    /// A mail that claims to come from the team (issue 12).
+    Team(TeamPlan),
 }
 
 /// The writes for one message.
@@ -186,6 +195,11 @@ fn decide_mail(
             "reuses the Message-ID of an earlier message from this address with different content"
                 .to_string(),
         );
+    }
+    if let Some(claim) = &mail.team {
+        // NOTE: a team claim never becomes a report or a follow-up: a forged
+        // team mail must not open a report the team would answer.
+        return MailPlan::Team(team::decide_team(prepared, mail, claim, facts, policy));
     }
     let from = mail.headers.from_address.as_deref().unwrap_or_default();
     let pinned = facts.sender.as_ref().and_then(|s| s.pinned_key.as_deref());

@@ -38,6 +38,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (3, include_str!("migrations/0003_copy_failed.sql")),
     (4, include_str!("migrations/0004_binding_at_rest.sql")),
     (6, include_str!("migrations/0006_advisories.sql")),
+    (8, include_str!("migrations/0008_team_correspondence.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

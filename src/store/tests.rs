@@ -24,6 +24,7 @@ fn policy() -> IngestPolicy {
         per_sender_per_hour: 3,
         global_per_hour: 100,
         send_acks: true,
+        team_max_signature_age_days: 14,
     }
 }
 
@@ -72,6 +73,7 @@ fn mail(from: &str, message_id: &str, body: &str, refs: ThreadRefs) -> PreparedM
         refs,
         ack_due: at(),
         assessment_due: at(),
+        team: None,
     }
 }
 
@@ -490,7 +492,10 @@ fn migration_3_keeps_pending_copies_pending() {
         .unwrap();
     }
     let store = Store::open(&path).unwrap();
-    assert_eq!(store.schema_version().unwrap(), MIGRATIONS.last().unwrap().0);
+    assert_eq!(
+        store.schema_version().unwrap(),
+        MIGRATIONS.last().unwrap().0
+    );
     assert_eq!(store.pending_copies(10).unwrap().len(), 1);
     let status = store.status_summary(at()).unwrap();
     assert_eq!(
