@@ -12,6 +12,7 @@ mod ingest;
 mod keys;
 mod outbox;
 mod query;
+pub mod team;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
