@@ -379,7 +379,6 @@ fn team_replies_from_the_mail_client_and_the_cli_reach_the_reporter_encrypted() 
     // The report, its ack copy and four team mails.
     wait_messages(&sec, &setup.users.password, "INBOX", 6, DELIVERY);
     cli_ok(&setup, &["run", "--once"]);
-    let d = report_json(&setup, &tracking);
     wait_for("two relayed replies", DELIVERY, || {
         (alice_mails(alice, alice_password, &tracking).len() >= 3).then_some(())
     });
