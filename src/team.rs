@@ -111,7 +111,7 @@ fn parse_action(line: &str, members: &[String]) -> Result<QuickAction, String> {
         "severity" => {
             let v = value.to_ascii_lowercase();
             match crate::triage::Severity::parse(&v) {
-                Some(_) => Ok(QuickAction::Severity(v)),
+                Some(sev) => Ok(QuickAction::Severity(sev.as_str().to_string())),
                 None => Err(format!("/severity `{shown}` is not known")),
             }
         }
