@@ -12,7 +12,9 @@
 //! review flags, the tracking id of a new report,
 //! ack or withhold (loop guard, per-sender rate limit), the ack's slot under
 //! the global limit (delayed, never dropped; a share reserved for
-//! authenticated senders), the team alert for critical reports, and credit writes. No I/O, no clock.
+//! authenticated senders), the team alert for critical reports, credit writes, and team mail (who is a
+//! team member, replays, notes, quick actions, relay or `needs_key`: in
+//! `decide/team.rs`). No I/O, no clock.
 
 use chrono::{DateTime, Datelike, Utc};
 
@@ -22,6 +24,9 @@ use crate::model::{
 };
 use crate::threading::format_tracking_id;
 use crate::triage::Credit;
+
+mod team;
+pub use team::{reply_plan, ReplyPlan, TeamFacts, TeamPlan, TeamReportFacts, TeamWork};
 
 /// A report as the store knows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,6 +70,8 @@ pub struct Facts {
     pub acks_to_sender_last_hour: i64,
     /// The global limit's recent ack slots, per share of the budget.
     pub ack_slots: AckSlots,
+    /// For a mail that claims to come from the team (issue 12).
+    pub team: Option<TeamFacts>,
 }
 
 /// Which share of the global ack budget an ack draws on.
@@ -179,6 +186,8 @@ pub enum MailPlan {
         candidates: Vec<KeyPin>,
         report: Box<NewReportPlan>,
     },
+    /// A mail that claims to come from the team (issue 12).
+    Team(TeamPlan),
 }
 
 /// The writes for one message.
@@ -229,6 +238,11 @@ fn decide_mail(
             "reuses the Message-ID of an earlier message from this address with different content"
                 .to_string(),
         );
+    }
+    if let Some(claim) = &mail.team {
+        // NOTE: a team claim never becomes a report or a follow-up: a forged
+        // team mail must not open a report the team would answer.
+        return MailPlan::Team(team::decide_team(prepared, mail, claim, facts, policy));
     }
     let from = mail.headers.from_address.as_deref().unwrap_or_default();
     let pinned = facts.sender.as_ref().and_then(|s| s.pinned_key.as_deref());

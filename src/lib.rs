@@ -34,6 +34,7 @@
 //! | [`store`] | migrations, the ingest transaction (facts → decide → write), outbox, audit chain, queries; enum ↔ column mapping (`store/columns.rs`) | SQLite |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
 //! | [`advisory`] | advisory record, CSAF 2.0 / CVE 5.1 / OSV / Markdown exports, `/.well-known/csaf/` tree, `[advisory]` settings | tree writing |
+//! | [`team`] | team correspondence (issue 12): member certs (`team::members`, read once), the leading `/note` and quick-action lines of a team mail; the rules are in `decide` (`decide/team.rs`) | member cert files |
 //! | [`cli`] | the command line, one file per noun, `dispatch` in `cli/mod.rs` | via the above |
 //! | `metrics`, [`heap`], `fault` | per-stage cost counters, the OpenMetrics registry and its opt-in `[metrics]` endpoint; glibc arena cap and trim; test-only fault injection | loopback/unix socket (endpoint only) |
 //!
@@ -66,5 +67,6 @@ pub mod pipeline;
 pub mod sla;
 pub mod source;
 pub mod store;
+pub mod team;
 pub mod threading;
 pub mod triage;

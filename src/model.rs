@@ -117,6 +117,8 @@ column_enum! {
         Ignored => "ignored",
         /// Could not be opened or parsed; kept with its reason.
         Quarantined => "quarantined",
+        /// A team member's signed mail on a report (reply, note, quick actions; issue 12).
+        Team => "team",
     }
 }
 
@@ -141,6 +143,10 @@ column_enum! {
         AdvisoryPublished => "advisory_published",
         /// Reminder to the team: a disclosure date is near.
         DisclosureReminder => "disclosure_reminder",
+        /// A team member's reply relayed to the reporter (issue 12).
+        TeamReply => "team_reply",
+        /// A short notice to a team member about their mail (issue 12).
+        TeamNotice => "team_notice",
     }
 }
 
@@ -152,7 +158,50 @@ column_enum! {
         Sending => "sending",
         Sent => "sent",
         Failed => "failed",
+        /// A team reply to an encrypted report whose reporter has no pinned
+        /// key: never sent in clear, kept until a key is pinned (issue 12).
+        NeedsKey => "needs_key",
     }
+}
+
+/// The statuses a report can have (`reports.status`).
+pub const REPORT_STATUSES: &[&str] = &[
+    "new",
+    "triaging",
+    "accepted",
+    "fixed",
+    "disclosed",
+    "rejected",
+    "duplicate",
+];
+
+/// A configured team member (issue 12).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamMember {
+    pub name: String,
+    /// Lowercase configured address: notices go here, never to a From header.
+    pub address: String,
+    /// Primary fingerprint of the member's certificate, uppercase hex.
+    pub fingerprint: String,
+}
+
+/// What the pipeline found that makes a mail claim to come from the team:
+/// its From is a member address, or a signature names a member key. Only
+/// `decide` says whether the claim holds (a good signature by that member's
+/// key over the whole content, fresh, not replayed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamClaim {
+    /// The member whose address is the From address.
+    pub by_address: Option<TeamMember>,
+    /// The member whose key made the mail's (good or bad) signature.
+    pub by_key: Option<TeamMember>,
+    /// When the oldest good signature in the mail was made.
+    pub signed_at: Option<DateTime<Utc>>,
+    /// Sent to the `+note` sub-address.
+    pub note_address: bool,
+    pub commands: crate::team::Commands,
+    /// `commands.body` sealed to the team key (`None` without a team key).
+    pub sealed_body: Option<String>,
 }
 
 /// Lowercase hex SHA-256 of `bytes` (raw mail, bodies, attachments).
@@ -265,6 +314,8 @@ pub struct PreparedMail {
     pub refs: ThreadRefs,
     pub ack_due: DateTime<Utc>,
     pub assessment_due: DateTime<Utc>,
+    /// The mail claims to come from the team (issue 12).
+    pub team: Option<TeamClaim>,
 }
 
 /// Settings that shape the ingest step.
@@ -285,6 +336,8 @@ pub struct IngestPolicy {
     pub global_window_secs: u32,
     /// False for historical imports: store, but never reply.
     pub send_acks: bool,
+    /// A signed team mail older than this many days is a replay (issue 12).
+    pub team_max_signature_age_days: u32,
 }
 
 /// What ingest did with one message.
@@ -311,6 +364,11 @@ pub enum IngestResult {
         message_row: i64,
         tracking_id: String,
     },
+    /// A team member's mail, accepted (issue 12).
+    Team {
+        message_row: i64,
+        tracking_id: String,
+    },
 }
 
 impl IngestResult {
@@ -323,6 +381,7 @@ impl IngestResult {
             IngestResult::Duplicate { .. } => MessageStatus::Duplicate,
             IngestResult::NewReport { .. } => MessageStatus::Report,
             IngestResult::FollowUp { .. } => MessageStatus::FollowUp,
+            IngestResult::Team { .. } => MessageStatus::Team,
         })
     }
 
@@ -333,7 +392,8 @@ impl IngestResult {
             | IngestResult::Ignored { message_row }
             | IngestResult::Duplicate { message_row, .. }
             | IngestResult::NewReport { message_row, .. }
-            | IngestResult::FollowUp { message_row, .. } => Some(*message_row),
+            | IngestResult::FollowUp { message_row, .. }
+            | IngestResult::Team { message_row, .. } => Some(*message_row),
         }
     }
 }

@@ -258,6 +258,9 @@ pub struct Opened {
     pub signed_by_offered_key: bool,
     /// Fingerprint of the team (sub)key that decrypted it.
     pub decrypted_with: Option<String>,
+    /// When the oldest good signature in the mail was made (issue 12: team
+    /// mail older than `team.max_signature_age_days` is a replay).
+    pub oldest_good_signature: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl std::fmt::Debug for Opened {
@@ -374,6 +377,7 @@ pub fn open_with<T>(
     // mail must become an error, never take the daemon down. All state is
     // local to the call (`keys` has no interior mutability), so nothing
     // half-updated survives an unwind.
+    pgp::reset_oldest_good();
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         open_inner(outer, keys, sender_certs, limits, content)
     }))
@@ -412,6 +416,7 @@ fn plain_opened() -> Opened {
         discovered_keys: Vec::new(),
         signed_by_offered_key: false,
         decrypted_with: None,
+        oldest_good_signature: None,
     }
 }
 
@@ -532,6 +537,7 @@ impl Ctx<'_> {
             protected_subject,
             discovered_keys: std::mem::take(&mut self.discovered),
             decrypted_with: self.decrypted_with.take(),
+            oldest_good_signature: pgp::take_oldest_good().map(chrono::DateTime::from),
         }
     }
 }

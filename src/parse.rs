@@ -77,6 +77,9 @@ pub struct Headers {
     /// Raw `Authentication-Results` values, topmost first (at most 8; see
     /// `crate::authres`, which trusts only the configured authserv-id).
     pub authentication_results: Vec<String>,
+    /// Lowercase addresses of To, Cc and `Delivered-To` (at most 32): where
+    /// the mail was sent (a team note goes to the `+note` sub-address).
+    pub recipients: Vec<String>,
 }
 
 /// A parsed message whose drop is iterative.
@@ -263,7 +266,28 @@ fn headers_of(message: &mail_parser::Message<'_>) -> Headers {
             .filter_map(|v| v.as_text().map(|t| clean_line(t, 2000)))
             .take(8)
             .collect(),
+        recipients: recipients_of(message),
     }
+}
+
+/// Lowercase addresses of To, Cc and `Delivered-To`, at most 32.
+fn recipients_of(message: &mail_parser::Message<'_>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for list in [message.to(), message.cc()].into_iter().flatten() {
+        out.extend(
+            list.iter()
+                .filter_map(|a| a.address())
+                .map(|a| a.trim().to_ascii_lowercase()),
+        );
+    }
+    for v in message.header_values("Delivered-To") {
+        if let Some(t) = v.as_text() {
+            out.push(t.trim().trim_matches(['<', '>']).to_ascii_lowercase());
+        }
+    }
+    out.retain(|a| valid_address(a));
+    out.truncate(32);
+    out
 }
 
 fn ids_of(value: &HeaderValue<'_>) -> Vec<String> {

@@ -49,6 +49,9 @@ pub struct Pipeline {
     pub at_rest: AtRest,
     /// The receiving server's authserv-id (`imap.authserv_id`).
     pub authserv_id: Option<String>,
+    /// `[[team.members]]` with their certs (issue 12): passed as trusted
+    /// certs when a mail is opened, never taken from the mail.
+    pub team: crate::team::members::TeamMembers,
 }
 
 /// What of a classified mail goes to the store: for an encrypted report the
@@ -94,7 +97,15 @@ impl Pipeline {
             &config.openpgp.team_keys,
             config.openpgp.passphrase.as_ref().map(|s| s.expose()),
         )?;
-        Ok(Pipeline::with_team_keys(config, Arc::new(team_keys)))
+        let team = crate::team::members::TeamMembers::load(&config.team).map_err(|e| {
+            OpenError::BadKeyFile {
+                path: format!("team.members[{}].cert {}", e.index, e.path),
+                reason: e.reason,
+            }
+        })?;
+        let mut pipeline = Pipeline::with_team_keys(config, Arc::new(team_keys));
+        pipeline.team = team;
+        Ok(pipeline)
     }
 
     /// Build the pipeline around team keys that are already loaded.
@@ -121,6 +132,7 @@ impl Pipeline {
             assessment_business_days: config.ack.assessment_business_days,
             at_rest,
             authserv_id: config.imap.authserv_id.clone(),
+            team: crate::team::members::TeamMembers::default(),
         }
     }
 
@@ -141,6 +153,7 @@ impl Pipeline {
             reserved_authenticated_per_hour: config.rate_limits.reserved_authenticated_per_hour,
             global_window_secs: config.rate_limits.global_window_secs,
             send_acks,
+            team_max_signature_age_days: config.team.max_signature_age_days,
         }
     }
 
@@ -193,6 +206,16 @@ impl Pipeline {
         sender_certs: &[Cert],
     ) -> Prepared {
         let sha256 = sha256_hex(&raw);
+        let mut with_team;
+        let sender_certs = if self.team.is_empty() {
+            sender_certs
+        } else {
+            // NOTE: member certs are trusted certs, so a member's signature is
+            // never "by a key the mail offered".
+            with_team = sender_certs.to_vec();
+            with_team.extend(self.team.certs());
+            with_team.as_slice()
+        };
         // NOTE: a panic inside a parser (mail-parser has debug assertions that
         // hostile input reaches) becomes a quarantine, never a dead worker.
         let kind = guarded(|| self.classify_raw(&raw, now, sender_certs)).unwrap_or_else(|| {
@@ -394,6 +417,7 @@ impl Pipeline {
             // NOTE: the stored/visible subject of an encrypted report must not be plaintext.
             headers.subject = subject.clone();
         }
+        let team = self.team_claim(&headers, opened, &text);
         metrics::record(metrics::Stage::Triage, t_triage, 1);
         PreparedKind::Mail(Box::new(PreparedMail {
             headers,
@@ -417,7 +441,43 @@ impl Pipeline {
             assessment_due: self
                 .calendar
                 .add_business_days(now, self.assessment_business_days),
+            team,
         }))
+    }
+
+    /// Does the mail claim to come from the team (From a member address, or
+    /// a signature by a member key)? Then its commands are read and its
+    /// relayable text sealed to the team key (issue 12). Whether the claim
+    /// holds is `decide`'s rule.
+    fn team_claim(
+        &self,
+        headers: &parse::Headers,
+        opened: &open::Opened,
+        text: &str,
+    ) -> Option<crate::model::TeamClaim> {
+        if self.team.is_empty() {
+            return None;
+        }
+        let from = headers.from_address.as_deref().unwrap_or_default();
+        let by_address = self.team.by_address(from).cloned();
+        let by_key =
+            signer_of(&opened.signature).and_then(|f| self.team.by_fingerprint(&f).cloned());
+        if by_address.is_none() && by_key.is_none() {
+            return None;
+        }
+        let commands = crate::team::parse_commands(text, &self.team.names());
+        let sealed_body = self.at_rest.seal(&commands.body);
+        Some(crate::model::TeamClaim {
+            by_address,
+            by_key,
+            signed_at: opened.oldest_good_signature,
+            note_address: headers
+                .recipients
+                .iter()
+                .any(|r| crate::team::is_note_address(r)),
+            commands,
+            sealed_body,
+        })
     }
 }
 

@@ -1163,6 +1163,11 @@ fn process(
             problems.push("fresh store said Known: nothing stored".into());
             "Known".to_string()
         }
+        IngestResult::Team { .. } => {
+            // NOTE: the example config has no [[team.members]]: no mail can be team mail.
+            problems.push("team mail without team members".into());
+            "Team".to_string()
+        }
         IngestResult::Quarantined { .. } => {
             let reason = store
                 .quarantined()

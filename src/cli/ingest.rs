@@ -69,6 +69,7 @@ pub(super) async fn import(
             IngestResult::Known => "already stored",
             IngestResult::NewReport { .. } => "new reports",
             IngestResult::FollowUp { .. } => "follow-ups",
+            IngestResult::Team { .. } => "team mails",
             IngestResult::Quarantined { .. } => "quarantined",
             IngestResult::Ignored { .. } | IngestResult::Duplicate { .. } => "ignored",
         };

@@ -251,6 +251,24 @@ pub struct RateLimits {
     pub global_window_secs: u32,
 }
 
+/// `[team]` (issue 12): who may answer reporters through the daemon.
+#[derive(Debug, Clone, Default)]
+pub struct TeamConfig {
+    /// A signed team mail older than this is a replay.
+    pub max_signature_age_days: u32,
+    pub members: Vec<TeamMemberConfig>,
+}
+
+/// One `[[team.members]]` entry.
+#[derive(Debug, Clone)]
+pub struct TeamMemberConfig {
+    pub name: String,
+    /// Lowercase address.
+    pub address: String,
+    /// Public certificate file (resolved).
+    pub cert: PathBuf,
+}
+
 #[derive(Debug, Clone)]
 pub struct OpenPgpConfig {
     pub team_keys: Vec<PathBuf>,
@@ -316,6 +334,8 @@ pub struct Config {
     pub metrics: Option<MetricsConfig>,
     /// `[advisory]` (defaults when the table is absent).
     pub advisory: crate::advisory::AdvisoryConfig,
+    /// `[team]` (issue 12; no members when the table is absent).
+    pub team: TeamConfig,
 }
 
 impl Config {

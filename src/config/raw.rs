@@ -66,6 +66,41 @@ pub(super) struct RawConfig {
     /// `[advisory]` (issue 14): checked by [`crate::advisory::AdvisoryConfig::problems`].
     #[serde(default)]
     pub(super) advisory: Option<crate::advisory::AdvisoryConfig>,
+    /// `[team]` (issue 12): team members who work reports from their mail client.
+    #[serde(default)]
+    pub(super) team: RawTeam,
+}
+
+/// `[team]` and its `[[team.members]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTeam {
+    #[serde(default = "default_signature_age")]
+    pub(super) max_signature_age_days: u32,
+    #[serde(default)]
+    pub(super) members: Vec<RawTeamMember>,
+}
+
+fn default_signature_age() -> u32 {
+    14
+}
+
+impl Default for RawTeam {
+    fn default() -> Self {
+        RawTeam {
+            max_signature_age_days: default_signature_age(),
+            members: Vec::new(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawTeamMember {
+    pub(super) name: String,
+    pub(super) address: String,
+    /// The member's public OpenPGP certificate (file).
+    pub(super) cert: PathBuf,
 }
 
 /// `[metrics]`: the opt-in OpenMetrics endpoint.

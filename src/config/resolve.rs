@@ -55,6 +55,14 @@ pub(super) fn resolve(v: Validated) -> (Config, Problems) {
             &resolve(file),
         ));
     }
+    for (n, member) in config.team.members.iter_mut().enumerate() {
+        member.cert = resolve(&member.cert);
+        check_file(
+            &mut p,
+            &format!("team.members[{n}].cert"),
+            Some(&member.cert),
+        );
+    }
     if let Some(metrics) = &mut config.metrics {
         if let super::MetricsListen::Unix(path) = &metrics.listen {
             metrics.listen = super::MetricsListen::Unix(resolve(path));

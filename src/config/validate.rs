@@ -12,10 +12,11 @@ use std::time::Duration;
 
 use super::raw::{
     RawAck, RawCalendar, RawConfig, RawImap, RawLimits, RawOpenPgp, RawSecurityTxt, RawSmtp,
+    RawTeam,
 };
 use super::{
     AckConfig, Config, ImapConfig, Limits, MetricsConfig, MetricsListen, OpenPgpConfig, RateLimits,
-    Secret, SecurityTxt, SmtpConfig, TlsMode,
+    Secret, SecurityTxt, SmtpConfig, TeamConfig, TeamMemberConfig, TlsMode,
 };
 use crate::sla::BusinessCalendar;
 
@@ -129,6 +130,7 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
     for (key, message) in advisory.problems() {
         p.push(key, message);
     }
+    let team = team(raw.team, &mut p);
     if !p.0.is_empty() {
         return Err(p);
     }
@@ -153,8 +155,49 @@ pub(super) fn validate(raw: RawConfig, path: &Path) -> Result<Validated, Problem
         log_format: raw.log.format,
         metrics,
         advisory,
+        team,
     };
     Ok(Validated { config, secrets })
+}
+
+/// `[team]`: names unique and non-empty, addresses valid and unique, a
+/// signature window of at least a day (issue 12).
+fn team(t: RawTeam, p: &mut Problems) -> TeamConfig {
+    p.require(
+        t.max_signature_age_days >= 1,
+        "team.max_signature_age_days",
+        "must be at least 1",
+    );
+    let mut members: Vec<TeamMemberConfig> = Vec::new();
+    for (n, m) in t.members.into_iter().enumerate() {
+        let key = |field: &str| format!("team.members[{n}].{field}");
+        let name = m.name.trim().to_string();
+        if name.is_empty() || name.chars().any(char::is_whitespace) {
+            p.push(key("name"), "must be one word, e.g. `alice`");
+        } else if members.iter().any(|o| o.name.eq_ignore_ascii_case(&name)) {
+            p.push(key("name"), format!("`{name}` is named twice"));
+        }
+        let address = p
+            .check(&key("address"), parse_mailbox_address(&m.address))
+            .unwrap_or_default();
+        if !address.is_empty() && members.iter().any(|o| o.address == address) {
+            p.push(key("address"), format!("`{address}` is listed twice"));
+        }
+        p.require(
+            !m.cert.as_os_str().is_empty(),
+            &key("cert"),
+            "must name the member's public key file",
+        );
+        members.push(TeamMemberConfig {
+            name,
+            address,
+            cert: m.cert,
+        });
+    }
+    TeamConfig {
+        max_signature_age_days: t.max_signature_age_days,
+        members,
+    }
 }
 
 fn imap(i: RawImap, p: &mut Problems) -> ImapConfig {

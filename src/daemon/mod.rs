@@ -77,7 +77,7 @@ impl Summary {
             IngestResult::Quarantined { .. } => self.quarantined += 1,
             IngestResult::Ignored { .. } | IngestResult::Duplicate { .. } => self.ignored += 1,
             IngestResult::NewReport { .. } => self.new_reports += 1,
-            IngestResult::FollowUp { .. } => self.followups += 1,
+            IngestResult::FollowUp { .. } | IngestResult::Team { .. } => self.followups += 1,
         }
     }
 }
@@ -286,6 +286,9 @@ fn log_result(result: &IngestResult) {
             tracking_id, ack, ..
         } => {
             info!(tracking_id = %tracking_id, ack_queued = ack.is_some(), "report stored")
+        }
+        IngestResult::Team { tracking_id, .. } => {
+            info!(tracking_id = %tracking_id, "team mail stored")
         }
         IngestResult::FollowUp { tracking_id, .. } => {
             info!(tracking_id = %tracking_id, "follow-up stored")

@@ -31,6 +31,7 @@ fn policy() -> IngestPolicy {
         reserved_authenticated_per_hour: 20,
         global_window_secs: 3600,
         send_acks: true,
+        team_max_signature_age_days: 14,
     }
 }
 
@@ -76,6 +77,7 @@ fn mail() -> PreparedMail {
         refs: ThreadRefs::default(),
         ack_due: at(),
         assessment_due: at(),
+        team: None,
     }
 }
 
@@ -831,4 +833,268 @@ fn critical_reports_alert_the_team_when_there_is_one() {
         new_report(run(mail(), &facts(), &policy())).1.alert_to,
         None
     );
+}
+
+// ---- Team mail (issue 12): one row per rule of decide/team.rs ----
+
+const MEMBER_KEY: &str = "CCCC";
+
+fn member(name: &str, key: &str) -> crate::model::TeamMember {
+    crate::model::TeamMember {
+        name: name.into(),
+        address: format!("{name}@hexon.test"),
+        fingerprint: key.into(),
+    }
+}
+
+/// A mail From alice's address; `text` is what she wrote.
+fn team_mail(text: &str, signature: Signature, by: Option<&str>) -> PreparedMail {
+    let mut m = mail();
+    m.headers.from_address = Some("alice@hexon.test".into());
+    m.signature = signature;
+    m.signer_fingerprint = by.map(str::to_string);
+    let names = vec!["alice".to_string(), "bob".to_string()];
+    m.team = Some(crate::model::TeamClaim {
+        by_address: Some(member("alice", MEMBER_KEY)),
+        by_key: by.and_then(|k| match k {
+            MEMBER_KEY => Some(member("alice", MEMBER_KEY)),
+            "DDDD" => Some(member("bob", "DDDD")),
+            _ => None,
+        }),
+        signed_at: Some(at() - chrono::Duration::hours(1)),
+        note_address: false,
+        commands: crate::team::parse_commands(text, &names),
+        sealed_body: Some("sealed".into()),
+    });
+    m
+}
+
+fn team_facts(encrypted: bool, reporter_key: Option<&str>) -> Facts {
+    Facts {
+        team: Some(TeamFacts {
+            message_id_seen: false,
+            report: Some(TeamReportFacts {
+                report: report_ref(),
+                encrypted,
+                reporter_address: Some("a@r.test".into()),
+                reporter_key: reporter_key.map(str::to_string),
+                key_changed: false,
+                thread_message_id: Some("m1@r".into()),
+            }),
+            existing_targets: vec!["HEXON-2026-0002".into()],
+        }),
+        ..facts()
+    }
+}
+
+fn team_plan(m: PreparedMail, f: &Facts) -> TeamPlan {
+    match decide(&prepared(PreparedKind::Mail(Box::new(m))), f, &policy()) {
+        Plan::Mail(MailPlan::Team(plan)) => plan,
+        other => panic!("not a team plan: {other:?}"),
+    }
+}
+
+fn rejected(plan: &TeamPlan) -> Vec<String> {
+    match plan {
+        TeamPlan::Rejected {
+            reasons, notify, ..
+        } => {
+            assert_eq!(
+                notify.as_deref(),
+                Some("alice@hexon.test"),
+                "notice to the member"
+            );
+            reasons.clone()
+        }
+        TeamPlan::Accepted(w) => panic!("accepted: {w:?}"),
+    }
+}
+
+fn accepted(plan: TeamPlan) -> TeamWork {
+    match plan {
+        TeamPlan::Accepted(w) => *w,
+        other => panic!("rejected: {other:?}"),
+    }
+}
+
+#[test]
+fn team_mail_needs_a_good_signature_by_that_members_key() {
+    let f = team_facts(false, None);
+    let cases: [(&str, Signature, Option<&str>, &str); 5] = [
+        (
+            "unsigned From a member",
+            Signature::None,
+            None,
+            "not signed",
+        ),
+        (
+            "bad signature",
+            Signature::Bad,
+            Some(MEMBER_KEY),
+            "bad signature",
+        ),
+        (
+            "unknown key",
+            Signature::UnknownKey,
+            Some("EEEE"),
+            "not a team member",
+        ),
+        (
+            "good, not a member key",
+            Signature::Good,
+            Some("EEEE"),
+            "not signed by a configured",
+        ),
+        (
+            "good, another member's key",
+            Signature::Good,
+            Some("DDDD"),
+            "signed by the key of team member bob",
+        ),
+    ];
+    for (name, signature, by, why) in cases {
+        let reasons = rejected(&team_plan(team_mail("Hello", signature, by), &f));
+        assert!(
+            reasons.iter().any(|r| r.contains(why)),
+            "{name}: {reasons:?}"
+        );
+    }
+}
+
+#[test]
+fn a_key_the_mail_offered_never_makes_team_mail() {
+    let mut m = team_mail("Hello", Signature::Good, Some(MEMBER_KEY));
+    m.signer_offered = true;
+    rejected(&team_plan(m, &team_facts(false, None)));
+}
+
+#[test]
+fn replays_are_rejected() {
+    let mut f = team_facts(false, None);
+    if let Some(t) = &mut f.team {
+        t.message_id_seen = true;
+    }
+    let reasons = rejected(&team_plan(
+        team_mail("Hi", Signature::Good, Some(MEMBER_KEY)),
+        &f,
+    ));
+    assert!(reasons[0].contains("Message-ID"), "{reasons:?}");
+    let mut old = team_mail("Hi", Signature::Good, Some(MEMBER_KEY));
+    if let Some(c) = &mut old.team {
+        c.signed_at = Some(at() - chrono::Duration::days(15));
+    }
+    let reasons = rejected(&team_plan(old, &team_facts(false, None)));
+    assert!(reasons[0].contains("older than"), "{reasons:?}");
+}
+
+#[test]
+fn team_mail_to_no_report_or_with_bad_commands_relays_nothing() {
+    let mut f = team_facts(false, None);
+    if let Some(t) = &mut f.team {
+        t.report = None;
+    }
+    let reasons = rejected(&team_plan(
+        team_mail("Hi", Signature::Good, Some(MEMBER_KEY)),
+        &f,
+    ));
+    assert!(reasons[0].contains("no known report"));
+    let plan = team_plan(
+        team_mail(
+            "/status triaged\n/duplicate HEXON-2026-0009\nHi",
+            Signature::Good,
+            Some(MEMBER_KEY),
+        ),
+        &team_facts(false, None),
+    );
+    let reasons = rejected(&plan);
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+}
+
+#[test]
+fn a_signed_reply_is_relayed_and_assesses_the_report() {
+    let w = accepted(team_plan(
+        team_mail(
+            "/severity high\n/assign bob\n\nWe reproduced it.",
+            Signature::Good,
+            Some(MEMBER_KEY),
+        ),
+        &team_facts(true, Some(PINNED)),
+    ));
+    assert_eq!(w.member.name, "alice");
+    assert_eq!(w.actions.len(), 2);
+    assert!(w.assess && !w.note && w.notice.is_none() && w.hide_text);
+    let reply = w.reply.expect("relayed");
+    assert_eq!(reply.recipient, "a@r.test");
+    assert_eq!(reply.in_reply_to.as_deref(), Some("m1@r"));
+    assert!(!reply.needs_key);
+}
+
+#[test]
+fn an_encrypted_report_without_a_pinned_key_keeps_the_reply() {
+    let w = accepted(team_plan(
+        team_mail("We reproduced it.", Signature::Good, Some(MEMBER_KEY)),
+        &team_facts(true, None),
+    ));
+    assert!(w.reply.expect("kept").needs_key);
+    assert!(w.notice.expect("member told").contains("no pinned key"));
+    // A plaintext report without a key: relayed (signed, in clear).
+    let w = accepted(team_plan(
+        team_mail("We reproduced it.", Signature::Good, Some(MEMBER_KEY)),
+        &team_facts(false, None),
+    ));
+    assert!(!w.reply.expect("relayed").needs_key && !w.hide_text);
+}
+
+#[test]
+fn notes_and_action_only_mails_are_never_sent() {
+    let w = accepted(team_plan(
+        team_mail(
+            "/note\ninternal: looks like CVE material",
+            Signature::Good,
+            Some(MEMBER_KEY),
+        ),
+        &team_facts(false, None),
+    ));
+    assert!(w.note && w.reply.is_none() && !w.assess);
+    let mut m = team_mail("internal", Signature::Good, Some(MEMBER_KEY));
+    if let Some(c) = &mut m.team {
+        c.note_address = true;
+    }
+    let w = accepted(team_plan(m, &team_facts(false, None)));
+    assert!(w.note && w.reply.is_none());
+    let w = accepted(team_plan(
+        team_mail("/status accepted\n", Signature::Good, Some(MEMBER_KEY)),
+        &team_facts(false, None),
+    ));
+    assert!(w.reply.is_none() && !w.assess && w.actions.len() == 1);
+}
+
+#[test]
+fn a_changed_reporter_key_holds_replies() {
+    let mut f = team_facts(false, Some(PINNED));
+    if let Some(TeamFacts {
+        report: Some(r), ..
+    }) = &mut f.team
+    {
+        r.key_changed = true;
+    }
+    let reasons = rejected(&team_plan(
+        team_mail("Hi", Signature::Good, Some(MEMBER_KEY)),
+        &f,
+    ));
+    assert!(reasons[0].contains("different key"), "{reasons:?}");
+}
+
+#[test]
+fn team_mail_never_becomes_a_report() {
+    // The forged mail (unsigned, From a member) is not a new report either.
+    let p = prepared(PreparedKind::Mail(Box::new(team_mail(
+        "Hello",
+        Signature::None,
+        None,
+    ))));
+    assert!(matches!(
+        decide(&p, &team_facts(false, None), &policy()),
+        Plan::Mail(MailPlan::Team(TeamPlan::Rejected { .. }))
+    ));
 }

@@ -144,11 +144,41 @@ pub(crate) fn combine_objects(
     best
 }
 
+thread_local! {
+    /// The creation time of the oldest good signature verified on this
+    /// thread since the last [`take_oldest_good`]. Sound because opening one
+    /// mail runs on one thread from start to end, and [`super::open_with`]
+    /// resets it first and takes it last (issue 12: replay window).
+    static OLDEST_GOOD: Cell<Option<std::time::SystemTime>> = const { Cell::new(None) };
+}
+
+/// Forget the recorded signature times (start of opening a mail).
+pub(crate) fn reset_oldest_good() {
+    OLDEST_GOOD.with(|c| c.set(None));
+}
+
+/// The creation time of the oldest good signature seen since the reset.
+pub(crate) fn take_oldest_good() -> Option<std::time::SystemTime> {
+    OLDEST_GOOD.with(|c| c.take())
+}
+
+fn record_good(created: Option<std::time::SystemTime>) {
+    // NOTE: a good signature without a creation time counts as the oldest possible.
+    let created = created.unwrap_or(std::time::UNIX_EPOCH);
+    OLDEST_GOOD.with(|c| {
+        let oldest = c.get().map_or(created, |o| o.min(created));
+        c.set(Some(oldest));
+    });
+}
+
 fn classify(result: VerificationResult<'_>) -> SignatureStatus {
     match result {
-        Ok(good) => SignatureStatus::Good {
-            fingerprint: fpr_hex(&good.ka.cert().fingerprint()),
-        },
+        Ok(good) => {
+            record_good(good.sig.signature_creation_time());
+            SignatureStatus::Good {
+                fingerprint: fpr_hex(&good.ka.cert().fingerprint()),
+            }
+        }
         Err(VerificationError::MissingKey { sig }) => {
             let issuers = sig.get_issuers();
             // Prefer a fingerprint over a key id.

@@ -11,6 +11,7 @@ pub mod compose;
 mod copies;
 pub mod render;
 pub mod smtp;
+mod team;
 
 use std::sync::Arc;
 
@@ -291,7 +292,11 @@ impl Outbox {
             .run(move |s| s.outbox_sending(id, &b, Utc::now()))
             .await?;
         let mut recipients = vec![item.recipient.as_str()];
-        if self.config.ack.copy_mode == CopyMode::Bcc && item.kind == OutboxKind::Ack {
+        // NOTE: a relayed team reply travels with its copy like an ack, so a
+        // crash after SMTP acceptance does not send it twice (issue 12).
+        if self.config.ack.copy_mode == CopyMode::Bcc
+            && matches!(item.kind, OutboxKind::Ack | OutboxKind::TeamReply)
+        {
             recipients.push(self.config.ack.copy_address.as_str());
         }
         let t_send = std::time::Instant::now();
@@ -423,6 +428,8 @@ impl Builder {
         let team_public = self.team_keys.public_certs();
         let (rendered, body) = match item.kind {
             kind if is_notice(kind) => self.build_notice(kind, facts, notice, now)?,
+            OutboxKind::TeamReply => self.build_team_reply(item, facts, now)?,
+            OutboxKind::TeamNotice => self.build_team_notice(item, facts)?,
             kind @ (OutboxKind::Alert | OutboxKind::Deadline) => {
                 let template = if kind == OutboxKind::Alert {
                     "alert.txt.j2"

@@ -16,7 +16,7 @@ use crate::sla::BusinessCalendar;
 use crate::store::AckFacts;
 
 /// Templates every template directory must hold.
-pub const TEMPLATE_FILES: [&str; 9] = [
+pub const TEMPLATE_FILES: [&str; 11] = [
     "ack.txt.j2",
     "ack-neutral.txt.j2",
     "alert.txt.j2",
@@ -27,6 +27,9 @@ pub const TEMPLATE_FILES: [&str; 9] = [
     "milestone-fixed.txt.j2",
     "advisory-published.txt.j2",
     "disclosure-reminder.txt.j2",
+    // Issue 12: a team member's reply relayed to the reporter; a notice to the member.
+    "team-reply.txt.j2",
+    "team-notice.txt.j2",
 ];
 
 /// Whether `dir` holds every template in [`TEMPLATE_FILES`] (existence

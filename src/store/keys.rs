@@ -94,7 +94,13 @@ impl Store {
             "DELETE FROM key_candidates WHERE reporter_id = ?1 AND fingerprint = ?2",
             params![reporter_id, fingerprint],
         )?;
-        let detail = serde_json::json!({ "reporter": address, "fingerprint": fingerprint, "source": KeySource::Operator, "replaces": old });
+        // Issue 12: team replies kept for want of a key may go now (sealed to it).
+        let released = tx.execute(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = ?1
+             WHERE status = 'needs_key' AND report_id IN (SELECT id FROM reports WHERE reporter_id = ?2)",
+            params![super::ts(Utc::now()), reporter_id],
+        )?;
+        let detail = serde_json::json!({ "reporter": address, "fingerprint": fingerprint, "source": KeySource::Operator, "replaces": old, "released_replies": released });
         append_event(
             &tx,
             Some(report_id),

@@ -13,6 +13,7 @@ mod ingest;
 mod keys;
 mod outbox;
 mod query;
+pub mod team;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,6 +42,7 @@ const MIGRATIONS: &[(u32, &str)] = &[
     (5, include_str!("migrations/0005_triage_confidence.sql")),
     (6, include_str!("migrations/0006_advisories.sql")),
     (7, include_str!("migrations/0007_ack_slots.sql")),
+    (8, include_str!("migrations/0008_team_correspondence.sql")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -25,6 +25,12 @@ pub struct OutboxItem {
     pub rendered: Option<Vec<u8>>,
     /// When the latest SMTP attempt started (status `sending`).
     pub sending_at: Option<DateTime<Utc>>,
+    /// Team reply / notice text in clear (issue 12; see migration 0008).
+    pub body: Option<String>,
+    /// Team reply text sealed to the team key.
+    pub body_sealed: Option<String>,
+    /// The team member who wrote a team reply.
+    pub member: Option<String>,
 }
 
 /// What an acknowledgement may say about its report. Deliberately no body,
@@ -51,7 +57,7 @@ impl Store {
     pub fn due_outbox(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OutboxItem>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, report_id, kind, recipient, message_id, in_reply_to, \"references\", copy_folder, status,
-                    attempts, rendered, sending_at
+                    attempts, rendered, sending_at, body, body_sealed, member
              FROM outbox WHERE status IN ('queued', 'sending') AND next_attempt_at <= ?1
              ORDER BY next_attempt_at, id LIMIT ?2",
         )?;
@@ -78,6 +84,9 @@ impl Store {
                         .get::<_, Option<String>>(11)?
                         .as_deref()
                         .and_then(parse_ts),
+                    body: r.get(12)?,
+                    body_sealed: r.get(13)?,
+                    member: r.get(14)?,
                 })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;

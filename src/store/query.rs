@@ -9,15 +9,7 @@ use serde::Serialize;
 use super::{append_event, ts, Result, Store, StoreError};
 use crate::model::{MessageStatus, OutboxKind, OutboxStatus, Signature};
 
-pub const STATUSES: &[&str] = &[
-    "new",
-    "triaging",
-    "accepted",
-    "fixed",
-    "disclosed",
-    "rejected",
-    "duplicate",
-];
+pub const STATUSES: &[&str] = crate::model::REPORT_STATUSES;
 
 /// Filters for `reports list`.
 #[derive(Debug, Clone, Default)]

@@ -26,6 +26,7 @@ fn policy() -> IngestPolicy {
         reserved_authenticated_per_hour: 20,
         global_window_secs: 3600,
         send_acks: true,
+        team_max_signature_age_days: 14,
     }
 }
 
@@ -75,6 +76,7 @@ fn mail(from: &str, message_id: &str, body: &str, refs: ThreadRefs) -> PreparedM
         refs,
         ack_due: at(),
         assessment_due: at(),
+        team: None,
     }
 }
 

@@ -18,6 +18,7 @@ use crate::store::{ReportFilter, Store, StoreError};
 
 mod export;
 mod key;
+mod reply;
 mod show;
 
 pub use key::KeyAction;
@@ -73,12 +74,32 @@ pub enum ReportsCommand {
         #[command(subcommand)]
         action: KeyAction,
     },
+    /// Answer the reporter (issue 12): sealed like every reply, in their
+    /// thread, From the security address; kept as needs_key when the report
+    /// came encrypted and no reporter key is pinned.
+    Reply(TeamTextArgs),
+    /// An internal note on the report: stored, never sent.
+    Note(TeamTextArgs),
     /// Reports past their acknowledgement or assessment deadline.
     Overdue {
         /// Print JSON instead of a table/text.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// `reports reply` / `reports note`.
+#[derive(Args, Debug)]
+pub struct TeamTextArgs {
+    /// Tracking id.
+    pub id: String,
+    /// Read the text from this file (`-`: standard input); default:
+    /// standard input, or `$EDITOR` on a terminal.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Who writes it (default: $USER).
+    #[arg(long, env = "USER", default_value = "unknown")]
+    pub actor: String,
 }
 
 #[derive(Args, Debug)]
@@ -213,6 +234,17 @@ pub(super) fn dispatch(
         }
         ReportsCommand::Set(args) => set(&mut store, args),
         ReportsCommand::Key { action } => key::key(&mut store, action),
+        ReportsCommand::Reply(a) => reply::reply(
+            &mut store,
+            config,
+            &a.id,
+            a.file.as_deref(),
+            &a.actor,
+            false,
+        ),
+        ReportsCommand::Note(a) => {
+            reply::reply(&mut store, config, &a.id, a.file.as_deref(), &a.actor, true)
+        }
     }
 }
 

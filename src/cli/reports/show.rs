@@ -38,8 +38,10 @@ pub(super) fn show(
     let advisories = store
         .report_advisories(&detail.report.tracking_id)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let conversation = store.conversation(&detail.report.tracking_id)?;
     if json {
         let mut v = serde_json::to_value(&detail)?;
+        v["conversation"] = serde_json::to_value(&conversation)?;
         v["advisories"] = serde_json::json!(advisories
             .iter()
             .map(|(id, status)| serde_json::json!({ "advisory_id": id, "status": status }))
@@ -54,8 +56,33 @@ pub(super) fn show(
         writeln!(out, "  advisory:        {id} ({status})")?;
     }
     write_messages(&mut out, &detail)?;
+    write_conversation(&mut out, &conversation)?;
     write_replies_and_trail(&mut out, &detail)?;
     Ok(exit::OK)
+}
+
+/// The conversation in order (issue 12): mails, replies with their delivery
+/// state and member, notes, quick actions. No text.
+fn write_conversation(
+    out: &mut impl Write,
+    entries: &[crate::store::team::ConversationEntry],
+) -> std::io::Result<()> {
+    writeln!(out, "\nconversation:")?;
+    for e in entries {
+        write!(
+            out,
+            "  {}  {:<18} {:<28} {}",
+            printable(&e.at),
+            printable(&e.what),
+            printable(&e.who),
+            printable(&e.state)
+        )?;
+        match &e.detail {
+            Some(d) => writeln!(out, "  {}", printable(d))?,
+            None => writeln!(out)?,
+        }
+    }
+    Ok(())
 }
 
 /// The report's labels: reporter, subject, scope, completeness, severity.

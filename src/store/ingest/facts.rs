@@ -9,7 +9,7 @@ use rusqlite::{params, OptionalExtension, Transaction};
 use super::super::{parse_ts, ts, Cached, Result};
 use crate::decide::{
     AckClass, AckSlots, ClassSlots, EarlierDelivery, Facts, ReferencedReport, ReportRef,
-    SenderFacts,
+    SenderFacts, TeamFacts, TeamReportFacts,
 };
 use crate::model::{IngestPolicy, Prepared, PreparedKind, PreparedMail};
 use crate::threading::ThreadRefs;
@@ -50,6 +50,13 @@ pub(super) fn load_facts(
             ..Facts::default()
         });
     }
+    if let Some(claim) = &mail.team {
+        return Ok(Facts {
+            earlier_delivery,
+            team: Some(team_facts(tx, mail, claim)?),
+            ..Facts::default()
+        });
+    }
     let sender = sender_facts(tx, from)?;
     let sender_id = sender.as_ref().map(|s| s.reporter_id);
     let (acks_to_sender_last_hour, ack_slots) =
@@ -69,6 +76,75 @@ pub(super) fn load_facts(
         sender,
         acks_to_sender_last_hour,
         ack_slots,
+        team: None,
+    })
+}
+
+/// What the team-mail rules need: is the Message-ID known, the report, and
+/// which `/duplicate` targets exist (issue 12).
+fn team_facts(
+    tx: &rusqlite::Connection,
+    mail: &PreparedMail,
+    claim: &crate::model::TeamClaim,
+) -> Result<TeamFacts> {
+    let message_id_seen = match &mail.headers.message_id {
+        Some(mid) => tx
+            .row_cached(
+                "SELECT 1 FROM messages WHERE message_id = ?1 LIMIT 1",
+                [mid],
+                |_| Ok(()),
+            )
+            .optional()?
+            .is_some(),
+        None => false,
+    };
+    let report = match find_referenced_report(tx, &mail.refs)? {
+        Some(r) => Some(team_report_facts(tx, r.report)?),
+        None => None,
+    };
+    let mut existing_targets = Vec::new();
+    for action in &claim.commands.actions {
+        if let crate::team::QuickAction::Duplicate(target) = action {
+            let exists = tx
+                .row_cached(
+                    "SELECT 1 FROM reports WHERE tracking_id = ?1",
+                    [target],
+                    |_| Ok(()),
+                )
+                .optional()?
+                .is_some();
+            if exists {
+                existing_targets.push(target.clone());
+            }
+        }
+    }
+    Ok(TeamFacts {
+        message_id_seen,
+        report,
+        existing_targets,
+    })
+}
+
+/// The report facts a team reply needs (also for `reports reply`).
+pub(crate) fn team_report_facts(
+    tx: &rusqlite::Connection,
+    report: ReportRef,
+) -> Result<TeamReportFacts> {
+    let (encrypted, thread_message_id, address, key, key_changed) = tx.row_cached(
+        "SELECT r.encrypted, r.thread_message_id, p.address, p.key_fingerprint,
+                EXISTS (SELECT 1 FROM key_candidates c WHERE c.reporter_id = p.id
+                        AND p.key_fingerprint IS NOT NULL AND c.fingerprint <> p.key_fingerprint)
+         FROM reports r LEFT JOIN reporters p ON p.id = r.reporter_id WHERE r.id = ?1",
+        [report.id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+    )?;
+    Ok(TeamReportFacts {
+        report,
+        encrypted,
+        reporter_address: address,
+        reporter_key: key,
+        key_changed,
+        thread_message_id,
     })
 }
 

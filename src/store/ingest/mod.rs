@@ -11,7 +11,8 @@ mod write;
 use rusqlite::Transaction;
 
 pub use before::body_digest;
-pub(crate) use facts::Caches;
+pub(crate) use facts::{team_report_facts, Caches};
+pub(crate) use write::team as team_write;
 
 use super::{set_cursor, Result, Store};
 use crate::decide::decide;

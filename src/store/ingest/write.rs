@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Transaction};
 
 use super::super::{append_event, new_message_id, ts, Cached, Result};
+
+pub(crate) mod team;
 use crate::decide::{AckClass, AckPlan, KeyPin, MailPlan, NewReportPlan, Plan, ReportRef};
 use crate::model::{
     IngestPolicy, IngestResult, MessageStatus, OutboxKind, Prepared, PreparedKind, PreparedMail,
@@ -269,6 +271,7 @@ impl Writer<'_, '_> {
                 }
                 Ok(result)
             }
+            MailPlan::Team(plan) => self.team(mail, plan, policy),
         }
     }
 
