@@ -80,8 +80,10 @@ pub enum AdvisoryCommand {
         #[arg(long, env = "USER", default_value = "unknown")]
         actor: String,
     },
-    /// Queue a milestone mail (triaged, fixing, fixed) to the reporters of the advisory's reports.
+    /// Queue a milestone mail (triaged, fixing, fixed) to the reporters of
+    /// the advisory's reports, or of one report (tracking id) no advisory covers yet.
     Milestone {
+        /// Advisory id (HEXON-SA-…) or tracking id (HEXON-…).
         id: String,
         /// triaged, fixing or fixed
         milestone: String,

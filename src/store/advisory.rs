@@ -775,10 +775,31 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<usize> {
         let tx = self.conn.transaction()?;
-        let row = advisory_row(&tx, &id.trim().to_ascii_uppercase())?;
-        let advisory_row = (milestone == Milestone::Published).then_some(row);
+        let id = id.trim().to_ascii_uppercase();
+        // An advisory id: every report that feeds it; a tracking id: that
+        // report alone (a valid report no advisory covers yet).
+        let (advisory_row, reports) = match advisory_row(&tx, &id) {
+            Ok(row) => (
+                (milestone == Milestone::Published).then_some(row),
+                feeding_ids(&tx, row)?,
+            ),
+            Err(AdvisoryError::NoSuchAdvisory(_)) => {
+                let report: Option<i64> = tx
+                    .query_row(
+                        "SELECT id FROM reports WHERE tracking_id = ?1",
+                        [&id],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                match report {
+                    Some(rid) if milestone != Milestone::Published => (None, vec![rid]),
+                    _ => return Err(AdvisoryError::NoSuchAdvisory(id)),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let mut n = 0;
-        for rid in feeding_ids(&tx, row)? {
+        for rid in reports {
             if queue_reporter_mail(&tx, rid, milestone.kind(), advisory_row, domain, actor, now)? {
                 n += 1;
             }

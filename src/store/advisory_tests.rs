@@ -333,6 +333,25 @@ fn milestones_and_reminders_are_queued_once() {
             .unwrap(),
         1
     );
+    // A report no advisory covers yet gets its milestone mails by tracking id, once.
+    assert_eq!(
+        store
+            .queue_milestone(&lone, Milestone::Triaged, "hexon.test", "t", at())
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .queue_milestone(&lone, Milestone::Triaged, "hexon.test", "t", at())
+            .unwrap(),
+        0
+    );
+    assert!(store
+        .queue_milestone(&lone, Milestone::Published, "hexon.test", "t", at())
+        .is_err());
+    assert!(store
+        .queue_milestone("HEXON-2026-9999", Milestone::Fixed, "hexon.test", "t", at())
+        .is_err());
     // 90 days later minus 3: both disclosure dates are within the 7-day window.
     let later = at() + chrono::Duration::days(87);
     assert_eq!(
