@@ -523,4 +523,48 @@ fn team_replies_from_the_mail_client_and_the_cli_reach_the_reporter_encrypted() 
         !db.windows(canary.len()).any(|w| w == canary),
         "text of an encrypted team mail rests sealed only"
     );
+
+    // kill -9 during a relay: the process dies right after the SMTP server
+    // accepted the reply, before it is marked sent; the next run finds the
+    // copy that travelled in the same transaction and does not send again.
+    std::fs::write(&body, "After a crash. RELAY-FOUR-77aa\n").unwrap();
+    cli_ok(
+        &setup,
+        &[
+            "reports",
+            "reply",
+            &tracking,
+            "--file",
+            &body.display().to_string(),
+        ],
+    );
+    let crashed = Command::new(BIN)
+        .arg("--config")
+        .arg(&setup.config)
+        .args(["run", "--once"])
+        .env("HEXON_TRIAGE_FAULTS", "after_smtp:1.0")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!crashed.status.success(), "the injected abort ends the run");
+    assert!(String::from_utf8_lossy(&crashed.stderr).contains("injected fault at after_smtp"));
+    cli_ok(&setup, &["run", "--once"]);
+    cli_ok(&setup, &["run", "--once"]);
+    wait_for("the relay after the crash", DELIVERY, || {
+        (alice_mails(alice, alice_password, &tracking).len() >= 5).then_some(())
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let mails = alice_mails(alice, alice_password, &tracking);
+    assert_eq!(
+        mails.len(),
+        5,
+        "the reply crashed in flight arrives exactly once"
+    );
+    let fours = mails
+        .iter()
+        .filter(|m| decrypt_as_alice(&fx, m).0.contains("RELAY-FOUR-77aa"))
+        .count();
+    assert_eq!(fours, 1);
+    let status = cli_ok(&setup, &["reports", "show", &tracking, "--json"]);
+    assert!(!status.contains("\"sending\""), "nothing left in flight");
 }
