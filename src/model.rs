@@ -147,6 +147,9 @@ column_enum! {
         TeamReply => "team_reply",
         /// A short notice to a team member about their mail (issue 12).
         TeamNotice => "team_notice",
+        /// A templated notice to the reporter: their report's status changed
+        /// to one listed in `team.status_notices` (issue 12).
+        StatusNotice => "status_notice",
     }
 }
 
@@ -338,6 +341,8 @@ pub struct IngestPolicy {
     pub send_acks: bool,
     /// A signed team mail older than this many days is a replay (issue 12).
     pub team_max_signature_age_days: u32,
+    /// Report statuses the reporter hears about (`team.status_notices`).
+    pub status_notices: Vec<String>,
 }
 
 /// What ingest did with one message.

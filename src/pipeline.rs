@@ -154,6 +154,7 @@ impl Pipeline {
             global_window_secs: config.rate_limits.global_window_secs,
             send_acks,
             team_max_signature_age_days: config.team.max_signature_age_days,
+            status_notices: config.team.status_notices.clone(),
         }
     }
 

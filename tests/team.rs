@@ -296,7 +296,7 @@ fn team_replies_from_the_mail_client_and_the_cli_reach_the_reporter_encrypted() 
     let keys = tempfile::tempdir().unwrap();
     std::fs::write(keys.path().join("mia.asc"), mia.public_key()).unwrap();
     let extra = format!(
-        "\n[openpgp]\nteam_keys = [\"{}\"]\n\n[team]\nmax_signature_age_days = 7\n\n[[team.members]]\nname = \"mia\"\naddress = \"{mia_address}\"\ncert = \"{}\"\n",
+        "\n[openpgp]\nteam_keys = [\"{}\"]\n\n[team]\nmax_signature_age_days = 7\nstatus_notices = [\"accepted\", \"fixed\"]\n\n[[team.members]]\nname = \"mia\"\naddress = \"{mia_address}\"\ncert = \"{}\"\n",
         fx.join("team-cv25519.sec.asc").display(),
         keys.path().join("mia.asc").display()
     );
@@ -567,4 +567,54 @@ fn team_replies_from_the_mail_client_and_the_cli_reach_the_reporter_encrypted() 
     assert_eq!(fours, 1);
     let status = cli_ok(&setup, &["reports", "show", &tracking, "--json"]);
     assert!(!status.contains("\"sending\""), "nothing left in flight");
+
+    // Status notices: `/status accepted` in signed team mail and `reports set
+    // --status fixed` each send the reporter one templated notice; a status
+    // not listed in team.status_notices sends nothing.
+    let accept = mia.signed(
+        &sec,
+        &subject,
+        "team-5@mia.example",
+        &report_mid,
+        "/status accepted\n",
+    );
+    send_raw(&mia_address, &sec, &accept);
+    wait_for("the /status mail", DELIVERY, || {
+        imap_messages(&sec, &setup.users.password, "INBOX")
+            .iter()
+            .any(|m| {
+                m.header("Message-ID")
+                    .is_some_and(|v| v.contains("team-5@mia.example"))
+            })
+            .then_some(())
+    });
+    cli_ok(&setup, &["run", "--once"]);
+    cli_ok(
+        &setup,
+        &["reports", "set", &tracking, "--status", "triaging"],
+    );
+    let out = cli_ok(&setup, &["reports", "set", &tracking, "--status", "fixed"]);
+    assert!(
+        out.contains("status notice to the reporter queued"),
+        "{out}"
+    );
+    cli_ok(&setup, &["run", "--once"]);
+    let mails = wait_for("two status notices", DELIVERY, || {
+        let m = alice_mails(alice, alice_password, &tracking);
+        (m.len() >= 7).then_some(m)
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(alice_mails(alice, alice_password, &tracking).len(), 7);
+    let notices: Vec<String> = mails
+        .iter()
+        .map(|m| decrypt_as_alice(&fx, m).0)
+        .filter(|plain| {
+            plain.contains("The status of the report") || plain.contains("status of the report")
+        })
+        .collect();
+    assert_eq!(notices.len(), 2, "{notices:?}");
+    assert!(
+        notices.iter().any(|p| p.contains("accepted"))
+            && notices.iter().any(|p| p.contains("fixed"))
+    );
 }

@@ -257,6 +257,9 @@ pub struct TeamConfig {
     /// A signed team mail older than this is a replay.
     pub max_signature_age_days: u32,
     pub members: Vec<TeamMemberConfig>,
+    /// Statuses whose change sends the reporter a templated notice
+    /// (`status-notice.txt.j2`); none by default.
+    pub status_notices: Vec<String>,
 }
 
 /// One `[[team.members]]` entry.

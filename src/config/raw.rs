@@ -79,6 +79,8 @@ pub(super) struct RawTeam {
     pub(super) max_signature_age_days: u32,
     #[serde(default)]
     pub(super) members: Vec<RawTeamMember>,
+    #[serde(default)]
+    pub(super) status_notices: Vec<String>,
 }
 
 fn default_signature_age() -> u32 {
@@ -90,6 +92,7 @@ impl Default for RawTeam {
         RawTeam {
             max_signature_age_days: default_signature_age(),
             members: Vec::new(),
+            status_notices: Vec::new(),
         }
     }
 }

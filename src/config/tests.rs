@@ -295,3 +295,29 @@ fn metrics_on_a_non_loopback_address_is_refused_naming_file_and_key() {
     let err = with_metrics("0.0.0.0:9187").unwrap_err().to_string();
     assert!(err.contains("not a loopback address"), "{err}");
 }
+
+#[test]
+fn status_notices_name_existing_statuses_or_the_key() {
+    let text = example_text().replace(
+        "# status_notices = [\"accepted\", \"fixed\"]",
+        "status_notices = [\"fixed\", \"solved\"]",
+    );
+    assert!(
+        text.contains("status_notices = [\"fixed\""),
+        "example changed"
+    );
+    let err = error_of(&text);
+    assert!(
+        err.contains("team.status_notices[1]") && err.contains("solved"),
+        "{err}"
+    );
+    let ok = example_text().replace(
+        "# status_notices = [\"accepted\", \"fixed\"]",
+        "status_notices = [\"fixed\"]",
+    );
+    let path = example_dir().join("hexon-triage.example.toml");
+    assert_eq!(
+        Config::from_toml(&ok, &path).unwrap().team.status_notices,
+        ["fixed"]
+    );
+}

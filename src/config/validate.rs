@@ -194,9 +194,21 @@ fn team(t: RawTeam, p: &mut Problems) -> TeamConfig {
             cert: m.cert,
         });
     }
+    for (n, status) in t.status_notices.iter().enumerate() {
+        if status == "new" || !crate::model::REPORT_STATUSES.contains(&status.as_str()) {
+            p.push(
+                format!("team.status_notices[{n}]"),
+                format!(
+                    "`{status}` is not a report status one can change to (one of {})",
+                    crate::model::REPORT_STATUSES[1..].join(", ")
+                ),
+            );
+        }
+    }
     TeamConfig {
         max_signature_age_days: t.max_signature_age_days,
         members,
+        status_notices: t.status_notices,
     }
 }
 

@@ -384,6 +384,7 @@ fn is_notice(kind: OutboxKind) -> bool {
             | OutboxKind::MilestoneFixed
             | OutboxKind::AdvisoryPublished
             | OutboxKind::DisclosureReminder
+            | OutboxKind::StatusNotice
     )
 }
 
@@ -524,12 +525,14 @@ impl Builder {
             "advisory_id": n.advisory_id,
             "advisory_url": url,
             "disclosure_at": n.disclosure_at.map(|d| calendar.format_local(d)),
+            "status": n.status,
         });
         let template = match kind {
             OutboxKind::MilestoneTriaged => "milestone-triaged.txt.j2",
             OutboxKind::MilestoneFixing => "milestone-fixing.txt.j2",
             OutboxKind::MilestoneFixed => "milestone-fixed.txt.j2",
             OutboxKind::AdvisoryPublished => "advisory-published.txt.j2",
+            OutboxKind::StatusNotice => "status-notice.txt.j2",
             _ => "disclosure-reminder.txt.j2",
         };
         let rendered = self

@@ -16,7 +16,7 @@ use crate::sla::BusinessCalendar;
 use crate::store::AckFacts;
 
 /// Templates every template directory must hold.
-pub const TEMPLATE_FILES: [&str; 11] = [
+pub const TEMPLATE_FILES: [&str; 12] = [
     "ack.txt.j2",
     "ack-neutral.txt.j2",
     "alert.txt.j2",
@@ -30,6 +30,8 @@ pub const TEMPLATE_FILES: [&str; 11] = [
     // Issue 12: a team member's reply relayed to the reporter; a notice to the member.
     "team-reply.txt.j2",
     "team-notice.txt.j2",
+    // Issue 12: the reporter's report changed to a status listed in `team.status_notices`.
+    "status-notice.txt.j2",
 ];
 
 /// Whether `dir` holds every template in [`TEMPLATE_FILES`] (existence

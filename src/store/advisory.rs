@@ -589,6 +589,30 @@ pub(super) fn queue_reporter_mail(
     Ok(queued > 0)
 }
 
+impl Store {
+    /// Queue the templated status notice to the reporter of `tracking_id`
+    /// (`team.status_notices`, issue 12), audited with `actor`. Returns
+    /// whether a row was queued.
+    ///
+    /// # Errors
+    /// No such report; database errors.
+    pub fn queue_status_notice(
+        &mut self,
+        tracking_id: &str,
+        domain: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> std::result::Result<bool, StoreError> {
+        let id = self.report_id(tracking_id)?;
+        let tx = self.conn.transaction()?;
+        let queued =
+            queue_reporter_mail(&tx, id, OutboxKind::StatusNotice, None, domain, actor, now)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+        tx.commit()?;
+        Ok(queued)
+    }
+}
+
 /// Check that `a` may be published now and return its next revision number
 /// and revision history.
 fn next_revision(
@@ -687,6 +711,8 @@ pub struct NoticeFacts {
     pub advisory_year: Option<i32>,
     pub advisory_file: Option<String>,
     pub disclosure_at: Option<DateTime<Utc>>,
+    /// The report's status now (for a status notice).
+    pub status: Option<String>,
 }
 
 impl Store {
@@ -893,18 +919,19 @@ impl Store {
         outbox_id: i64,
         disclosure_days: u32,
     ) -> Result<NoticeFacts, StoreError> {
-        let row: Option<(Option<i64>, String, Option<String>)> = self
+        let row: Option<(Option<i64>, String, Option<String>, String)> = self
             .conn
             .query_row(
-                "SELECT o.advisory_row, r.received_at, r.disclosure_at FROM outbox o JOIN reports r ON r.id = o.report_id WHERE o.id = ?1",
+                "SELECT o.advisory_row, r.received_at, r.disclosure_at, r.status FROM outbox o JOIN reports r ON r.id = o.report_id WHERE o.id = ?1",
                 [outbox_id],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
             )
             .optional()?;
-        let Some((advisory, received, set)) = row else {
+        let Some((advisory, received, set, status)) = row else {
             return Ok(NoticeFacts::default());
         };
         let mut facts = NoticeFacts {
+            status: Some(status),
             disclosure_at: Some(report_disclosure(
                 parse_ts(&received).unwrap_or_default(),
                 set.as_deref().and_then(parse_ts),

@@ -27,6 +27,7 @@ fn policy() -> IngestPolicy {
         global_window_secs: 3600,
         send_acks: true,
         team_max_signature_age_days: 14,
+        status_notices: vec![],
     }
 }
 

@@ -232,7 +232,7 @@ pub(super) fn dispatch(
             };
             show::show(&store, &id, decryptor.as_ref(), json)
         }
-        ReportsCommand::Set(args) => set(&mut store, args),
+        ReportsCommand::Set(args) => set(&mut store, config, args),
         ReportsCommand::Key { action } => key::key(&mut store, action),
         ReportsCommand::Reply(a) => reply::reply(
             &mut store,
@@ -297,7 +297,7 @@ fn credit(
 }
 
 /// `reports set ID --status … --assignee … --severity … --component … --note …`.
-fn set(store: &mut Store, args: SetArgs) -> Result<i32> {
+fn set(store: &mut Store, config: &Path, args: SetArgs) -> Result<i32> {
     if let Some(d) = &args.disclosure {
         let at = super::advisory::parse_date("--disclosure", d)?;
         store
@@ -324,6 +324,10 @@ fn set(store: &mut Store, args: SetArgs) -> Result<i32> {
     .into_iter()
     .filter_map(|(field, value)| Some((field, value?)))
     .collect();
+    let new_status = changes
+        .iter()
+        .find(|(field, _)| *field == "status")
+        .map(|(_, v)| v.clone());
     if changes.is_empty() && args.disclosure.is_some() {
         return Ok(exit::OK);
     }
@@ -349,7 +353,40 @@ fn set(store: &mut Store, args: SetArgs) -> Result<i32> {
             Err(e) => return Err(e.into()),
         }
     }
+    if let Some(status) = new_status {
+        status_notice(store, config, &args.id, &status, &args.actor)?;
+    }
     Ok(exit::OK)
+}
+
+/// A status listed in `team.status_notices`: queue the templated notice to
+/// the reporter (sent by the daemon, sealed like every reply).
+fn status_notice(
+    store: &mut Store,
+    config: &Path,
+    id: &str,
+    status: &str,
+    actor: &str,
+) -> Result<()> {
+    let config = match super::load_config(config) {
+        Ok(c) => c,
+        Err(e) => {
+            // NOTE: the status is set; only the notice needs the full config.
+            eprintln!("status notice not queued: {e:#}");
+            return Ok(());
+        }
+    };
+    if !config.team.status_notices.iter().any(|s| s == status) {
+        return Ok(());
+    }
+    let domain = &config.ack.message_id_domain;
+    if store.queue_status_notice(id, domain, actor, Utc::now())? {
+        println!(
+            "{}: status notice to the reporter queued",
+            id.to_ascii_uppercase()
+        );
+    }
+    Ok(())
 }
 
 /// `reports list --advisory none`: the listed reports among `only`.

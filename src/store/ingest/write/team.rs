@@ -98,7 +98,7 @@ impl Writer<'_, '_> {
             self.at,
         )?;
         for action in &work.actions {
-            self.quick_action(report, row, action, &member.fingerprint)?;
+            self.quick_action(report, row, action, &member.fingerprint, policy)?;
         }
         let Some(claim) = &mail.team else {
             return Ok(IngestResult::Team {
@@ -205,8 +205,25 @@ impl Writer<'_, '_> {
         row: i64,
         action: &QuickAction,
         actor: &str,
+        policy: &IngestPolicy,
     ) -> Result<()> {
-        apply_action(self.tx, report.id, Some(row), action, actor, self.at)
+        apply_action(self.tx, report.id, Some(row), action, actor, self.at)?;
+        // A status the reporter should hear about: the templated notice (once per change).
+        if let QuickAction::Status(status) = action {
+            if policy.status_notices.iter().any(|s| s == status) {
+                crate::store::advisory::queue_reporter_mail(
+                    self.tx,
+                    report.id,
+                    OutboxKind::StatusNotice,
+                    None,
+                    &policy.message_id_domain,
+                    actor,
+                    self.at,
+                )
+                .map_err(|e| crate::store::StoreError::Invalid(e.to_string()))?;
+            }
+        }
+        Ok(())
     }
 
     /// A short notice to a team member (our own words, never report content).
