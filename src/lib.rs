@@ -33,6 +33,8 @@
 //! | `decide` | every ingest rule: known/duplicate delivery, follow-up binding, key pinning and review flags, tracking ids, ack or withhold (loop guard, rate limits), team alert, credit writes | none |
 //! | [`store`] | migrations, the ingest transaction (facts → decide → write), outbox, audit chain, queries; enum ↔ column mapping (`store/columns.rs`) | SQLite |
 //! | [`outbox`] | render (minijinja), compose (MIME), SMTP (lettre), retry, copies | network |
+//! | [`atrest`] | what of an encrypted report rests in the store and how: keyed tokens (duplicate fingerprint, digests) and sealed details, the audit key | CPU only |
+//! | [`authres`] | `Authentication-Results` of the configured authserv-id as a DKIM/DMARC signal for the From domain | none |
 //! | [`advisory`] | advisory record, CSAF 2.0 / CVE 5.1 / OSV / Markdown exports, `/.well-known/csaf/` tree, `[advisory]` settings | tree writing |
 //! | [`team`] | team correspondence (issue 12): member certs (`team::members`, read once), the leading `/note` and quick-action lines of a team mail; the rules are in `decide` (`decide/team.rs`) | member cert files |
 //! | [`cli`] | the command line, one file per noun, `dispatch` in `cli/mod.rs` | via the above |

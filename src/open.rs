@@ -17,6 +17,7 @@
 //! secret keys found in mail; log or put plaintext into errors or `Debug`
 //! output; panic on any input (hostile mail is normal input).
 
+mod coverage;
 mod keys;
 mod mime;
 mod pgp;
@@ -29,12 +30,10 @@ use sequoia_openpgp as openpgp;
 pub use keys::{armor_public, cert_has_address, parse_cert, usable_for_encryption, TeamKeys};
 pub use seal::{clearsign, encrypt_armored, seal_pgp_mime, sign_pgp_mime, SealedMime};
 
+use coverage::{combine_coverage, content_parts, outside_is_blank, Cover};
 use keys::{cert_addresses, fpr_hex, parse_certs};
 use mime::{find_blocks, first_part_range, parse_autocrypt, strip_pgp_suffix, to_crlf, BlockKind};
-use pgp::{
-    classify_bytes, combine_objects, process_cleartext, process_message, verify_detached, wipe,
-    PgpKind,
-};
+use pgp::{classify_bytes, process_cleartext, process_message, verify_detached, wipe, PgpKind};
 
 /// How deep PGP/MIME may nest (encrypted inside encrypted).
 const MAX_PGP_MIME_NESTING: usize = 3;
@@ -540,64 +539,6 @@ impl Ctx<'_> {
             oldest_good_signature: pgp::take_oldest_good().map(chrono::DateTime::from),
         }
     }
-}
-
-/// How much of the mail one signed object covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Cover {
-    /// Everything the mail's text and attachments are read from.
-    Whole,
-    /// One part, block or attachment beside unsigned content.
-    Part,
-}
-
-/// The mail's signature status: a signature counts only over the exact
-/// bytes whose text is used. The weakest status among the objects that
-/// cover the whole content wins; a bad signature anywhere makes it bad; a
-/// good signature over only a part leaves the mail unsigned (an attacker
-/// can paste someone's signed text beside their own).
-fn combine_coverage(
-    statuses: impl IntoIterator<Item = (SignatureStatus, Cover)>,
-) -> SignatureStatus {
-    let (whole, part): (Vec<_>, Vec<_>) =
-        statuses.into_iter().partition(|(_, c)| *c == Cover::Whole);
-    if let Some((bad, _)) = part
-        .iter()
-        .find(|(s, _)| matches!(s, SignatureStatus::Bad { .. }))
-    {
-        return bad.clone();
-    }
-    if !whole.is_empty() {
-        return combine_objects(whole.into_iter().map(|(s, _)| s));
-    }
-    combine_objects(part.into_iter().map(|(s, _)| match s {
-        SignatureStatus::Good { .. } => SignatureStatus::None,
-        other => other,
-    }))
-}
-
-/// Parts the mail's content is read from: text bodies, attachments and
-/// attached messages; key and detached-signature parts do not count.
-fn content_parts(msg: &Message<'_>) -> usize {
-    msg.parts
-        .iter()
-        .filter(|part| match part.body {
-            PartType::Multipart(_) => false,
-            PartType::Message(_) => true,
-            _ => {
-                !(content_type_is(part, "application", "pgp-signature")
-                    || content_type_is(part, "application", "pgp-keys")
-                    || (is_pgp_candidate(part) && classify_bytes(part.contents()) == PgpKind::Keys))
-            }
-        })
-        .count()
-}
-
-/// Nothing but white space outside `range` in `text`.
-fn outside_is_blank(text: &str, range: &std::ops::Range<usize>) -> bool {
-    let before = text.get(..range.start).unwrap_or("x");
-    let after = text.get(range.end..).unwrap_or("x");
-    before.trim().is_empty() && after.trim().is_empty()
 }
 
 fn parse_mail(raw: &[u8]) -> Result<crate::parse::Flat<'_>, OpenError> {
