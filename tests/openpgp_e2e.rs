@@ -301,7 +301,10 @@ fn team_alert_about_an_encrypted_report_has_a_neutral_outer_subject() {
         "pgpalert",
         &[(
             "tracking_prefix = \"HEXON\"",
-            &format!("tracking_prefix = \"HEXON\"\nteam_address = \"{team}\""),
+            // NOTE: copies APPENDed (the opt-in mode) carry the audit head; a bcc copy is the sent mail itself.
+            &format!(
+                "tracking_prefix = \"HEXON\"\nteam_address = \"{team}\"\ncopy_mode = \"append\""
+            ),
         )],
         &team_keys_toml(),
     );
