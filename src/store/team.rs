@@ -112,7 +112,7 @@ impl Store {
                 "needs_key": reply.needs_key }),
             now,
         )?;
-        team_write::mark_assessed(&tx, id, now)?;
+        team_write::mark_answered(&tx, id, now)?;
         tx.commit()?;
         Ok(if reply.needs_key {
             Submitted::NeedsKey(row)

@@ -790,3 +790,51 @@ fn near_duplicates_in_one_fetched_batch_see_each_other_in_order() {
         Some(first.as_str())
     );
 }
+
+#[test]
+fn a_team_reply_acknowledges_a_report_whose_automatic_ack_was_withheld() {
+    let mut store = Store::open_in_memory().unwrap();
+    let mut no_acks = policy();
+    no_acks.send_acks = false;
+    let (tracking, ack) = new_report(
+        &store
+            .ingest(
+                &prepared(
+                    "rawh",
+                    1,
+                    mail("h@r.test", "mh@r", "body", ThreadRefs::default()),
+                ),
+                &no_acks,
+            )
+            .unwrap(),
+    );
+    assert!(ack.is_none());
+    assert!(store
+        .report_detail(&tracking)
+        .unwrap()
+        .report
+        .acked_at
+        .is_none());
+    let note = crate::store::team::CliTeamText {
+        tracking_id: &tracking,
+        actor: "mia",
+        text: "internal",
+        sealed: None,
+        note: true,
+        message_id_domain: "hexon.test",
+    };
+    store.team_submit(&note, at()).unwrap();
+    let r = store.report_detail(&tracking).unwrap().report;
+    assert!(
+        r.acked_at.is_none() && r.assessed_at.is_none(),
+        "a note answers nobody"
+    );
+    let reply = crate::store::team::CliTeamText {
+        note: false,
+        text: "We are on it.",
+        ..note
+    };
+    store.team_submit(&reply, at()).unwrap();
+    let r = store.report_detail(&tracking).unwrap().report;
+    assert!(r.acked_at.is_some() && r.assessed_at.is_some(), "{r:?}");
+}

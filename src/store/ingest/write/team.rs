@@ -146,7 +146,7 @@ impl Writer<'_, '_> {
             set_outbox_text(self.tx, id, reply, &member.name, (clear, sealed))?;
         }
         if work.assess {
-            mark_assessed(self.tx, report.id, self.at)?;
+            mark_answered(self.tx, report.id, self.at)?;
         }
         if let Some(notice) = &work.notice {
             self.team_notice(Some(report), &member.address, mail, notice, policy)?;
@@ -317,6 +317,22 @@ pub(crate) fn mark_assessed(
 ) -> Result<()> {
     tx.exec_cached(
         "UPDATE reports SET assessed_at = COALESCE(assessed_at, ?1) WHERE id = ?2",
+        params![ts(at), report_id],
+    )?;
+    Ok(())
+}
+
+/// A team reply to the reporter: the first assessment, and the
+/// acknowledgement when no automatic ack went out (withheld by the loop
+/// guard or a rate limit, or an import): a human answer acknowledges too.
+pub(crate) fn mark_answered(
+    tx: &rusqlite::Connection,
+    report_id: i64,
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    tx.exec_cached(
+        "UPDATE reports SET assessed_at = COALESCE(assessed_at, ?1), acked_at = COALESCE(acked_at, ?1)
+         WHERE id = ?2",
         params![ts(at), report_id],
     )?;
     Ok(())
