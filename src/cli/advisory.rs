@@ -293,53 +293,94 @@ pub(super) fn dispatch(
             allow_unanswered,
             actor,
         } => {
-            let domain = message_id_domain(config)?;
-            let notify = !no_notice && settings.milestones.published;
-            let p = store
-                .publish_advisory(
-                    &id,
-                    summary.as_deref(),
-                    notify,
-                    allow_unanswered,
-                    &domain,
-                    &actor,
-                    now,
-                )
-                .map_err(fail)?;
-            println!(
-                "{}: published, revision {}; {} publish notice(s) queued",
-                id.to_ascii_uppercase(),
-                p.revision,
-                p.notices
-            );
-            if !settings.milestones.published && !no_notice {
-                println!("(publish notices are off: advisory.milestones.published = false)");
-            }
+            let options = PublishOptions {
+                summary: summary.as_deref(),
+                no_notice,
+                allow_unanswered,
+            };
+            publish(&mut store, config, &settings, &id, options, &actor, now)?
         }
         AdvisoryCommand::Milestone {
             id,
             milestone,
             actor,
-        } => {
-            let m = Milestone::parse(&milestone)
-                .filter(|m| *m != Milestone::Published)
-                .ok_or_else(|| {
-                    usage(format!(
-                        "milestone `{milestone}` is not triaged, fixing or fixed"
-                    ))
-                })?;
-            if !m.enabled(&settings) {
-                println!("{}: milestone mails `{milestone}` are off (advisory.milestones.{milestone} = false); nothing queued", id.to_ascii_uppercase());
-                return Ok(exit::OK);
-            }
-            let domain = message_id_domain(config)?;
-            let n = store
-                .queue_milestone(&id, m, &domain, &actor, now)
-                .map_err(fail)?;
-            println!("{}: {n} `{milestone}` mail(s) queued (reporters already told are not mailed again)", id.to_ascii_uppercase());
-        }
+        } => milestone_mails(&mut store, config, &settings, &id, &milestone, &actor, now)?,
     }
     Ok(exit::OK)
+}
+
+/// `advisory publish` options besides the id.
+struct PublishOptions<'a> {
+    summary: Option<&'a str>,
+    no_notice: bool,
+    allow_unanswered: bool,
+}
+
+/// `advisory publish ID`: review → published, notices queued once.
+fn publish(
+    store: &mut crate::store::Store,
+    config: &Path,
+    settings: &advisory::AdvisoryConfig,
+    id: &str,
+    o: PublishOptions<'_>,
+    actor: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let domain = message_id_domain(config)?;
+    let notify = !o.no_notice && settings.milestones.published;
+    let p = store
+        .publish_advisory(
+            id,
+            o.summary,
+            notify,
+            o.allow_unanswered,
+            &domain,
+            actor,
+            now,
+        )
+        .map_err(fail)?;
+    println!(
+        "{}: published, revision {}; {} publish notice(s) queued",
+        id.to_ascii_uppercase(),
+        p.revision,
+        p.notices
+    );
+    if !settings.milestones.published && !o.no_notice {
+        println!("(publish notices are off: advisory.milestones.published = false)");
+    }
+    Ok(())
+}
+
+/// `advisory milestone ID triaged|fixing|fixed`.
+fn milestone_mails(
+    store: &mut crate::store::Store,
+    config: &Path,
+    settings: &advisory::AdvisoryConfig,
+    id: &str,
+    milestone: &str,
+    actor: &str,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let m = Milestone::parse(milestone)
+        .filter(|m| *m != Milestone::Published)
+        .ok_or_else(|| {
+            usage(format!(
+                "milestone `{milestone}` is not triaged, fixing or fixed"
+            ))
+        })?;
+    if !m.enabled(settings) {
+        println!("{}: milestone mails `{milestone}` are off (advisory.milestones.{milestone} = false); nothing queued", id.to_ascii_uppercase());
+        return Ok(());
+    }
+    let domain = message_id_domain(config)?;
+    let n = store
+        .queue_milestone(id, m, &domain, actor, now)
+        .map_err(fail)?;
+    println!(
+        "{}: {n} `{milestone}` mail(s) queued (reporters already told are not mailed again)",
+        id.to_ascii_uppercase()
+    );
+    Ok(())
 }
 
 fn print_credit_notes(a: &advisory::Advisory) {
