@@ -42,45 +42,9 @@ fn fixture(name: &str) -> String {
     std::fs::read_to_string(fixtures().join(name)).unwrap()
 }
 
-/// Rewrite the outer From/To of a fixture and optionally add header lines.
-fn readdress(eml: &str, from: &str, to: &str, extra_headers: &str) -> Vec<u8> {
-    let (head, body) = eml.split_once("\n\n").unwrap();
-    let mut lines: Vec<String> = Vec::new();
-    for line in head.lines() {
-        if line.starts_with("From:") {
-            lines.push(format!("From: Researcher <{from}>"));
-        } else if line.starts_with("To:") {
-            lines.push(format!("To: {to}"));
-        } else {
-            lines.push(line.to_string());
-        }
-    }
-    let mut out = lines.join("\n");
-    if !extra_headers.is_empty() {
-        out.push('\n');
-        out.push_str(extra_headers.trim_end());
-    }
-    out.push_str("\n\n");
-    out.push_str(body);
-    out.into_bytes()
-}
-
 /// The (possibly folded) Autocrypt header of the autocrypt fixture.
 fn autocrypt_header() -> String {
-    let eml = fixture("autocrypt.eml");
-    let mut out = String::new();
-    let mut inside = false;
-    for line in eml.lines() {
-        if line.starts_with("Autocrypt:") {
-            inside = true;
-        } else if inside && !line.starts_with(' ') && !line.starts_with('\t') {
-            break;
-        }
-        if inside {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
+    let out = autocrypt_header_of(&fixture("autocrypt.eml"));
     assert!(!out.is_empty());
     out
 }

@@ -212,43 +212,6 @@ impl Drop for Member {
 }
 
 /// Rewrite the outer From/To of a fixture and add header lines.
-fn readdress(eml: &str, from: &str, to: &str, extra_headers: &str) -> Vec<u8> {
-    let (head, body) = eml.split_once("\n\n").unwrap();
-    let mut lines: Vec<String> = Vec::new();
-    for line in head.lines() {
-        if line.starts_with("From:") {
-            lines.push(format!("From: Researcher <{from}>"));
-        } else if line.starts_with("To:") {
-            lines.push(format!("To: {to}"));
-        } else {
-            lines.push(line.to_string());
-        }
-    }
-    let mut out = lines.join("\n");
-    out.push('\n');
-    out.push_str(extra_headers.trim_end());
-    out.push_str("\n\n");
-    out.push_str(body);
-    out.into_bytes()
-}
-
-fn autocrypt_header(eml: &str) -> String {
-    let mut out = String::new();
-    let mut inside = false;
-    for line in eml.lines() {
-        if line.starts_with("Autocrypt:") {
-            inside = true;
-        } else if inside && !line.starts_with(' ') && !line.starts_with('\t') {
-            break;
-        }
-        if inside {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    out
-}
-
 /// `gpg --decrypt` a PGP/MIME mail with alice's key: (plaintext, status lines).
 fn decrypt_as_alice(fixtures: &Path, m: &ImapMessage) -> (String, String) {
     let text = m.text();
@@ -319,7 +282,7 @@ fn team_replies_from_the_mail_client_and_the_cli_reach_the_reporter_encrypted() 
             &eml,
             alice,
             &sec,
-            &autocrypt_header(&fixture("autocrypt.eml")),
+            &autocrypt_header_of(&fixture("autocrypt.eml")),
         ),
     );
     wait_messages(&sec, &setup.users.password, "INBOX", 1, DELIVERY);
