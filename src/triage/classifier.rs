@@ -57,6 +57,10 @@ impl Triage {
         let (in_subject, in_body) = (count(subject), count(&body));
         let (in_asserted, in_stated) = (count(&roles.asserted), count(&roles.stated));
         let in_affected = count(&roles.affected);
+        let sentences: Vec<String> = std::iter::once(subject)
+            .chain(roles.asserted.lines())
+            .map(text::normalize_prose)
+            .collect();
         let views = scope::Views {
             subject_counts: scope::Counts { all: &in_subject },
             body_counts: scope::Counts { all: &in_body },
@@ -64,6 +68,7 @@ impl Triage {
             body_hosts: &ex_body.hosts,
             affected_counts: scope::Counts { all: &in_affected },
             affected_hosts: &ex_affected.hosts,
+            sentences: &sentences,
         };
         // out-of-scope words count only where the report asserts them
         let asserted = scope::Views {
@@ -80,8 +85,12 @@ impl Triage {
             views.subject_counts.of(&compiled.signals),
             views.body_counts.of(&compiled.signals),
         );
-        let mut oos = scope::out_of_scope(&asserted, cfg, compiled, &hits);
-        apply_scope_rules(cfg, &roles, &mut oos, &mut comp);
+        // so are the vulnerability classes that speak for "in scope"
+        let asserted_hits = severity::signals_from_counts(
+            views.subject_counts.of(&compiled.signals),
+            asserted.body_counts.of(&compiled.signals),
+        );
+        let mut oos = scope::out_of_scope(&asserted, cfg, compiled, &asserted_hits);
         let cvss = super::parse_cvss(subject).or_else(|| super::parse_cvss(&body));
 
         let missing = completeness::missing(&completeness::Inputs {
@@ -96,6 +105,11 @@ impl Triage {
             has_class: !hits.is_empty() || oos.class.is_some(),
             has_cvss: cvss.is_some(),
         });
+        // a reporter who gives their own steps and proof of concept has validated the finding
+        let reproduced = !missing.contains(&super::Section::StepsToReproduce)
+            && !missing.contains(&super::Section::ProofOfConcept);
+        apply_scope_rules(cfg, roles.validated || reproduced, &mut oos, &mut comp);
+        foreign_rule(cfg, &views, compiled, &mut oos, &mut comp);
 
         let severity = match &cvss {
             Some(c) => c.severity,
@@ -174,12 +188,13 @@ fn critical_of(
     })
 }
 
-/// Rules on top of the scores: scanner output confirmed by hand is not "unvalidated scanner
+/// Rules on top of the scores: scanner output confirmed by hand (`validated`: the reporter
+/// says so, or gives their own steps and proof of concept) is not "unvalidated scanner
 /// output"; a class whose target is not ours (`not_ours`: a third party, a person, an
 /// office) leaves no affected component.
 fn apply_scope_rules(
     cfg: &TriageConfig,
-    roles: &context::Roles,
+    validated: bool,
     oos: &mut scope::OutOfScopeMatch,
     comp: &mut scope::ComponentMatch,
 ) {
@@ -188,7 +203,7 @@ fn apply_scope_rules(
             .as_ref()
             .and_then(|c| cfg.out_of_scope.iter().find(|r| &r.class == c))
     };
-    if rule(&oos.class).is_some_and(|r| r.unless_validated) && roles.validated {
+    if rule(&oos.class).is_some_and(|r| r.unless_validated) && validated {
         oos.evidence.push("validated-by-hand".into());
         *oos = scope::OutOfScopeMatch {
             class: None,
@@ -203,6 +218,37 @@ fn apply_scope_rules(
         comp.evidence.clear();
         comp.confidence = oos.confidence;
     }
+}
+
+/// A report that is in scope by its words but names none of our hosts and no component by
+/// word, while naming another host (see [`scope::foreign_target`]), belongs to the first
+/// class with `foreign_hosts`: with confidence 0.55 (the ack stays neutral) and no component.
+fn foreign_rule(
+    cfg: &TriageConfig,
+    views: &scope::Views,
+    compiled: &scope::Compiled,
+    oos: &mut scope::OutOfScopeMatch,
+    comp: &mut scope::ComponentMatch,
+) {
+    if oos.class.is_some() || comp.evidence.iter().any(|e| e.starts_with("word:")) {
+        return;
+    }
+    let Some(rule) = cfg.out_of_scope.iter().find(|r| r.foreign_hosts) else {
+        return;
+    };
+    let Some(host) = scope::foreign_target(views, compiled) else {
+        return;
+    };
+    *oos = scope::OutOfScopeMatch {
+        class: Some(rule.class.clone()),
+        evidence: vec![format!("foreign-host:{host}")],
+        confidence: 0.55,
+    };
+    if let Some(name) = comp.name.take() {
+        comp.candidates = vec![name];
+    }
+    comp.evidence.clear();
+    comp.confidence = 0.55;
 }
 
 /// Classifies a report against the policy in `cfg`. Never panics; only the first 256 KiB of

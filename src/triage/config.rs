@@ -59,6 +59,17 @@ pub struct OutOfScopeRule {
     pub class: String,
     /// keywords, phrases and host patterns
     pub keywords: Vec<String>,
+    /// cues that decide the class on their own (a reporter describing what they did, such
+    /// as "pretending to be"): each asserted sentence with one scores like a subject hit of
+    /// a keyword. `a | b + c | d` matches a sentence holding one of `a`, `b` *and* one of
+    /// `c`, `d` ("phoned | called + support | helpdesk").
+    #[serde(default)]
+    pub strong: Vec<String>,
+    /// a report about a host none of the components owns (named more often than every
+    /// host of ours, and no component named by word) falls in this class, with a
+    /// confidence too low for the ack to say so (the team sees it)
+    #[serde(default)]
+    pub foreign_hosts: bool,
     /// the target of such a report is not ours (a third party, a person, an office): no
     /// component is affected
     #[serde(default)]
@@ -139,6 +150,13 @@ impl TriageConfig {
                     ));
                 }
             }
+            for (j, k) in r.strong.iter().enumerate() {
+                if super::scope::StrongCue::new(k).is_none() {
+                    return Err(format!(
+                        "{at}.strong[{j}] {k:?}: every alternative of `a | b + c` needs letters or digits"
+                    ));
+                }
+            }
         }
         if !(0.0..=1.0).contains(&self.ack_confidence) {
             return Err(format!(
@@ -192,7 +210,11 @@ mod tests {
             ]
         );
         let keywords: Vec<usize> = cfg.out_of_scope.iter().map(|r| r.keywords.len()).collect();
-        assert_eq!(keywords, [57, 36, 31, 50, 53]);
+        assert_eq!(keywords, [56, 36, 36, 50, 53]);
+        let strong: Vec<usize> = cfg.out_of_scope.iter().map(|r| r.strong.len()).collect();
+        assert_eq!(strong, [4, 8, 3, 4, 8]);
+        let foreign: Vec<bool> = cfg.out_of_scope.iter().map(|r| r.foreign_hosts).collect();
+        assert_eq!(foreign, [false, false, false, false, true]);
         assert_eq!(cfg.critical_signals.len(), 11);
     }
 

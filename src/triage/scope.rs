@@ -37,6 +37,41 @@ pub struct Views<'a> {
     pub affected_counts: Counts<'a>,
     /// hosts in those lines
     pub affected_hosts: &'a BTreeMap<String, usize>,
+    /// the normalized subject, then every normalized asserted body sentence (for
+    /// [`StrongCue`]s)
+    pub sentences: &'a [String],
+}
+
+/// A strong out-of-scope cue ([`super::OutOfScopeRule::strong`]): groups of alternatives, all
+/// of which must occur in one sentence.
+#[derive(Debug, Clone)]
+pub struct StrongCue {
+    groups: Vec<Vec<Phrase>>,
+    evidence: String,
+}
+
+impl StrongCue {
+    /// Compiles `a | b + c | d`; `None` when a group or an alternative is empty.
+    pub fn new(raw: &str) -> Option<Self> {
+        let groups = raw
+            .split('+')
+            .map(|g| g.split('|').map(Phrase::new).collect::<Option<Vec<_>>>())
+            .collect::<Option<Vec<_>>>()?;
+        if groups.iter().any(Vec::is_empty) {
+            return None;
+        }
+        Some(Self {
+            groups,
+            evidence: format!("strong:{}", raw.trim().to_lowercase()),
+        })
+    }
+
+    /// Does the normalized sentence hold it?
+    pub fn matches(&self, sentence: &str) -> bool {
+        self.groups
+            .iter()
+            .all(|g| g.iter().any(|p| p.count(sentence, 1) > 0))
+    }
 }
 
 /// Multi-word aliases are more specific than single words.
@@ -74,6 +109,8 @@ pub struct Compiled {
     hosts: Vec<(usize, HostPattern)>,
     /// per rule, its keywords in order
     oos_rules: Vec<Vec<OosKeyword>>,
+    /// per rule, its strong cues
+    oos_strong: Vec<Vec<StrongCue>>,
     /// evidence strings of the out-of-scope word keywords
     oos_evidence: Vec<String>,
 }
@@ -126,6 +163,7 @@ impl Compiled {
         let aliases = 0..phrases.len();
         let mut oos_evidence = Vec::new();
         let mut oos_rules = Vec::new();
+        let mut oos_strong = Vec::new();
         for rule in &cfg.out_of_scope {
             let mut kws = Vec::new();
             for kw in &rule.keywords {
@@ -143,6 +181,12 @@ impl Compiled {
                 phrases.push(p);
             }
             oos_rules.push(kws);
+            oos_strong.push(
+                rule.strong
+                    .iter()
+                    .filter_map(|k| StrongCue::new(k))
+                    .collect(),
+            );
         }
         let oos = aliases.end..phrases.len();
         phrases.extend(cfg.critical_signals.iter().filter_map(|s| Phrase::new(s)));
@@ -164,6 +208,7 @@ impl Compiled {
             alias_info,
             hosts,
             oos_rules,
+            oos_strong,
             oos_evidence,
         }
     }
@@ -303,6 +348,37 @@ pub struct OutOfScopeMatch {
     pub confidence: f64,
 }
 
+/// A strong cue in the subject scores twice a body sentence.
+const STRONG_SUBJECT: f64 = 6.0;
+const STRONG_SENTENCE: f64 = 3.0;
+
+/// The score of a class's strong cues: per cue, [`STRONG_SUBJECT`] if the subject (the first
+/// of `v.sentences`) holds it, plus [`STRONG_SENTENCE`] for the first asserted body sentence
+/// holding it and 1 for each further one (at most [`BODY_CAP`] sentences).
+fn strong_score(v: &Views, cues: &[StrongCue], ev: &mut Vec<String>) -> f64 {
+    let mut score = 0.0;
+    for cue in cues {
+        let subject = v.sentences.first().is_some_and(|s| cue.matches(s));
+        let body = v
+            .sentences
+            .iter()
+            .skip(1)
+            .filter(|s| cue.matches(s))
+            .take(BODY_CAP)
+            .count();
+        if subject || body > 0 {
+            score += if subject { STRONG_SUBJECT } else { 0.0 };
+            score += if body > 0 {
+                STRONG_SENTENCE + (body - 1) as f64
+            } else {
+                0.0
+            };
+            ev.push(cue.evidence.clone());
+        }
+    }
+    score
+}
+
 /// Minimum class score for an out-of-scope verdict: one subject hit, or two asserted body hits.
 const OOS_MIN: f64 = 2.0;
 
@@ -358,6 +434,7 @@ pub fn out_of_scope(
                 }
             }
         }
+        score += strong_score(v, cc.oos_strong.get(i).map_or(&[], Vec::as_slice), &mut ev);
         if score > 0.0 && best.as_ref().is_none_or(|(bs, _, _)| score > *bs) {
             best = Some((score, i, ev));
         }
@@ -378,4 +455,88 @@ pub fn out_of_scope(
             ..OutOfScopeMatch::default()
         },
     }
+}
+
+/// Hosts that are placeholders, labs, the reporter's own tooling or references, never the
+/// target of a third-party report.
+const NOT_A_TARGET: &[&str] = &[
+    "localhost",
+    "example.com",
+    "example.org",
+    "example.net",
+    "github.com",
+    "gitlab.com",
+    "nvd.nist.gov",
+    "cve.org",
+    "cve.mitre.org",
+    "mitre.org",
+    "owasp.org",
+    "portswigger.net",
+    "hackerone.com",
+    "bugcrowd.com",
+    "google.com",
+    "webhook.site",
+    "requestbin.com",
+    "ngrok.io",
+    "interact.sh",
+    "oast.fun",
+    "oastify.com",
+    "burpcollaborator.net",
+    "datatracker.ietf.org",
+    "rfc-editor.org",
+    "w3.org",
+    "mozilla.org",
+    "modelcontextprotocol.io",
+];
+/// Labels of hosts that belong to a reporter's lab or an attacker, not to a third party.
+const OWN_LABELS: &[&str] = &[
+    "evil",
+    "attacker",
+    "malicious",
+    "collaborator",
+    "oast",
+    "burp",
+    "lab",
+    "test",
+    "local",
+    "internal",
+    "lan",
+    "corp",
+    "localdomain",
+    "home",
+    "intranet",
+    "my",
+    "mine",
+];
+
+/// The host a report is about when it is none of ours: the most named host that no component
+/// owns, not a placeholder, lab, reference or attacker host, named at least twice (a subject
+/// mention counts twice) and more often than all hosts of ours together.
+pub fn foreign_target(v: &Views, cc: &Compiled) -> Option<String> {
+    let mut ours = 0usize;
+    let mut foreign: BTreeMap<&str, usize> = BTreeMap::new();
+    let weighted = v
+        .subject_hosts
+        .iter()
+        .map(|(h, n)| (h, 2 * n))
+        .chain(v.body_hosts.iter().map(|(h, n)| (h, *n)));
+    for (host, n) in weighted {
+        if cc.hosts.iter().any(|(_, p)| p.matches(host).is_some()) {
+            ours += n;
+        } else if is_foreign(host) {
+            *foreign.entry(host.as_str()).or_default() += n;
+        }
+    }
+    let (host, n) = foreign.into_iter().max_by_key(|&(_, n)| n)?;
+    (n >= 2 && n > ours).then(|| host.to_string())
+}
+
+fn is_foreign(host: &str) -> bool {
+    let h = host.trim_end_matches('.').to_ascii_lowercase();
+    let ip = h.parse::<std::net::IpAddr>().is_ok();
+    let reference = NOT_A_TARGET
+        .iter()
+        .any(|r| h == *r || h.ends_with(&format!(".{r}")));
+    let own = h.split(['.', '-']).any(|label| OWN_LABELS.contains(&label));
+    !(ip || reference || own || !h.contains('.'))
 }

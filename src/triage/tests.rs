@@ -285,3 +285,76 @@ fn section_labels_and_serde_names() {
         r#"{"kind":"anonymous"}"#
     );
 }
+
+#[test]
+fn strong_cues_decide_on_what_the_reporter_did() {
+    let c = run(
+        "Account takeover via your support line",
+        "I phoned your support number and said I was the admin of a customer account.\n\
+         The agent removed MFA from the account.\nImpact: account takeover.",
+    );
+    assert_eq!(c.out_of_scope.as_deref(), Some("social-engineering"));
+    assert!(c
+        .out_of_scope_evidence
+        .iter()
+        .any(|e| e.starts_with("strong:")));
+    assert_eq!(c.component, None);
+    // the same words negated assert nothing
+    let c = run(
+        "Stored XSS in the customer portal",
+        "I did not phone anyone and did not pretend to be staff.\n\
+         Steps:\n1. open https://portal.hexon.io/tickets\n2. post <script>alert(1)</script>",
+    );
+    assert_eq!(c.out_of_scope, None);
+    assert_eq!(c.component.as_deref(), Some("hexon.io"));
+}
+
+#[test]
+fn a_strong_cue_needs_every_group_in_one_sentence() {
+    let mut cfg = TriageConfig::default();
+    cfg.out_of_scope[1].strong.push("a | + b".into());
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .starts_with("triage.out_of_scope[1].strong[8]"));
+    let mut cfg = TriageConfig::default();
+    cfg.out_of_scope[1].strong = vec!["convinced + helpdesk".into()];
+    cfg.out_of_scope[1].keywords = vec!["zzz".into()];
+    let text = |body| ReportText {
+        subject: "Report",
+        body,
+        attachment_names: &[],
+    };
+    let c = classify(&text("I convinced the helpdesk to reset it."), &cfg);
+    assert_eq!(c.out_of_scope.as_deref(), Some("social-engineering"));
+    let c = classify(&text("I convinced myself.\nThe helpdesk is slow."), &cfg);
+    assert_eq!(c.out_of_scope, None);
+}
+
+#[test]
+fn a_report_about_someone_elses_host_is_third_party_but_not_claimed() {
+    let c = run(
+        "SQL injection in your patient portal",
+        "I found your address in the security.txt on hexon.io.\n\
+         1. open https://portal.hexonpharma.example/appointments?clinic=3\n\
+         2. send clinic=3' to https://portal.hexonpharma.example/appointments\n",
+    );
+    assert_eq!(c.out_of_scope.as_deref(), Some("third-party"));
+    assert_eq!(
+        c.out_of_scope_evidence,
+        ["foreign-host:portal.hexonpharma.example"]
+    );
+    assert_eq!(c.component, None);
+    assert_eq!(c.ack_claims().out_of_scope, None, "too unsure for the ack");
+    // an attacker's or a lab host is not a target; a component named by word keeps scope
+    let c = run(
+        "Open redirect on auth.hexon.io",
+        "https://auth.hexon.io/login?next=//evil.example/x lands on https://evil.example/x",
+    );
+    assert_eq!(c.out_of_scope, None);
+    let c = run(
+        "SSRF in the gateway",
+        "curl https://gw.customer-lab.example/api -d url=http://metadata.customer-lab.example/",
+    );
+    assert_eq!(c.out_of_scope, None);
+}
