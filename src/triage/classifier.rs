@@ -104,6 +104,11 @@ impl Triage {
             has_component: comp.name.is_some(),
             has_class: !hits.is_empty() || oos.class.is_some(),
             has_cvss: cvss.is_some(),
+            output_is_poc: !oos.class.as_ref().is_some_and(|c| {
+                cfg.out_of_scope
+                    .iter()
+                    .any(|r| &r.class == c && r.unless_validated)
+            }),
         });
         // a reporter who gives their own steps and proof of concept has validated the finding
         let reproduced = !missing.contains(&super::Section::StepsToReproduce)

@@ -51,8 +51,24 @@ const STEPS_LABELS: &[&str] = &[
     "passos para reproduzir",
     "passos",
     "reproducao",
+    "how i tested",
+    "how i found it",
+    "what i did",
+    "how to test",
+    "testing",
+    "test case",
+    "comment reproduire",
+    "reproduire",
+    "vorgehen",
+    "vorgehensweise",
+    "so reproduzieren",
+    "como reproducir",
+    "procedimiento",
+    "como reproduzir",
+    "procedimento",
     "再現手順",
     "手順",
+    "再現方法",
 ];
 const IMPACT_LABELS: &[&str] = &[
     "impact",
@@ -72,6 +88,9 @@ pub(super) const POC_LABELS: &[&str] = &[
     "prueba de concepto",
     "prova de conceito",
     "konzeptnachweis",
+    "payload",
+    "payload used",
+    "evidence",
     "概念実証",
 ];
 /// Phrases that state a consequence ("an attacker can ...").
@@ -260,6 +279,10 @@ const INLINE_STEPS: &[&str] = &[
     "passos:",
     "schritte:",
     "etapes:",
+    "how i tested:",
+    "what i did:",
+    "tested:",
+    "to see it:",
 ];
 const INLINE_IMPACT: &[&str] = &["impact:", "impacto:", "auswirkung:"];
 const INLINE_POC: &[&str] = &["poc:", "proof of concept:", "exploit:"];
@@ -554,6 +577,9 @@ pub struct Inputs<'a> {
     pub has_class: bool,
     /// a valid CVSS vector was found (counts as an impact assessment)
     pub has_cvss: bool,
+    /// indented tool output counts as a proof of concept (not when the report reads as
+    /// pasted scanner output)
+    pub output_is_poc: bool,
 }
 
 /// Sections the report still lacks, in policy order.
@@ -573,15 +599,24 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
         || narrative(inp.text)
         || cues.numbered >= 2
         || commands >= 1
-        || http_requests >= 1;
-    let has_impact = cues.label_impact || cues.inline_impact || impact_cue || inp.has_cvss;
-    let has_poc = cues.label_poc
-        || cues.inline_poc
-        || poc_attachment
-        || commands >= 1
         || http_requests >= 1
-        || code
-        || (poc_in_text && (commands + http_requests > 0 || code));
+        || cues.url_steps
+        || cues.payload_url;
+    let has_impact = cues.label_impact || cues.inline_impact || impact_cue || inp.has_cvss;
+    // the reporter saying none comes with the mail outweighs commands in the steps
+    let shown = poc_attachment || cues.code_fences >= 2 || cues.structured >= 1 || cues.payload_url;
+    let has_poc = if shapes::poc_declined(inp.text) {
+        shown
+    } else {
+        cues.label_poc
+            || cues.inline_poc
+            || shown
+            || commands >= 1
+            || http_requests >= 1
+            || code
+            || (cues.indented_output && inp.output_is_poc)
+            || (poc_in_text && (commands + http_requests > 0 || code))
+    };
 
     let mut out = Vec::new();
     if !has_description {
@@ -600,9 +635,11 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
 }
 
 static NARRATIVE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
-    super::text::re(
-        r"(?i)\b(?:i|we|then i|then we)\s+(?:\w+ed|sent|went|ran|made|got|found|took|put|wrote|set|saw|did|told|gave|began|chose|left|paid|read|rang|spoke)\b",
-    )
+    super::text::re(concat!(
+        r"(?i)\b(?:i|we|then i|then we)\s+(?:(?:then|also|first|just|simply|again|finally|now|only|quickly|manually)\s+){0,2}",
+        r"(?:\w+ed|sent|went|ran|made|got|found|took|put|wrote|set|saw|did|told|gave|began|chose|left|paid|read|rang|spoke|dug|forgot|bought|built|brought|caught|kept|held|lost|met|said|thought|stood|plugged|logged)\b",
+        r"|\b(?:me hice|le dije|llamé|envié|abrí|ejecuté|probé|intenté|escribí|liguei|enviei|abri|executei|tentei|testei|escrevi|j'ai (?:\w+é|envoyé|ouvert|fait|mis|pris|vu|écrit)|ich habe|habe ich|wir haben)\b",
+    ))
 });
 
 /// A first-person account of what the reporter did ("I sent an email to ..., I called ...,
@@ -632,6 +669,12 @@ struct Cues {
     inline_steps: bool,
     inline_impact: bool,
     inline_poc: bool,
+    /// a line telling the reader to open a URL
+    url_steps: bool,
+    /// a URL whose query carries a payload
+    payload_url: bool,
+    /// a line of output, headers or code indented by two or more spaces
+    indented_output: bool,
 }
 
 /// Whole-text prefilters: a line can only match where the text does.
@@ -663,6 +706,9 @@ impl Cues {
             && self.code_fences >= 2
             && self.indented_code >= 1
             && self.words >= PROSE_DESCRIPTION_WORDS
+            && self.url_steps
+            && self.payload_url
+            && self.indented_output
     }
 
     /// Section headings and labels (`## Impact`, `Steps to reproduce`) on `line`, with
@@ -722,6 +768,9 @@ impl Cues {
         if self.words < PROSE_DESCRIPTION_WORDS {
             self.words += tokens(line).count();
         }
+        self.url_steps = self.url_steps || shapes::is_url_step(line);
+        self.payload_url = self.payload_url || shapes::has_payload_url(line);
+        self.indented_output = self.indented_output || shapes::is_indented_output(line);
         // every inline label ends with a colon, which only a word ending in ':' or '：' yields
         if inline_open && may_have_inline_label(line) {
             let lower = normalize_keep_colons(line);
@@ -800,6 +849,8 @@ fn normalize_keep_colons(line: &str) -> String {
     }
     out
 }
+
+mod shapes;
 
 #[cfg(test)]
 mod tests;

@@ -16,6 +16,7 @@ fn check(body: &str, attachments: &[String]) -> Vec<Section> {
         has_component: true,
         has_class: true,
         has_cvss: false,
+        output_is_poc: true,
     })
 }
 
