@@ -20,8 +20,8 @@ use hexon_triage::parse::{parse_entity, ParseLimits};
 use hexon_triage::sla::BusinessCalendar;
 use hexon_triage::store::AckFacts;
 use hexon_triage::triage::{
-    fingerprint, similarity, Classification, Fingerprint, ReportText, Section, Triage,
-    TriageConfig, NEAR_DUPLICATE_THRESHOLD,
+    fingerprint, similarity, Classification, Comparable, Fingerprint, Rarity, ReportText, Section,
+    Triage, TriageConfig, NEAR_DUPLICATE_THRESHOLD,
 };
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -343,6 +343,13 @@ fn duplicates(
 ) -> (f64, f64, Vec<String>) {
     let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
     let mut lines = Vec::new();
+    // the store's duplicate check weighs indicators by how common they are among the
+    // reports compared; here the store is every report of both parts
+    let comparable: Vec<Comparable> = fps.iter().map(Comparable::new).collect();
+    let mut rarity = Rarity::default();
+    for c in &comparable {
+        rarity.add(c);
+    }
     for i in 0..cases.len() {
         for j in (i + 1)..cases.len() {
             let (a, b) = (&cases[i], &cases[j]);
@@ -351,7 +358,7 @@ fn duplicates(
             }
             let actual = a.label.duplicate_of.as_deref() == Some(b.name.as_str())
                 || b.label.duplicate_of.as_deref() == Some(a.name.as_str());
-            let sim = similarity(&fps[i], &fps[j]);
+            let sim = comparable[i].similarity_among(&comparable[j], &rarity);
             let predicted = sim >= NEAR_DUPLICATE_THRESHOLD;
             let what = match (actual, predicted) {
                 (true, true) => {
@@ -436,6 +443,21 @@ fn blind_corpus_held_out_accuracy() {
         for c in tuning.iter().filter(|c| c.name == *name.to_string_lossy()) {
             println!("{:#?}", triage.classify(&c.text()));
         }
+    }
+    if let Some(pair) = std::env::var_os("TRIAGE_PAIR") {
+        let pair = pair.to_string_lossy().to_string();
+        let (x, y) = pair.split_once(',').unwrap();
+        let fp = |n: &str| {
+            let c = tuning.iter().find(|c| c.name == n).unwrap();
+            fingerprint(&c.text(), &triage.classify(&c.text()))
+        };
+        let (fx, fy) = (fp(x), fp(y));
+        println!(
+            "{pair}: {:.3}\n{:?}\n{:?}",
+            similarity(&fx, &fy),
+            fx.indicators,
+            fy.indicators
+        );
     }
     let t = evaluate(&tuning, &all, &triage, &ack);
     print(&format!("tuning part ({} reports)", tuning.len()), &t, true);

@@ -117,6 +117,9 @@ fn neutral_tokens(text: &str) -> BTreeSet<String> {
     add(&PORT_RE, "port:");
     if let Some(rx) = PATH_RE.as_ref() {
         for m in rx.find_iter(text).take(64) {
+            if is_cvss_like(m.as_str()) {
+                continue;
+            }
             let literal: Vec<String> = m
                 .as_str()
                 .split('/')
@@ -142,6 +145,21 @@ fn neutral_tokens(text: &str) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// `/AV:N/AC:L/PR:N/...`: a CVSS vector, not a path.
+fn is_cvss_like(path: &str) -> bool {
+    path.split('/')
+        .filter(|seg| {
+            seg.split_once(':').is_some_and(|(m, v)| {
+                (1..=3).contains(&m.len())
+                    && m.chars().all(|c| c.is_ascii_uppercase())
+                    && !v.is_empty()
+                    && v.len() <= 2
+            })
+        })
+        .count()
+        >= 2
 }
 
 fn is_neutral(i: &str) -> bool {
@@ -283,7 +301,15 @@ impl Comparable {
 
     /// Similarity in `0..=1`; see [`similarity`].
     pub fn similarity(&self, other: &Comparable) -> f64 {
+        self.similarity_among(other, &Rarity::default())
+    }
+
+    /// Similarity in `0..=1` among the reports `rarity` counts: an indicator most of them
+    /// carry weighs less (see [`Rarity::weight`]).
+    pub fn similarity_among(&self, other: &Comparable, rarity: &Rarity) -> f64 {
         let (a, b) = (self, other);
+        let rare_w = |i: &str| rarity.weight(i);
+        let w = |i: &str| indicator_weight(i) * rare_w(i);
         // shared indicators, walked in sorted order (so the weight sum adds up as a set's would)
         let (mut i, mut j) = (0, 0);
         let (mut ws, mut strong, mut shared_ids) = (0.0, false, 0usize);
@@ -292,16 +318,24 @@ impl Comparable {
                 std::cmp::Ordering::Less => i += 1,
                 std::cmp::Ordering::Greater => j += 1,
                 std::cmp::Ordering::Equal => {
-                    ws += indicator_weight(x);
-                    strong |= x.starts_with('/') || x.starts_with("CVE-");
-                    shared_ids += usize::from(x.starts_with("id:"));
+                    ws += w(x);
+                    let rare = rare_w(x) >= 0.5;
+                    strong |= rare && (x.starts_with('/') || x.starts_with("CVE-"));
+                    // a host few reports name (a dangling subdomain, a third party's host)
+                    strong |= rarity.counts() && rare_w(x) >= 0.9 && !x.starts_with("id:");
+                    shared_ids += usize::from(rare && x.starts_with("id:"));
                     i += 1;
                     j += 1;
                 }
             }
         }
         strong |= shared_ids >= 2;
-        let (wa, wb) = (a.weight, b.weight);
+        let (wa, wb) = if rarity.counts() {
+            let sum = |c: &Comparable| c.indicators.iter().map(|i| w(i)).sum::<f64>();
+            (sum(a), sum(b))
+        } else {
+            (a.weight, b.weight)
+        };
         let union_w = wa + wb - ws;
         let jaccard = if union_w > 0.0 { ws / union_w } else { 0.0 };
         let smaller = wa.min(wb);
@@ -319,7 +353,7 @@ impl Comparable {
         let text = sketch_similarity(&a.shingles, &b.shingles);
         let s = text
             .max(0.7 * ind + 0.3 * text)
-            .max(a.neutral_similarity(b));
+            .max(a.neutral_similarity(b, rarity));
         if s.is_finite() {
             s.clamp(0.0, 1.0)
         } else {
@@ -332,7 +366,7 @@ impl Comparable {
     /// The same bug in another language or other words: at least [`MIN_SHARED_NEUTRAL`]
     /// shared neutral tokens, one of them a path tail or a port, the same component and the
     /// same out-of-scope verdict; scored by containment (shared over the smaller set).
-    fn neutral_similarity(&self, other: &Comparable) -> f64 {
+    fn neutral_similarity(&self, other: &Comparable, rarity: &Rarity) -> f64 {
         if self.component.is_none()
             || self.component != other.component
             || self.out_of_scope != other.out_of_scope
@@ -341,8 +375,11 @@ impl Comparable {
         }
         // specific: parameter names and two-segment path tails (ports, flags and one-word
         // paths are shared by every report about the same local setup)
-        let specific =
-            |t: &&String| t.starts_with("param:") || (t.starts_with("tail:") && t.contains('/'));
+        // and not common among the reports compared
+        let specific = |t: &&String| {
+            (t.starts_with("param:") || (t.starts_with("tail:") && t.contains('/')))
+                && rarity.weight(t) >= 0.5
+        };
         let mine: Vec<&String> = self.neutral.iter().filter(specific).collect();
         let theirs: Vec<&String> = other.neutral.iter().filter(specific).collect();
         let shared = mine.iter().filter(|t| theirs.contains(t)).count();
@@ -353,6 +390,61 @@ impl Comparable {
             return 0.0;
         }
         shared as f64 / mine.len().min(theirs.len()).max(1) as f64
+    }
+}
+
+/// How common each indicator is among the reports a new one is compared with (the store's
+/// duplicate window): a token most of them carry, such as the `/mcp` endpoint or the OCI
+/// `scope` parameter, is no evidence that two reports are about the same bug.
+#[derive(Debug, Clone, Default)]
+pub struct Rarity {
+    reports: usize,
+    df: std::collections::HashMap<String, usize>,
+}
+
+/// Below this many reports, frequencies say nothing and every indicator weighs fully.
+const RARITY_MIN_REPORTS: usize = 30;
+/// Share of reports at or below which an indicator weighs fully, and at or above which it
+/// weighs nothing (log-linear between).
+const RARE_SHARE: f64 = 0.03;
+const COMMON_SHARE: f64 = 0.25;
+
+impl Rarity {
+    /// Counts one more report.
+    pub fn add(&mut self, c: &Comparable) {
+        self.reports += 1;
+        for t in c.indicators.iter().chain(&c.neutral) {
+            *self.df.entry(t.clone()).or_default() += 1;
+        }
+    }
+
+    /// Forgets a report counted by [`Rarity::add`].
+    pub fn remove(&mut self, c: &Comparable) {
+        self.reports = self.reports.saturating_sub(1);
+        for t in c.indicators.iter().chain(&c.neutral) {
+            if let Some(n) = self.df.get_mut(t) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    self.df.remove(t);
+                }
+            }
+        }
+    }
+
+    /// Are there enough reports for frequencies to count?
+    fn counts(&self) -> bool {
+        self.reports >= RARITY_MIN_REPORTS
+    }
+
+    /// Weight in `0..=1` of an indicator: 1 when at most [`RARE_SHARE`] of the reports carry
+    /// it (or there are too few reports to tell), 0 from [`COMMON_SHARE`] on.
+    pub fn weight(&self, token: &str) -> f64 {
+        if !self.counts() {
+            return 1.0;
+        }
+        let df = self.df.get(token).copied().unwrap_or(0);
+        let share = (df.max(1) as f64) / self.reports as f64;
+        ((COMMON_SHARE.ln() - share.ln()) / (COMMON_SHARE.ln() - RARE_SHARE.ln())).clamp(0.0, 1.0)
     }
 }
 

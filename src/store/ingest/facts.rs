@@ -336,7 +336,7 @@ fn find_duplicate(
         if *other_reporter == reporter_id {
             continue;
         }
-        let score = fp.similarity(other);
+        let score = fp.similarity_among(other, &cache.rarity);
         if score >= triage::NEAR_DUPLICATE_THRESHOLD
             && best.as_ref().is_none_or(|(b, _)| score > *b)
         {
@@ -492,6 +492,8 @@ impl AckWindow {
 pub(crate) struct DupCache {
     last_id: i64,
     entries: std::collections::VecDeque<(i64, String, triage::Comparable)>,
+    /// how common each indicator is in `entries`
+    rarity: triage::Rarity,
 }
 
 impl DupCache {
@@ -514,12 +516,15 @@ impl DupCache {
         for (id, reporter, tid, json) in fresh {
             self.last_id = self.last_id.max(id);
             if let Ok(fp) = serde_json::from_str::<Fingerprint>(&json) {
-                self.entries
-                    .push_back((reporter, tid, triage::Comparable::new(&fp)));
+                let c = triage::Comparable::new(&fp);
+                self.rarity.add(&c);
+                self.entries.push_back((reporter, tid, c));
             }
         }
         while self.entries.len() > DUPLICATE_WINDOW {
-            self.entries.pop_front();
+            if let Some((_, _, c)) = self.entries.pop_front() {
+                self.rarity.remove(&c);
+            }
         }
         Ok(())
     }
