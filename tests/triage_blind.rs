@@ -452,8 +452,23 @@ fn blind_corpus_held_out_accuracy() {
             fingerprint(&c.text(), &triage.classify(&c.text()))
         };
         let (fx, fy) = (fp(x), fp(y));
+        let mut rarity = Rarity::default();
+        for c in &all {
+            rarity.add(&Comparable::new(&fingerprint(
+                &c.text(),
+                &triage.classify(&c.text()),
+            )));
+        }
+        let (cx, cy) = (Comparable::new(&fx), Comparable::new(&fy));
+        let shared: Vec<String> = fx
+            .indicators
+            .iter()
+            .filter(|i| fy.indicators.contains(i))
+            .map(|i| format!("{i}={:.2}", rarity.weight(i)))
+            .collect();
         println!(
-            "{pair}: {:.3}\n{:?}\n{:?}",
+            "{pair}: {:.3} (without rarity {:.3})\nshared {shared:?}\n{:?}\n{:?}",
+            cx.similarity_among(&cy, &rarity),
             similarity(&fx, &fy),
             fx.indicators,
             fy.indicators

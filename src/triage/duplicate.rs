@@ -23,6 +23,8 @@ const MAX_COMPARED: usize = 1024;
 const COMPONENT_PREFIX: &str = "component:";
 /// Indicator prefix recording the out-of-scope class.
 const OOS_PREFIX: &str = "oos:";
+/// Indicator prefix recording a vulnerability class the report names (`class:xss`).
+const CLASS_PREFIX: &str = "class:";
 
 /// 64-bit FNV-1a: stable forever, unlike `std`'s `DefaultHasher`.
 fn fnv1a(bytes: &[u8]) -> u64 {
@@ -94,6 +96,8 @@ static PORT_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static PATH_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?:/[A-Za-z0-9_.{}<>:@%-]+)+"));
 /// Prefixes of the language-neutral tokens (see [`neutral_tokens`]).
 const NEUTRAL: [&str; 4] = ["param:", "flag:", "port:", "tail:"];
+/// Similarity of two reports sharing only a rare vulnerability class and the component.
+const TOPIC_SIMILARITY: f64 = 0.45;
 /// Shared neutral tokens needed before they count as evidence of the same bug.
 const MIN_SHARED_NEUTRAL: usize = 3;
 
@@ -186,6 +190,9 @@ pub fn fingerprint(text: &ReportText, classification: &Classification) -> Finger
     if let Some(o) = &classification.out_of_scope {
         indicators.insert(format!("{OOS_PREFIX}{}", o.to_lowercase()));
     }
+    for s in &classification.signals {
+        indicators.insert(format!("{CLASS_PREFIX}{s}"));
+    }
 
     let norm = normalize_prose(&format!("{subject}\n{body}"));
     // Normalized text is words separated by single spaces (and padded), so "a b c" is the
@@ -233,7 +240,10 @@ fn indicator_weight(i: &str) -> f64 {
 }
 
 fn is_meta(i: &str) -> bool {
-    i.starts_with(COMPONENT_PREFIX) || i.starts_with(OOS_PREFIX) || is_neutral(i)
+    i.starts_with(COMPONENT_PREFIX)
+        || i.starts_with(OOS_PREFIX)
+        || i.starts_with(CLASS_PREFIX)
+        || is_neutral(i)
 }
 
 /// Does the indicator record a queue label (the classified component or
@@ -257,6 +267,8 @@ pub struct Comparable {
     shingles: Vec<u64>,
     /// Language-neutral tokens, sorted and distinct.
     neutral: Vec<String>,
+    /// Vulnerability classes named (`class:xss`), sorted and distinct.
+    classes: Vec<String>,
 }
 
 impl Comparable {
@@ -289,6 +301,11 @@ impl Comparable {
             .filter(|i| is_neutral(i))
             .map(|i| (*i).to_string())
             .collect();
+        let classes = all
+            .iter()
+            .filter(|i| i.starts_with(CLASS_PREFIX))
+            .map(|i| (*i).to_string())
+            .collect();
         Comparable {
             indicators,
             weight,
@@ -296,6 +313,7 @@ impl Comparable {
             out_of_scope,
             shingles,
             neutral,
+            classes,
         }
     }
 
@@ -320,9 +338,14 @@ impl Comparable {
                 std::cmp::Ordering::Equal => {
                     ws += w(x);
                     let rare = rare_w(x) >= 0.5;
-                    strong |= rare && (x.starts_with('/') || x.starts_with("CVE-"));
-                    // a host few reports name (a dangling subdomain, a third party's host)
-                    strong |= rarity.counts() && rare_w(x) >= 0.9 && !x.starts_with("id:");
+                    // a one-segment path (`/mcp`, `/token`) is a product's endpoint that many
+                    // reports name: it alone links only when really rare
+                    let one_segment = x.starts_with('/') && !x[1..].contains('/');
+                    strong |= (rare && !one_segment || rare_w(x) >= 0.9)
+                        && (x.starts_with('/') || x.starts_with("CVE-"));
+                    // a host few reports name (a dangling subdomain, a third party's host;
+                    // not a reporter's lab or a placeholder, which other reporters copy)
+                    strong |= rarity.counts() && rare_w(x) >= 0.9 && is_target_host(x);
                     shared_ids += usize::from(rare && x.starts_with("id:"));
                     i += 1;
                     j += 1;
@@ -350,10 +373,14 @@ impl Comparable {
         if a.out_of_scope != b.out_of_scope {
             ind *= 0.5;
         }
+        if a.other_classes(b) {
+            ind *= 0.5;
+        }
         let text = sketch_similarity(&a.shingles, &b.shingles);
         let s = text
             .max(0.7 * ind + 0.3 * text)
-            .max(a.neutral_similarity(b, rarity));
+            .max(a.neutral_similarity(b, rarity))
+            .max(a.topic_similarity(b, rarity));
         if s.is_finite() {
             s.clamp(0.0, 1.0)
         } else {
@@ -363,6 +390,35 @@ impl Comparable {
 }
 
 impl Comparable {
+    /// Both name vulnerability classes and none in common (an XSS and an SSRF on one
+    /// endpoint are two bugs).
+    fn other_classes(&self, other: &Comparable) -> bool {
+        !self.classes.is_empty()
+            && !other.classes.is_empty()
+            && !self.classes.iter().any(|c| other.classes.contains(c))
+    }
+
+    /// The same vulnerability classes, one of them rare (one few reports of the store name, such as DNS
+    /// rebinding) in the same component with the same out-of-scope verdict: in any language
+    /// that is most likely the same bug. Only among enough reports to tell what is rare.
+    fn topic_similarity(&self, other: &Comparable, rarity: &Rarity) -> f64 {
+        if !rarity.counts()
+            || self.component.is_none()
+            || self.component != other.component
+            || self.out_of_scope != other.out_of_scope
+        {
+            return 0.0;
+        }
+        // the same classes on both sides (an XSS report that also names CSRF is another
+        // finding than a CSRF report), one of them rare
+        let rare = self.classes.iter().any(|c| rarity.weight(c) >= 0.9);
+        if rare && self.classes == other.classes {
+            TOPIC_SIMILARITY
+        } else {
+            0.0
+        }
+    }
+
     /// The same bug in another language or other words: at least [`MIN_SHARED_NEUTRAL`]
     /// shared neutral tokens, one of them a path tail or a port, the same component and the
     /// same out-of-scope verdict; scored by containment (shared over the smaller set).
@@ -370,6 +426,7 @@ impl Comparable {
         if self.component.is_none()
             || self.component != other.component
             || self.out_of_scope != other.out_of_scope
+            || self.other_classes(other)
         {
             return 0.0;
         }
@@ -393,6 +450,11 @@ impl Comparable {
     }
 }
 
+/// A real host name (no `kind:` prefix) that is not a lab, placeholder or reference host.
+fn is_target_host(i: &str) -> bool {
+    !i.contains(':') && !i.starts_with('/') && super::scope::is_foreign(i)
+}
+
 /// How common each indicator is among the reports a new one is compared with (the store's
 /// duplicate window): a token most of them carry, such as the `/mcp` endpoint or the OCI
 /// `scope` parameter, is no evidence that two reports are about the same bug.
@@ -413,7 +475,7 @@ impl Rarity {
     /// Counts one more report.
     pub fn add(&mut self, c: &Comparable) {
         self.reports += 1;
-        for t in c.indicators.iter().chain(&c.neutral) {
+        for t in c.indicators.iter().chain(&c.neutral).chain(&c.classes) {
             *self.df.entry(t.clone()).or_default() += 1;
         }
     }
@@ -421,7 +483,7 @@ impl Rarity {
     /// Forgets a report counted by [`Rarity::add`].
     pub fn remove(&mut self, c: &Comparable) {
         self.reports = self.reports.saturating_sub(1);
-        for t in c.indicators.iter().chain(&c.neutral) {
+        for t in c.indicators.iter().chain(&c.neutral).chain(&c.classes) {
             if let Some(n) = self.df.get_mut(t) {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
@@ -519,6 +581,84 @@ mod tests {
             "GET /v2/hexon/gateway/manifests/latest with a token for namespace hex is accepted.",
         );
         assert!(similarity(&en, &other) < NEAR_DUPLICATE_THRESHOLD);
+    }
+
+    /// A store of `n` unrelated reports (distinct hosts and paths), each also naming `common`.
+    fn store_with(n: usize, common: &str) -> Rarity {
+        let mut r = Rarity::default();
+        for i in 0..n {
+            let f = fp(
+                &format!("Finding {i} on app{i}.hexon.io"),
+                &format!("GET /area{i}/page{i}/item HTTP/1.1 on app{i}.hexon.io. {common}"),
+            );
+            r.add(&Comparable::new(&f));
+        }
+        r
+    }
+
+    #[test]
+    fn same_rare_class_in_the_same_component_links_across_languages() {
+        let en = Comparable::new(&fp(
+            "hexon-mcp: DNS rebinding lets any web page call tools",
+            "The local MCP server does not check the Host or Origin header. A page that rebinds its name to 127.0.0.1 can call every tool of the MCP server.",
+        ));
+        let ja = Comparable::new(&fp(
+            "MCPサーバーのDNSリバインディング",
+            "ローカルのMCPサーバーはOriginヘッダーを検証しません。DNSリバインディングで任意のツールを呼び出せます。",
+        ));
+        let rarity = store_with(40, "");
+        assert!(en.similarity_among(&ja, &rarity) >= NEAR_DUPLICATE_THRESHOLD);
+        // too few reports to tell what is rare: no link on the class alone
+        assert!(en.similarity_among(&ja, &store_with(5, "")) < NEAR_DUPLICATE_THRESHOLD);
+        // a class every other report names is no evidence
+        let common = store_with(40, "This is a DNS rebinding issue.");
+        assert!(en.similarity_among(&ja, &common) < NEAR_DUPLICATE_THRESHOLD);
+    }
+
+    #[test]
+    fn different_classes_on_one_endpoint_are_two_bugs() {
+        let xss = fp(
+            "Stored XSS in /account/profile on portal.hexon.io",
+            "POST /account/profile?display_name=<svg onload=alert(1)> on portal.hexon.io stores the name unescaped: stored XSS.",
+        );
+        let sqli = fp(
+            "SQL injection in /account/profile on portal.hexon.io",
+            "POST /account/profile?display_name=x'+OR+1=1-- on portal.hexon.io: the name reaches the query, SQL injection.",
+        );
+        let (a, b) = (Comparable::new(&xss), Comparable::new(&sqli));
+        assert!(a.other_classes(&b));
+        let rarity = store_with(40, "");
+        let same = Comparable::new(&fp(
+            "portal.hexon.io profile name XSS",
+            "The display_name of POST /account/profile on portal.hexon.io is rendered unescaped (stored XSS).",
+        ));
+        assert!(
+            a.similarity_among(&b, &rarity) < a.similarity_among(&same, &rarity),
+            "a shared class must count for more than a shared endpoint with another class"
+        );
+    }
+
+    #[test]
+    fn a_common_one_segment_endpoint_or_a_lab_host_alone_is_not_strong() {
+        let a = Comparable::new(&fp(
+            "MCP session ids are sequential",
+            "curl http://mcp.lab.local:8931/mcp -d '{}' returns session 1001, the next one 1002.",
+        ));
+        let b = Comparable::new(&fp(
+            "MCP tool gateway_get_secret returns client_secret",
+            "curl http://mcp.lab.local:8931/mcp -d '{\"method\":\"tools/call\"}' prints the OAuth client secret.",
+        ));
+        // `/mcp` named by a few percent of the store, the lab host by these two only
+        let mut rarity = store_with(60, "");
+        for c in [&a, &b] {
+            rarity.add(c);
+        }
+        for i in 0..3 {
+            let other = format!("Tool {i} of the MCP server: POST http://127.0.0.1:8931/mcp");
+            rarity.add(&Comparable::new(&fp("MCP finding", &other)));
+        }
+        assert!(rarity.weight("/mcp") >= 0.5 && rarity.weight("/mcp") < 0.9);
+        assert!(a.similarity_among(&b, &rarity) < NEAR_DUPLICATE_THRESHOLD);
     }
 
     #[test]

@@ -531,7 +531,9 @@ pub fn foreign_target(v: &Views, cc: &Compiled) -> Option<String> {
     (n >= 2 && n > ours).then(|| host.to_string())
 }
 
-fn is_foreign(host: &str) -> bool {
+/// A host that could be a real target: not an IP, a placeholder/reference host, a lab or
+/// attacker host, or a single label.
+pub(super) fn is_foreign(host: &str) -> bool {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
     let ip = h.parse::<std::net::IpAddr>().is_ok();
     let reference = NOT_A_TARGET
