@@ -215,7 +215,7 @@ mod tests {
         assert_eq!(strong, [4, 8, 3, 4, 8]);
         let foreign: Vec<bool> = cfg.out_of_scope.iter().map(|r| r.foreign_hosts).collect();
         assert_eq!(foreign, [false, false, false, false, true]);
-        assert_eq!(cfg.critical_signals.len(), 11);
+        assert_eq!(cfg.critical_signals.len(), 12);
     }
 
     #[test]

@@ -221,6 +221,18 @@ pub const SIGNALS: &[SignalDef] = &[
             "alg none",
             "signature bypass",
             "login bypass",
+            "algorithm confusion",
+            "alg confusion",
+            "confusao de algoritmo",
+            "confusion d algorithme",
+            "confusion de algoritmo",
+            "forge tokens",
+            "forge a token",
+            "forge arbitrary tokens",
+            "token forgery",
+            "forjar tokens",
+            "falsificar tokens",
+            "forger des jetons",
             "mfa bypass",
             "2fa bypass",
             "fehlende authentifizierung",
@@ -246,9 +258,42 @@ pub const SIGNALS: &[SignalDef] = &[
             "extract the key",
             "extract a key",
             "extraction of the key",
-            "private key leak",
-            "private key",
-            "signing key",
+            "private key leak*",
+            "leaks the private key",
+            "leaks the signing key",
+            "recover the private key",
+            "recover the signing key",
+            "recovers the private key",
+            "recover the key",
+            "recover key shares",
+            "recover the key shares",
+            "recovers key shares",
+            "extract the private key",
+            "extract the signing key",
+            "obtain the private key",
+            "obtain the signing key",
+            "steal the private key",
+            "steal the signing key",
+            "exposes the private key",
+            "exposes the signing key",
+            "private key exposure",
+            "signing key exposure",
+            "key compromise",
+            "compromise the signing key",
+            "control the signing key",
+            "control of the signing key",
+            "control the group signing key",
+            "forge signatures",
+            "forge a signature",
+            "signature forgery",
+            "parts de cle",
+            "part de cle",
+            "recuperer la cle",
+            "partes de la clave",
+            "recuperar la clave",
+            "partes da chave",
+            "recuperar a chave",
+            "鍵を復元",
             "key share",
             "secret share",
             "privatschlussel",
@@ -857,6 +902,27 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn naming_a_key_is_not_extracting_it() {
+        let named = find_signals(
+            &normalize("Registry shows Signed whatever the signing key"),
+            &normalize("the private key of the signer is never checked"),
+        );
+        assert!(!matches!(severity_from_signals(&named), Severity::Critical));
+        let stolen = find_signals(
+            &normalize("Deterministic nonces"),
+            &normalize("a coordinator can recover the signing key"),
+        );
+        assert_eq!(severity_from_signals(&stolen), Severity::Critical);
+        let french = find_signals(
+            &normalize("Nonces permettant de récupérer les parts de clé"),
+            "",
+        );
+        assert_eq!(severity_from_signals(&french), Severity::Critical);
+        let jwt = find_signals(&normalize("Confusão de algoritmo JWT (RS256/HS256)"), "");
+        assert_eq!(severity_from_signals(&jwt), Severity::Critical);
     }
 
     #[test]
