@@ -97,16 +97,13 @@ impl AtRest {
             .indicators
             .iter()
             .map(|i| {
-                // The kind of an indicator (path, CVE id, identifier, host)
-                // weighs in the similarity and stays; the classified
+                // The kind of an indicator (path of one or more segments, CVE
+                // id, identifier, target host) weighs in the similarity and stays; the classified
                 // component / class are queue labels and stay clear.
                 if crate::triage::is_label_indicator(i) {
                     return i.clone();
                 }
-                let kind = ["/", "CVE-", "id:"]
-                    .into_iter()
-                    .find(|k| i.starts_with(k))
-                    .unwrap_or("");
+                let kind = crate::triage::indicator_kind(i);
                 let t = self.token("fingerprint indicator", i.as_bytes());
                 format!("{kind}{}", &t[..24])
             })
@@ -163,6 +160,75 @@ mod tests {
         assert_ne!(t, a.token("attachment", b"api.hexon.io"));
         assert!(!t.contains("hexon"));
         assert_ne!(t, AtRest::default().token("body", b"api.hexon.io"));
+    }
+
+    /// The store compares keyed fingerprints and weighs them by rarity among keyed ones: every
+    /// rule of the similarity (one-segment endpoints, paths of several segments, lab hosts,
+    /// rare hosts) must decide the same from the keyed form as from the plain one.
+    #[test]
+    fn keyed_similarity_among_the_store_is_the_plain_one() {
+        use crate::triage::{classify, fingerprint, Comparable, Rarity, ReportText, TriageConfig};
+        let cfg = TriageConfig::default();
+        let fp = |subject: &str, body: &str| {
+            let t = ReportText {
+                subject,
+                body,
+                attachment_names: &[],
+            };
+            fingerprint(&t, &classify(&t, &cfg))
+        };
+        let mut plain = Vec::new();
+        for i in 0..80 {
+            plain.push(fp(
+                &format!("Finding {i} on app{i}.hexon.io"),
+                &format!("GET /area{i}/page{i}/item on app{i}.hexon.io"),
+            ));
+        }
+        plain.push(fp(
+            "MCP session ids are sequential",
+            "curl http://mcp.lab.local:8931/mcp returns session 1001.",
+        ));
+        plain.push(fp(
+            "MCP tool returns the client secret",
+            "curl http://mcp.lab.local:8931/mcp prints the secret.",
+        ));
+        plain.push(fp(
+            "Dangling CNAME old-status.hexon.io",
+            "old-status.hexon.io points at an unclaimed bucket: subdomain takeover.",
+        ));
+        plain.push(fp(
+            "old-status.hexon.io can be taken over",
+            "The CNAME of old-status.hexon.io is dangling, anyone can claim it.",
+        ));
+        // a path a few reports share: rare enough for a path of several segments only
+        for who in ["me", "you", "them", "us", "all"] {
+            plain.push(fp(
+                &format!("Blob mount by {who}"),
+                &format!("POST /v2/me/x/blobs/uploads/?mount=sha256:1&from=hexon/{who}"),
+            ));
+        }
+        let a = keyed(3);
+        let keyed: Vec<Fingerprint> = plain.iter().map(|f| a.keyed_fingerprint(f)).collect();
+        let sims = |fps: &[Fingerprint]| {
+            let cs: Vec<Comparable> = fps.iter().map(Comparable::new).collect();
+            let mut r = Rarity::default();
+            cs.iter().for_each(|c| r.add(c));
+            let n = cs.len();
+            let mut out = Vec::new();
+            for i in n - 9..n {
+                for j in 0..n {
+                    out.push(cs[i].similarity_among(&cs[j], &r));
+                }
+            }
+            out
+        };
+        let (p, k) = (sims(&plain), sims(&keyed));
+        // the text sketch of keyed shingles is another (as good) bottom-k sample, so the
+        // figures may differ a little; the verdicts may not
+        let t = crate::triage::NEAR_DUPLICATE_THRESHOLD;
+        for (x, y) in p.iter().zip(&k) {
+            assert_eq!(*x >= t, *y >= t, "plain {x} keyed {y}");
+        }
     }
 
     #[test]

@@ -340,7 +340,7 @@ impl Comparable {
                     let rare = rare_w(x) >= 0.5;
                     // a one-segment path (`/mcp`, `/token`) is a product's endpoint that many
                     // reports name: it alone links only when really rare
-                    let one_segment = x.starts_with('/') && !x[1..].contains('/');
+                    let one_segment = is_one_segment_path(x);
                     strong |= (rare && !one_segment || rare_w(x) >= 0.9)
                         && (x.starts_with('/') || x.starts_with("CVE-"));
                     // a host few reports name (a dangling subdomain, a third party's host;
@@ -450,9 +450,41 @@ impl Comparable {
     }
 }
 
-/// A real host name (no `kind:` prefix) that is not a lab, placeholder or reference host.
+/// A real host name (no `kind:` prefix) that is not a lab, placeholder or reference host,
+/// or the keyed form of one.
 fn is_target_host(i: &str) -> bool {
-    !i.contains(':') && !i.starts_with('/') && super::scope::is_foreign(i)
+    i.starts_with(TARGET_HOST_KIND)
+        || (!i.contains(':') && !i.starts_with('/') && super::scope::is_foreign(i))
+}
+
+/// Kind marker of a keyed target host (see [`indicator_kind`]).
+const TARGET_HOST_KIND: &str = "host:";
+
+/// `/mcp`, not `/v2/x/blobs` (also in the keyed form, see [`indicator_kind`]).
+fn is_one_segment_path(i: &str) -> bool {
+    i.strip_prefix('/').is_some_and(|rest| !rest.contains('/'))
+}
+
+/// What the keyed (at-rest) form of an indicator keeps of it, as a prefix of its token, so
+/// that the similarity of keyed fingerprints is what it was between the plain ones: a path
+/// (`/`, or `//` for one of several segments), a CVE id, an identifier, a target host
+/// (`host:`; a lab or placeholder host keeps nothing), or nothing.
+pub fn indicator_kind(i: &str) -> &'static str {
+    if i.starts_with("CVE-") {
+        "CVE-"
+    } else if i.starts_with("id:") {
+        "id:"
+    } else if i.starts_with('/') {
+        if is_one_segment_path(i) {
+            "/"
+        } else {
+            "//"
+        }
+    } else if is_target_host(i) {
+        TARGET_HOST_KIND
+    } else {
+        ""
+    }
 }
 
 /// How common each indicator is among the reports a new one is compared with (the store's

@@ -33,8 +33,8 @@ pub use config::{
     ComponentRule, OutOfScopeRule, TriageConfig, DEFAULT_ACK_CONFIDENCE, DEFAULT_POLICY,
 };
 pub use duplicate::{
-    fingerprint, is_label_indicator, similarity, Comparable, Rarity, NEAR_DUPLICATE_THRESHOLD,
-    SKETCH_SIZE,
+    fingerprint, indicator_kind, is_label_indicator, similarity, Comparable, Rarity,
+    NEAR_DUPLICATE_THRESHOLD, SKETCH_SIZE,
 };
 pub use severity::{band as severity_band, SIGNALS};
 
