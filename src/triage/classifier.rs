@@ -110,10 +110,18 @@ impl Triage {
                     .any(|r| &r.class == c && r.unless_validated)
             }),
         });
-        // a reporter who gives their own steps and proof of concept has validated the finding
-        let reproduced = !missing.contains(&super::Section::StepsToReproduce)
+        // a reporter who gives their own steps and proof of concept of a vulnerability (not
+        // only the scanner's command and its output) has validated the finding
+        let names_vulnerability = asserted_hits.iter().any(|h| {
+            severity::SIGNALS
+                .get(h.index)
+                .is_some_and(|s| s.in_scope_class)
+        });
+        let reproduced = names_vulnerability
+            && !missing.contains(&super::Section::StepsToReproduce)
             && !missing.contains(&super::Section::ProofOfConcept);
-        apply_scope_rules(cfg, roles.validated || reproduced, &mut oos, &mut comp);
+        let validated = roles.validated || context::says_validated(subject);
+        apply_scope_rules(cfg, validated || reproduced, &mut oos, &mut comp);
         foreign_rule(cfg, &views, compiled, &mut oos, &mut comp);
 
         let severity = match &cvss {

@@ -172,6 +172,9 @@ const VALIDATION: &[&str] = &[
     "i verified",
     "i validated",
     "i reproduced",
+    "working poc",
+    "working proof of concept",
+    "working exploit",
     "confirmed it",
     "verified it",
     "validated it",
@@ -211,6 +214,11 @@ fn words(s: &str) -> Vec<String> {
 /// The words of `s` joined by single spaces and padded, for phrase lookups.
 fn joined(ws: &[String]) -> String {
     format!(" {} ", ws.join(" "))
+}
+
+/// Does a (subject) line say the finding was confirmed by hand ("working PoC")?
+pub fn says_validated(line: &str) -> bool {
+    !negated(line) && has_phrase(&joined(&words(line)), VALIDATION)
 }
 
 fn has_phrase(j: &str, phrases: &[&str]) -> bool {

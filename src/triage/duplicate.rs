@@ -96,6 +96,10 @@ static PORT_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
 static PATH_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?:/[A-Za-z0-9_.{}<>:@%-]+)+"));
 /// Prefixes of the language-neutral tokens (see [`neutral_tokens`]).
 const NEUTRAL: [&str; 4] = ["param:", "flag:", "port:", "tail:"];
+/// Segments from which a path is specific enough to link two reports on its own when rare.
+const LONG_PATH_SEGMENTS: usize = 4;
+/// Indicator evidence of two reports of one component sharing a rare long path.
+const RARE_PATH_SIMILARITY: f64 = 0.6;
 /// Similarity of two reports sharing only a rare vulnerability class and the component.
 const TOPIC_SIMILARITY: f64 = 0.45;
 /// Shared neutral tokens needed before they count as evidence of the same bug.
@@ -121,7 +125,7 @@ fn neutral_tokens(text: &str) -> BTreeSet<String> {
     add(&PORT_RE, "port:");
     if let Some(rx) = PATH_RE.as_ref() {
         for m in rx.find_iter(text).take(64) {
-            if is_cvss_like(m.as_str()) {
+            if is_cvss_like(m.as_str()) || is_shell_device(m.as_str()) {
                 continue;
             }
             let literal: Vec<String> = m
@@ -149,6 +153,11 @@ fn neutral_tokens(text: &str) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// `/dev/null`, `/dev/stderr`: shell plumbing of a command, not a path of the bug.
+fn is_shell_device(path: &str) -> bool {
+    path.trim_start_matches('/').starts_with("dev/")
 }
 
 /// `/AV:N/AC:L/PR:N/...`: a CVSS vector, not a path.
@@ -301,7 +310,7 @@ impl Comparable {
             .filter(|i| is_neutral(i))
             .map(|i| (*i).to_string())
             .collect();
-        let classes = all
+        let classes: Vec<String> = all
             .iter()
             .filter(|i| i.starts_with(CLASS_PREFIX))
             .map(|i| (*i).to_string())
@@ -331,6 +340,8 @@ impl Comparable {
         // shared indicators, walked in sorted order (so the weight sum adds up as a set's would)
         let (mut i, mut j) = (0, 0);
         let (mut ws, mut strong, mut shared_ids) = (0.0, false, 0usize);
+        // a long path only these few reports name (`/_hexon/static/%2e%2e/admin/v1/config`)
+        let mut rare_long_path = false;
         while let (Some(x), Some(y)) = (a.indicators.get(i), b.indicators.get(j)) {
             match x.cmp(y) {
                 std::cmp::Ordering::Less => i += 1,
@@ -341,6 +352,7 @@ impl Comparable {
                     // a one-segment path (`/mcp`, `/token`) is a product's endpoint that many
                     // reports name: it alone links only when really rare
                     let one_segment = is_one_segment_path(x);
+                    rare_long_path |= rarity.counts() && rare_w(x) >= 0.9 && is_long_path(x);
                     strong |= (rare && !one_segment || rare_w(x) >= 0.9)
                         && (x.starts_with('/') || x.starts_with("CVE-"));
                     // a host few reports name (a dangling subdomain, a third party's host;
@@ -375,6 +387,9 @@ impl Comparable {
         }
         if a.other_classes(b) {
             ind *= 0.5;
+        }
+        if rare_long_path && !a.other_classes(b) && a.component == b.component {
+            ind = ind.max(RARE_PATH_SIMILARITY);
         }
         let text = sketch_similarity(&a.shingles, &b.shingles);
         let s = text
@@ -460,6 +475,12 @@ fn is_target_host(i: &str) -> bool {
 /// Kind marker of a keyed target host (see [`indicator_kind`]).
 const TARGET_HOST_KIND: &str = "host:";
 
+/// A path of at least [`LONG_PATH_SEGMENTS`] segments (also in the keyed form, which keeps
+/// its length class, see [`indicator_kind`]).
+fn is_long_path(i: &str) -> bool {
+    i.starts_with("///") || (!i.starts_with("//") && i.matches('/').count() >= LONG_PATH_SEGMENTS)
+}
+
 /// `/mcp`, not `/v2/x/blobs` (also in the keyed form, see [`indicator_kind`]).
 fn is_one_segment_path(i: &str) -> bool {
     i.strip_prefix('/').is_some_and(|rest| !rest.contains('/'))
@@ -477,6 +498,8 @@ pub fn indicator_kind(i: &str) -> &'static str {
     } else if i.starts_with('/') {
         if is_one_segment_path(i) {
             "/"
+        } else if is_long_path(i) {
+            "///"
         } else {
             "//"
         }
@@ -691,6 +714,32 @@ mod tests {
         }
         assert!(rarity.weight("/mcp") >= 0.5 && rarity.weight("/mcp") < 0.9);
         assert!(a.similarity_among(&b, &rarity) < NEAR_DUPLICATE_THRESHOLD);
+    }
+
+    #[test]
+    fn a_rare_long_path_links_two_wordings() {
+        let a = Comparable::new(&fp(
+            "Gateway admin API reachable without a session",
+            "GET /_hexon/static/%2e%2e/admin/v1/config returns the whole config. Also tried /_hexon/login, /metrics, /healthz, /api/v2/status and ports 8443, 9443.",
+        ));
+        let b = Comparable::new(&fp(
+            "encoded dot-dot gives admin",
+            "Through /_hexon/static/%2e%2e/admin/v1/config the router and the auth check disagree; user u_02 became admin via PUT.",
+        ));
+        let rarity = store_with(60, "");
+        assert!(a.similarity_among(&b, &rarity) >= NEAR_DUPLICATE_THRESHOLD);
+        // the same path shared by many reports of the store is no such evidence
+        let mut common = store_with(40, "");
+        for _ in 0..20 {
+            common.add(&a);
+        }
+        assert!(common.weight("/_hexon/static/%2e%2e/admin/v1/config") < 0.9);
+    }
+
+    #[test]
+    fn shell_devices_are_not_path_tails() {
+        let t = neutral_tokens("curl -s https://x.hexon.io/v2/token > /dev/null 2>/dev/stderr");
+        assert!(!t.iter().any(|x| x.contains("dev/")), "{t:?}");
     }
 
     #[test]

@@ -358,3 +358,55 @@ fn a_report_about_someone_elses_host_is_third_party_but_not_claimed() {
     );
     assert_eq!(c.out_of_scope, None);
 }
+
+#[test]
+fn critical_classes_named_in_the_subject_alert_the_team_without_a_claim() {
+    for subject in [
+        "registry.hexon.io token service grants anonymous pull on private repos",
+        "Hexon Gateway: any user can register a WebAuthn key on another user's account",
+        "gateway admin api reachable without login (encoded dot-dot)",
+        "CI credentials with push scope in the Helm index",
+    ] {
+        let c = run(subject, "Details follow.");
+        assert!(c.critical, "{subject}: {:?}", c.signals);
+        assert!(!c.ack_claims().critical, "{subject}: no vector, no claim");
+    }
+    // naming private repositories is not reading them
+    let c = run(
+        "registry catalog lists names of private repositories",
+        "Any logged-in user sees the names.",
+    );
+    assert!(!c.critical, "{:?}", c.signals);
+}
+
+#[test]
+fn impact_without_the_word_attacker_is_an_impact() {
+    for body in [
+        "The token file is 0644. So a local unprivileged user gets alice's token.",
+        "Anyone with a free account can dump every customer's user list.",
+        "Un atacante podría robar la cookie de sesión.",
+        "Why it matters: someone could walk into the office.",
+    ] {
+        let c = run("finding", body);
+        assert!(
+            !c.missing.contains(&Section::Impact),
+            "{body}: {:?}",
+            c.missing
+        );
+    }
+}
+
+#[test]
+fn a_scanner_run_with_its_output_is_not_a_hand_validation() {
+    let c = run(
+        "Critical vulnerabilities found on portal.hexon.io",
+        "Steps to reproduce:\n1. Run the scanner:\n\n$ nikto -h https://portal.hexon.io\n+ The anti-clickjacking X-Frame-Options header is not present.\n+ The X-Content-Type-Options header is not set.\n\nImpact: clickjacking and MIME sniffing.\n",
+    );
+    assert_eq!(c.out_of_scope.as_deref(), Some("scanner-output"));
+    // the subject saying the PoC works is a hand validation
+    let c = run(
+        "Clickjacking on portal.hexon.io key deletion (working PoC)",
+        "The page sets no X-Frame-Options header. Steps: 1. open the PoC page 2. click. Impact: a key is deleted.\nPoC:\n<iframe src=https://portal.hexon.io/keys></iframe>\n",
+    );
+    assert_eq!(c.out_of_scope, None, "{:?}", c.out_of_scope_evidence);
+}
