@@ -53,6 +53,15 @@ const STEPS_LABELS: &[&str] = &[
     "reproducao",
     "how i tested",
     "how i found it",
+    "how i reproduced it",
+    "how i reproduced",
+    "como lo reproduje",
+    "lo que hice",
+    "o que fiz",
+    "como reproduzi",
+    "ce que j ai fait",
+    "comment je l ai reproduit",
+    "was ich gemacht habe",
     "what i did",
     "how to test",
     "testing",
@@ -121,6 +130,31 @@ pub(super) const IMPACT_CUES: &[&str] = &[
     "can be used to",
     "allowing an attacker",
     "attacker without",
+    "attacker gets",
+    "attacker gains",
+    "attacker obtains",
+    "attacker may",
+    "attacker might",
+    "attacker doing",
+    "an attacker who",
+    "attacker with",
+    "could be abused",
+    "can be abused",
+    "could be exploited",
+    "can be exploited",
+    "could use",
+    "could get",
+    "could access",
+    "could read",
+    "could steal",
+    "could take",
+    "to get into",
+    "to act as",
+    "act as the admin",
+    "act as admin",
+    "act as another",
+    "act as any",
+    "full takeover",
     "an attacker would",
     "attacker becomes",
     "un atacante podria",
@@ -362,6 +396,7 @@ const INLINE_STEPS: &[&str] = &[
     "what i did:",
     "tested:",
     "to see it:",
+    "to see it,",
 ];
 const INLINE_IMPACT: &[&str] = &["impact:", "impacto:", "auswirkung:"];
 const INLINE_POC: &[&str] = &["poc:", "proof of concept:", "exploit:"];
@@ -617,7 +652,7 @@ fn is_http_request_line(line: &str) -> bool {
 }
 
 /// An attachment that is itself a proof of concept: exploit scripts, captures, recordings,
-/// screenshots.
+/// screenshots, archives of them.
 pub fn is_poc_attachment(name: &str) -> bool {
     let lower = name.trim().to_lowercase();
     let stem_hint = [
@@ -634,7 +669,7 @@ pub fn is_poc_attachment(name: &str) -> bool {
     let ext = lower.rsplit('.').next().unwrap_or("");
     let poc_ext = [
         "har", "pcap", "pcapng", "py", "sh", "js", "rb", "go", "html", "htm", "mp4", "mov", "webm",
-        "gif", "ps1", "c", "rs", "java", "php",
+        "gif", "ps1", "c", "rs", "java", "php", "zip", "gz", "tgz", "7z", "tar",
     ]
     .contains(&ext);
     stem_hint || poc_ext
@@ -676,6 +711,7 @@ pub fn missing(inp: &Inputs) -> Vec<Section> {
     let has_steps = cues.label_steps
         || cues.inline_steps
         || narrative(inp.text)
+        || shapes::sequenced(inp.text)
         || cues.numbered >= 2
         || commands >= 1
         || http_requests >= 1

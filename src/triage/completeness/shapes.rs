@@ -37,6 +37,70 @@ pub fn poc_declined(text: &str) -> bool {
     POC_DECLINED_RE.as_ref().is_some_and(|r| r.is_match(text))
 }
 
+/// Words that order the actions of a prose account, by role (first / then / finally), in
+/// the languages reports come in.
+const SEQUENCE_MARKERS: [&[&str]; 3] = [
+    &[
+        "first",
+        "firstly",
+        "first of all",
+        "primero",
+        "primeiro",
+        "zuerst",
+        "erst",
+        "d abord",
+        "prima",
+        "最初に",
+        "まず",
+    ],
+    &[
+        "then",
+        "after that",
+        "afterwards",
+        "next",
+        "luego",
+        "despues",
+        "depois",
+        "em seguida",
+        "a continuacion",
+        "dann",
+        "danach",
+        "anschliessend",
+        "ensuite",
+        "puis",
+        "poi",
+        "dopo",
+        "次に",
+        "その後",
+    ],
+    &[
+        "finally",
+        "lastly",
+        "finalmente",
+        "por fim",
+        "por ultimo",
+        "schliesslich",
+        "zum schluss",
+        "enfin",
+        "infine",
+        "最後に",
+    ],
+];
+
+/// Prose steps: a marker of every role of [`SEQUENCE_MARKERS`] (first ..., then ...,
+/// finally ...) in the text.
+pub fn sequenced(text: &str) -> bool {
+    let norm = crate::triage::text::normalize_prose(text);
+    let has = |w: &&str| {
+        if w.is_ascii() {
+            norm.contains(&format!(" {w} "))
+        } else {
+            norm.contains(*w)
+        }
+    };
+    SEQUENCE_MARKERS.iter().all(|group| group.iter().any(has))
+}
+
 /// A line telling the reader to open a URL ("open https://... in a browser").
 pub fn is_url_step(line: &str) -> bool {
     line.contains("://") && OPEN_URL_RE.as_ref().is_some_and(|r| r.is_match(line))
@@ -122,6 +186,19 @@ mod tests {
         ));
         assert!(has_payload_url("https://a.test/s?q=<svg/onload=alert(1)>"));
         assert!(!has_payload_url("https://a.test/s?page=2"));
+    }
+
+    #[test]
+    fn prose_ordered_by_first_then_finally_is_steps() {
+        assert!(sequenced(
+            "Primero puse un proxy. Luego modifiqué la respuesta. Finalmente repetí la prueba."
+        ));
+        assert!(sequenced(
+            "First I log in, then open the page, and finally click Save."
+        ));
+        assert!(!sequenced(
+            "First of all, thanks. Then again, it may be nothing."
+        ));
     }
 
     #[test]

@@ -313,9 +313,32 @@ fn add_host(out: &mut Extracted, host: &str) {
     *out.hosts.entry(h).or_insert(0) += 1;
 }
 
+/// Undoes the defanging reporters apply to hostile links (`hxxps://evil[.]example`,
+/// `evil(.)example`, `evil[dot]example`) so the host they name is seen.
+fn refang(text: &str) -> std::borrow::Cow<'_, str> {
+    const FANGS: [(&str, &str); 6] = [
+        ("[.]", "."),
+        ("(.)", "."),
+        ("[dot]", "."),
+        ("hxxps://", "https://"),
+        ("hxxp://", "http://"),
+        ("[:]//", "://"),
+    ];
+    if !FANGS.iter().any(|(f, _)| text.contains(f)) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut t = text.to_string();
+    for (f, r) in FANGS {
+        t = t.replace(f, r);
+    }
+    std::borrow::Cow::Owned(t)
+}
+
 /// Extracts hosts (from URLs and bare domain names, not from e-mail addresses), endpoint paths
 /// and CVE ids.
 pub fn extract(text: &str) -> Extracted {
+    let refanged = refang(text);
+    let text: &str = &refanged;
     let mut out = Extracted::default();
     let mut url_spans: Vec<(usize, usize)> = Vec::new();
     if let Some(r) = URL_RE.as_ref() {

@@ -533,3 +533,16 @@ fn extract_survives_hostile_input() {
     let _ = prose(&junk);
     let _ = normalize(&junk);
 }
+
+#[test]
+fn defanged_links_name_their_host() {
+    let e =
+        extract("The link went to hxxps://auth-hexon[.]io-verify[.]com/login and evil(.)example");
+    assert!(
+        e.hosts.contains_key("auth-hexon.io-verify.com"),
+        "{:?}",
+        e.hosts
+    );
+    assert!(e.hosts.contains_key("evil.example"), "{:?}", e.hosts);
+    assert!(e.paths.iter().any(|p| p == "/login"), "{:?}", e.paths);
+}
