@@ -244,6 +244,8 @@ pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch
     let n = cfg.components.len();
     let mut scores = vec![0.0f64; n];
     let mut evidence: Vec<Vec<String>> = vec![Vec::new(); n];
+    // which components the subject names (by alias or host): the tie-breaker
+    let mut in_subject_line = vec![false; n];
 
     let in_subject = v.subject_counts.of(&cc.aliases);
     let in_body = v.body_counts.of(&cc.aliases);
@@ -252,6 +254,11 @@ pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch
         let s = in_subject.get(k).map_or(0, |&c| c.min(BODY_CAP));
         let b = in_body.get(k).map_or(0, |&c| c.min(BODY_CAP));
         let a = in_affected.get(k).map_or(0, |&c| c.min(1));
+        if s > 0 {
+            if let Some(named) = in_subject_line.get_mut(*i) {
+                *named = true;
+            }
+        }
         if s + b + a > 0 {
             if let (Some(score), Some(e)) = (scores.get_mut(*i), evidence.get_mut(*i)) {
                 *score += weight
@@ -260,12 +267,18 @@ pub fn component(v: &Views, cfg: &TriageConfig, cc: &Compiled) -> ComponentMatch
             }
         }
     }
-    host_scores(v, cc, &mut scores, &mut evidence);
-    pick(cfg, scores, evidence)
+    host_scores(v, cc, &mut scores, &mut evidence, &mut in_subject_line);
+    pick(cfg, scores, evidence, &in_subject_line)
 }
 
 /// Adds the hosts of the report to the components owning their most specific pattern.
-fn host_scores(v: &Views, cc: &Compiled, scores: &mut [f64], evidence: &mut [Vec<String>]) {
+fn host_scores(
+    v: &Views,
+    cc: &Compiled,
+    scores: &mut [f64],
+    evidence: &mut [Vec<String>],
+    in_subject_line: &mut [bool],
+) {
     let mut all_hosts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
     for h in v.affected_hosts.keys() {
         all_hosts.entry(h.as_str()).or_default();
@@ -292,14 +305,25 @@ fn host_scores(v: &Views, cc: &Compiled, scores: &mut [f64], evidence: &mut [Vec
                     + BODY_HOST * b.min(BODY_CAP) as f64
                     + AFFECTED_HOST * a as f64;
                 e.push(format!("host:{host}"));
+                if s > 0 {
+                    if let Some(named) = in_subject_line.get_mut(i) {
+                        *named = true;
+                    }
+                }
             }
         }
     }
 }
 
 /// The best component if it reaches [`COMPONENT_MIN`] and beats the runner-up by
-/// [`COMPONENT_MARGIN`]; otherwise `unknown` with the close candidates.
-fn pick(cfg: &TriageConfig, scores: Vec<f64>, mut evidence: Vec<Vec<String>>) -> ComponentMatch {
+/// [`COMPONENT_MARGIN`], or, among close candidates, the only one the subject names (with a
+/// confidence below the ack's); otherwise `unknown` with the close candidates.
+fn pick(
+    cfg: &TriageConfig,
+    scores: Vec<f64>,
+    mut evidence: Vec<Vec<String>>,
+    in_subject_line: &[bool],
+) -> ComponentMatch {
     let mut order: Vec<usize> = (0..scores.len()).collect();
     // stable: ties keep configuration order
     order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
@@ -314,13 +338,30 @@ fn pick(cfg: &TriageConfig, scores: Vec<f64>, mut evidence: Vec<Vec<String>>) ->
     }
     let margin = 1.0 - second / top;
     if margin < COMPONENT_MARGIN {
+        let close: Vec<usize> = order
+            .iter()
+            .copied()
+            .take_while(|&i| scores[i] >= top * (1.0 - COMPONENT_MARGIN))
+            .collect();
+        let named: Vec<usize> = close
+            .iter()
+            .copied()
+            .filter(|&i| in_subject_line.get(i).copied().unwrap_or(false))
+            .collect();
+        if let [i] = named[..] {
+            let mut ev = evidence.get_mut(i).map(std::mem::take).unwrap_or_default();
+            ev.dedup();
+            ev.push("named in the subject".into());
+            return ComponentMatch {
+                name: name(i),
+                evidence: ev,
+                confidence: 0.55,
+                candidates: close.iter().filter_map(|&c| name(c)).collect(),
+            };
+        }
         return ComponentMatch {
             confidence: 0.5,
-            candidates: order
-                .iter()
-                .take_while(|&&i| scores[i] >= top * (1.0 - COMPONENT_MARGIN))
-                .filter_map(|&i| name(i))
-                .collect(),
+            candidates: close.iter().filter_map(|&i| name(i)).collect(),
             ..ComponentMatch::default()
         };
     }

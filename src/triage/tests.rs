@@ -410,3 +410,22 @@ fn a_scanner_run_with_its_output_is_not_a_hand_validation() {
     );
     assert_eq!(c.out_of_scope, None, "{:?}", c.out_of_scope_evidence);
 }
+
+#[test]
+fn among_close_components_the_one_the_subject_names_wins_unclaimed() {
+    let c = run(
+        "Gateway policy engine fails open when a deny condition errors",
+        "Apply the policy with hexonctl policy apply deny.yaml, check it with hexonctl policy list and hexonctl policy show. Then the request passes.",
+    );
+    assert_eq!(
+        c.component.as_deref(),
+        Some("Hexon Gateway"),
+        "{:?}",
+        c.component_evidence
+    );
+    assert!(
+        c.ack_claims().component.is_none(),
+        "close call: not claimed"
+    );
+    assert!(c.review.component_candidates.len() >= 2);
+}
