@@ -436,6 +436,10 @@ fn print(title: &str, r: &Report, details: bool) {
         "duplicates", r.dup_precision, r.dup_recall
     );
     println!("{:<14} {:.3}", "false claims", 1.0 - r.acc("ack_truthful"));
+    // the first line is an aggregate (links across writers)
+    if let Some(first) = r.dup_lines.first() {
+        println!("{first}");
+    }
     if !details {
         return;
     }
@@ -447,7 +451,7 @@ fn print(title: &str, r: &Report, details: bool) {
             }
         }
     }
-    for l in &r.dup_lines {
+    for l in r.dup_lines.iter().skip(1) {
         println!("{l}");
     }
 }

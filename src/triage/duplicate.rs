@@ -94,12 +94,73 @@ static PORT_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
     re(r"(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|[a-z0-9-]+\.[a-z]{2,}):(\d{2,5})\b")
 });
 static PATH_RE: LazyLock<Option<Regex>> = LazyLock::new(|| re(r"(?:/[A-Za-z0-9_.{}<>:@%-]+)+"));
+/// A URL or request line with a query: its path and query (`/search`, `q=x&page=2`).
+static QUERY_URL_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {
+    re(
+        r#"(?i)(?:\b(?:https?)://[a-z0-9.-]+(?::\d{1,5})?|\b(?:GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)\s+)(/[^\s?#"'<>`]*)\?([^\s#"'<>`]*)"#,
+    )
+});
+/// Indicator prefix of an endpoint with one of its query parameters (`ep:/search?q`).
+const ENDPOINT_PREFIX: &str = "ep:";
+/// Endpoint tokens kept per fingerprint.
+const MAX_ENDPOINTS: usize = 16;
+
+/// Endpoints with a query parameter (`ep:/search?q`), from URLs and request lines alike:
+/// what the bug is reached through, whatever language surrounds it.
+fn endpoints(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let Some(rx) = QUERY_URL_RE.as_ref() else {
+        return out;
+    };
+    for c in rx.captures_iter(text).take(64) {
+        let (Some(path), Some(query)) = (c.get(1), c.get(2)) else {
+            continue;
+        };
+        let path: String = path
+            .as_str()
+            .trim_end_matches('/')
+            .split('/')
+            .map(|seg| {
+                if seg.chars().any(|ch| ch.is_ascii_digit()) && seg.len() > 3 {
+                    "{n}".to_string()
+                } else {
+                    seg.to_ascii_lowercase()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for pair in query.as_str().split('&') {
+            let name = pair.split('=').next().unwrap_or_default();
+            let ok = !name.is_empty()
+                && name.len() <= 30
+                && name
+                    .chars()
+                    .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-');
+            if ok {
+                out.insert(format!(
+                    "{ENDPOINT_PREFIX}{path}?{}",
+                    name.to_ascii_lowercase()
+                ));
+            }
+        }
+        if out.len() >= MAX_ENDPOINTS {
+            break;
+        }
+    }
+    out
+}
+
 /// Prefixes of the language-neutral tokens (see [`neutral_tokens`]).
 const NEUTRAL: [&str; 4] = ["param:", "flag:", "port:", "tail:"];
 /// Segments from which a path is specific enough to link two reports on its own when rare.
 const LONG_PATH_SEGMENTS: usize = 4;
 /// Indicator evidence of two reports of one component sharing a rare long path.
 const RARE_PATH_SIMILARITY: f64 = 0.6;
+/// Similarity of two reports of one component reaching the same endpoint and parameter.
+const ENDPOINT_SIMILARITY: f64 = 0.5;
+/// Similarity of two reports of one component, with the same classes, sharing a rare path
+/// tail of two segments.
+const RARE_TAIL_SIMILARITY: f64 = 0.42;
 /// Similarity of two reports sharing only a rare vulnerability class and the component.
 const TOPIC_SIMILARITY: f64 = 0.45;
 /// Shared neutral tokens needed before they count as evidence of the same bug.
@@ -193,6 +254,8 @@ pub fn fingerprint(text: &ReportText, classification: &Classification) -> Finger
     indicators.extend(identifiers(&body));
     indicators.extend(neutral_tokens(subject));
     indicators.extend(neutral_tokens(&body));
+    indicators.extend(endpoints(subject));
+    indicators.extend(endpoints(&body));
     if let Some(c) = &classification.component {
         indicators.insert(format!("{COMPONENT_PREFIX}{}", c.to_lowercase()));
     }
@@ -278,6 +341,8 @@ pub struct Comparable {
     neutral: Vec<String>,
     /// Vulnerability classes named (`class:xss`), sorted and distinct.
     classes: Vec<String>,
+    /// Endpoints with a query parameter (`ep:/search?q`), sorted and distinct.
+    endpoints: Vec<String>,
 }
 
 impl Comparable {
@@ -298,7 +363,7 @@ impl Comparable {
         let (component, out_of_scope) = (first_with(COMPONENT_PREFIX), first_with(OOS_PREFIX));
         let indicators: Vec<String> = all
             .iter()
-            .filter(|i| !is_meta(i))
+            .filter(|i| !is_meta(i) && !i.starts_with(ENDPOINT_PREFIX))
             .map(|i| (*i).to_string())
             .collect();
         let weight = indicators.iter().map(|i| indicator_weight(i)).sum();
@@ -315,6 +380,11 @@ impl Comparable {
             .filter(|i| i.starts_with(CLASS_PREFIX))
             .map(|i| (*i).to_string())
             .collect();
+        let endpoints = all
+            .iter()
+            .filter(|i| i.starts_with(ENDPOINT_PREFIX))
+            .map(|i| (*i).to_string())
+            .collect();
         Comparable {
             indicators,
             weight,
@@ -323,6 +393,7 @@ impl Comparable {
             shingles,
             neutral,
             classes,
+            endpoints,
         }
     }
 
@@ -395,7 +466,8 @@ impl Comparable {
         let s = text
             .max(0.7 * ind + 0.3 * text)
             .max(a.neutral_similarity(b, rarity))
-            .max(a.topic_similarity(b, rarity));
+            .max(a.topic_similarity(b, rarity))
+            .max(a.endpoint_similarity(b));
         if s.is_finite() {
             s.clamp(0.0, 1.0)
         } else {
@@ -411,6 +483,32 @@ impl Comparable {
         !self.classes.is_empty()
             && !other.classes.is_empty()
             && !self.classes.iter().any(|c| other.classes.contains(c))
+    }
+
+    /// The same endpoint and query parameter (`/search?q`) in the same component with the
+    /// same out-of-scope verdict and no other class: however often it is reported (a popular
+    /// bug is reported many times), that is the same bug.
+    fn endpoint_similarity(&self, other: &Comparable) -> f64 {
+        if self.component.is_none()
+            || self.component != other.component
+            || self.out_of_scope != other.out_of_scope
+            || self.other_classes(other)
+        {
+            return 0.0;
+        }
+        // most of the endpoints both reach are shared (an auth endpoint every registry
+        // client calls on the way to the bug is not the bug)
+        let shared = self
+            .endpoints
+            .iter()
+            .filter(|e| other.endpoints.contains(e))
+            .count();
+        let union = self.endpoints.len() + other.endpoints.len() - shared;
+        if shared > 0 && shared * 2 >= union {
+            ENDPOINT_SIMILARITY
+        } else {
+            0.0
+        }
     }
 
     /// The same vulnerability classes, one of them rare (one few reports of the store name, such as DNS
@@ -458,6 +556,17 @@ impl Comparable {
         let anchored = mine
             .iter()
             .any(|t| t.starts_with("tail:") && theirs.contains(t));
+        // a file or endpoint tail only these few reports name (`tail:hexon/credentials`),
+        // with the same vulnerability classes named
+        let rare_tail = rarity.counts()
+            && !self.classes.is_empty()
+            && self.classes == other.classes
+            && mine
+                .iter()
+                .any(|t| t.starts_with("tail:") && theirs.contains(t) && rarity.weight(t) >= 0.9);
+        if rare_tail && shared < MIN_SHARED_NEUTRAL {
+            return RARE_TAIL_SIMILARITY;
+        }
         if shared < MIN_SHARED_NEUTRAL || !anchored {
             return 0.0;
         }
@@ -493,6 +602,8 @@ fn is_one_segment_path(i: &str) -> bool {
 pub fn indicator_kind(i: &str) -> &'static str {
     if i.starts_with("CVE-") {
         "CVE-"
+    } else if i.starts_with(ENDPOINT_PREFIX) {
+        ENDPOINT_PREFIX
     } else if i.starts_with("id:") {
         "id:"
     } else if i.starts_with('/') {
@@ -743,6 +854,35 @@ mod tests {
     }
 
     #[test]
+    fn the_same_endpoint_and_parameter_link_however_often_reported() {
+        let en = fp(
+            "reflected xss in docs search",
+            "https://docs.hexon.io/search?q=%3Csvg%2Fonload%3Dalert(1)%3E",
+        );
+        let de = fp(
+            "Reflektiertes XSS in der Dokumentationssuche",
+            "Der Parameter wird nicht kodiert:\n\nGET /search?q=%22%3E%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E HTTP/1.1\nHost: docs.hexon.io",
+        );
+        let (a, b) = (Comparable::new(&en), Comparable::new(&de));
+        // even in a store where every report names that endpoint
+        let mut rarity = store_with(40, "");
+        for _ in 0..20 {
+            rarity.add(&a);
+        }
+        assert!(a.similarity_among(&b, &rarity) >= NEAR_DUPLICATE_THRESHOLD);
+        // an auth endpoint called on the way to another bug is not that bug
+        let via_token = Comparable::new(&fp(
+            "registry.hexon.io: blob mount leaks layers",
+            "GET https://registry.hexon.io/token?service=r&scope=repository:x:pull then POST https://registry.hexon.io/v2/me/x/blobs/uploads/?mount=sha256:1&from=hexon/private",
+        ));
+        let token_bug = Comparable::new(&fp(
+            "registry.hexon.io: token service prefix match",
+            "GET https://registry.hexon.io/token?service=r&scope=repository:hexon/gateway:push&account=hex",
+        ));
+        assert!(via_token.endpoint_similarity(&token_bug) == 0.0);
+    }
+
+    #[test]
     fn fnv1a_is_stable() {
         assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
         assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
@@ -861,8 +1001,9 @@ mod tests {
             .take(MAX_COMPARED)
             .map(String::as_str)
             .collect();
-        let ia: BTreeSet<&str> = all_a.iter().copied().filter(|i| !is_meta(i)).collect();
-        let ib: BTreeSet<&str> = all_b.iter().copied().filter(|i| !is_meta(i)).collect();
+        let plain = |i: &&str| !is_meta(i) && !i.starts_with(ENDPOINT_PREFIX);
+        let ia: BTreeSet<&str> = all_a.iter().copied().filter(plain).collect();
+        let ib: BTreeSet<&str> = all_b.iter().copied().filter(plain).collect();
         let weight = |s: &BTreeSet<&str>| -> f64 { s.iter().map(|i| indicator_weight(i)).sum() };
         let shared: BTreeSet<&str> = ia.intersection(&ib).copied().collect();
         let (wa, wb, ws) = (weight(&ia), weight(&ib), weight(&shared));
@@ -901,7 +1042,33 @@ mod tests {
                 .count();
             both as f64 / union.len() as f64
         };
-        let s = text.max(0.7 * ind + 0.3 * text);
+        let mut s = text.max(0.7 * ind + 0.3 * text);
+        // the endpoint rule: the same component and verdict, most endpoints shared
+        let eps = |all: &BTreeSet<&str>| -> BTreeSet<String> {
+            all.iter()
+                .filter(|i| i.starts_with(ENDPOINT_PREFIX))
+                .map(|i| (*i).to_string())
+                .collect()
+        };
+        let (ea, eb) = (eps(&all_a), eps(&all_b));
+        let classes = |all: &BTreeSet<&str>| -> BTreeSet<String> {
+            all.iter()
+                .filter(|i| i.starts_with(CLASS_PREFIX))
+                .map(|i| (*i).to_string())
+                .collect()
+        };
+        let (ka, kb) = (classes(&all_a), classes(&all_b));
+        let disjoint = !ka.is_empty() && !kb.is_empty() && ka.is_disjoint(&kb);
+        let shared_eps = ea.intersection(&eb).count();
+        if ca.is_some()
+            && ca == cb
+            && meta(&all_a, OOS_PREFIX) == meta(&all_b, OOS_PREFIX)
+            && !disjoint
+            && shared_eps > 0
+            && shared_eps * 2 >= ea.union(&eb).count()
+        {
+            s = s.max(ENDPOINT_SIMILARITY);
+        }
         if s.is_finite() {
             s.clamp(0.0, 1.0)
         } else {
