@@ -112,10 +112,11 @@ impl Triage {
         });
         // a reporter who gives their own steps and proof of concept of a vulnerability (not
         // only the scanner's command and its output) has validated the finding
+        // (a downgrade or weak-cipher claim is what TLS scanners print)
         let names_vulnerability = asserted_hits.iter().any(|h| {
             severity::SIGNALS
                 .get(h.index)
-                .is_some_and(|s| s.in_scope_class)
+                .is_some_and(|s| s.in_scope_class && s.name != "cryptographic weakness")
         });
         let reproduced = names_vulnerability
             && !missing.contains(&super::Section::StepsToReproduce)

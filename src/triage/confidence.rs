@@ -60,15 +60,32 @@ pub fn critical(inp: &CriticalInputs) -> CriticalMatch {
             evidence,
         };
     }
+    let in_subject = critical_signals.iter().any(|h| h.subject > 0);
     if let Some(c) = inp.cvss {
         evidence.insert(0, format!("cvss:{}", c.score));
+        if c.severity == Severity::Critical {
+            return CriticalMatch {
+                critical: true,
+                confidence: 0.9,
+                evidence,
+            };
+        }
+        // the reporter's vector says less than what the subject names (cross-tenant reads,
+        // push to official images): the team is alerted, the ack follows the vector
+        if in_subject || inp.configured_in_subject {
+            evidence.push("critical class in the subject".into());
+            return CriticalMatch {
+                critical: true,
+                confidence: 0.6,
+                evidence,
+            };
+        }
         return CriticalMatch {
-            critical: c.severity == Severity::Critical,
+            critical: false,
             confidence: 0.9,
             evidence,
         };
     }
-    let in_subject = critical_signals.iter().any(|h| h.subject > 0);
     if inp.configured_in_subject || inp.configured_stated {
         evidence.push("configured critical signal".into());
     }

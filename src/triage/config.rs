@@ -210,9 +210,9 @@ mod tests {
             ]
         );
         let keywords: Vec<usize> = cfg.out_of_scope.iter().map(|r| r.keywords.len()).collect();
-        assert_eq!(keywords, [56, 36, 36, 50, 53]);
+        assert_eq!(keywords, [58, 36, 36, 50, 53]);
         let strong: Vec<usize> = cfg.out_of_scope.iter().map(|r| r.strong.len()).collect();
-        assert_eq!(strong, [4, 8, 3, 4, 9]);
+        assert_eq!(strong, [4, 8, 3, 4, 10]);
         let foreign: Vec<bool> = cfg.out_of_scope.iter().map(|r| r.foreign_hosts).collect();
         assert_eq!(foreign, [false, false, false, false, true]);
         assert_eq!(cfg.critical_signals.len(), 12);

@@ -429,3 +429,18 @@ fn among_close_components_the_one_the_subject_names_wins_unclaimed() {
     );
     assert!(c.review.component_candidates.len() >= 2);
 }
+
+#[test]
+fn a_low_vector_does_not_hide_a_critical_subject_from_the_team() {
+    let c = run(
+        "registry.hexon.io token service grants push on hexon/gateway to any free account",
+        "CVSS:3.1/AV:N/AC:L/PR:L/UI:N/S:U/C:N/I:H/A:N",
+    );
+    assert!(c.critical, "{:?}", c.review.critical_evidence);
+    assert!(!c.ack_claims().critical, "the ack follows the vector");
+    let c = run(
+        "Reflected XSS in docs search",
+        "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:C/C:L/I:L/A:N",
+    );
+    assert!(!c.critical);
+}
