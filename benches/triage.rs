@@ -112,6 +112,54 @@ fn main() {
     let lookup = t.elapsed().as_secs_f64() / (rounds * fps.len()) as f64;
     std::hint::black_box(linked);
 
+    // one large report: the corpus concatenated up to the analysed maximum (256 KB)
+    let mut big = String::new();
+    while big.len() < 256 * 1024 {
+        for (_, b, _) in &reports {
+            big.push_str(b);
+            big.push('\n');
+        }
+    }
+    let big_text = ReportText {
+        subject: "Large report",
+        body: &big,
+        attachment_names: &[],
+    };
+    let t = Instant::now();
+    let big_rounds = rounds.clamp(1, 5);
+    for _ in 0..big_rounds {
+        std::hint::black_box(triage.classify(&big_text));
+    }
+    let big_cost = t.elapsed().as_secs_f64() / big_rounds as f64;
+
+    // the mailflow benchmark's synthetic 8 KB report (random words, a line break every ~12)
+    let words = [
+        "gateway", "token", "session", "registry", "helm", "admin", "curl", "header",
+    ];
+    let mut synth = String::from("report: the Hexon Gateway admin API at https://gateway.hexon.io/api/v1/r1 leaks tokens.\n\nSteps to reproduce:\n1. curl -s https://gateway.hexon.io/api/v1/r1\n\nImpact: session takeover.\n\n");
+    let mut k = 7usize;
+    while synth.len() < 8_000 {
+        k = k
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        synth.push_str(words[(k >> 33) % words.len()]);
+        synth.push(if (k >> 20).is_multiple_of(12) {
+            '\n'
+        } else {
+            ' '
+        });
+    }
+    let synth_text = ReportText {
+        subject: "Bench report 1",
+        body: &synth,
+        attachment_names: &[],
+    };
+    let t = Instant::now();
+    for _ in 0..rounds.max(1) * 10 {
+        std::hint::black_box(triage.classify(&synth_text));
+    }
+    let synth_cost = t.elapsed().as_secs_f64() / (rounds.max(1) * 10) as f64;
+
     println!("{:<44} {:>10}", "step", "per report");
     println!(
         "{:<44} {:>8.0} µs",
@@ -132,5 +180,15 @@ fn main() {
         "{:<44} {:>8.0} µs",
         "total",
         (classify + fingerprinting + lookup) * 1e6
+    );
+    println!(
+        "{:<44} {:>8.0} µs",
+        "classify mailflow's synthetic 8 KB report",
+        synth_cost * 1e6
+    );
+    println!(
+        "{:<44} {:>8.1} ms",
+        format!("classify one {} KB report", big.len() / 1024),
+        big_cost * 1e3
     );
 }

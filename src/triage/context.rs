@@ -227,8 +227,15 @@ pub fn says_validated(line: &str) -> bool {
     !negated(line) && has_phrase(&joined(&words(line)), VALIDATION)
 }
 
+/// Is one of `phrases` in `j` (padded words, see [`joined`]) as whole words?
 fn has_phrase(j: &str, phrases: &[&str]) -> bool {
-    phrases.iter().any(|p| j.contains(&format!(" {p} ")))
+    let b = j.as_bytes();
+    phrases.iter().any(|p| {
+        j.match_indices(p).any(|(i, _)| {
+            i.checked_sub(1).and_then(|k| b.get(k)) == Some(&b' ')
+                && b.get(i + p.len()) == Some(&b' ')
+        })
+    })
 }
 
 /// Does the sentence negate what it says?

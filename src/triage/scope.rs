@@ -48,6 +48,10 @@ pub struct Views<'a> {
 pub struct StrongCue {
     groups: Vec<Vec<Phrase>>,
     evidence: String,
+    /// per group, where its alternatives are in the compiled phrase set (filled by
+    /// [`Compiled::new`]): a cue none of whose alternatives of some group occurs anywhere in
+    /// the report is skipped without looking at its sentences
+    indices: Vec<Vec<usize>>,
 }
 
 impl StrongCue {
@@ -63,6 +67,7 @@ impl StrongCue {
         Some(Self {
             groups,
             evidence: format!("strong:{}", raw.trim().to_lowercase()),
+            indices: Vec::new(),
         })
     }
 
@@ -185,12 +190,28 @@ impl Compiled {
                 rule.strong
                     .iter()
                     .filter_map(|k| StrongCue::new(k))
-                    .collect(),
+                    .collect::<Vec<_>>(),
             );
         }
         let oos = aliases.end..phrases.len();
+        // every alternative of every strong cue, counted in the same single pass
+        for cue in oos_strong.iter_mut().flatten() {
+            cue.indices = cue
+                .groups
+                .iter()
+                .map(|g| {
+                    g.iter()
+                        .map(|p| {
+                            phrases.push(p.clone());
+                            phrases.len() - 1
+                        })
+                        .collect()
+                })
+                .collect();
+        }
+        let strong_end = phrases.len();
         phrases.extend(cfg.critical_signals.iter().filter_map(|s| Phrase::new(s)));
-        let critical = oos.end..phrases.len();
+        let critical = strong_end..phrases.len();
         phrases.extend(super::severity::signal_phrases().iter().cloned());
         let signals = critical.end..phrases.len();
         phrases.extend(super::text::phrases(super::completeness::IMPACT_CUES));
@@ -398,7 +419,15 @@ const STRONG_SENTENCE: f64 = 3.0;
 /// holding it and 1 for each further one (at most [`BODY_CAP`] sentences).
 fn strong_score(v: &Views, cues: &[StrongCue], ev: &mut Vec<String>) -> f64 {
     let mut score = 0.0;
+    let anywhere = |i: &usize| {
+        let n = |c: &Counts| c.all.get(*i).copied().unwrap_or(0);
+        n(&v.subject_counts) + n(&v.body_counts) > 0
+    };
     for cue in cues {
+        // the per-sentence check only for a cue whose every group occurs somewhere
+        if !cue.indices.is_empty() && !cue.indices.iter().all(|g| g.iter().any(anywhere)) {
+            continue;
+        }
         let subject = v.sentences.first().is_some_and(|s| cue.matches(s));
         let body = v
             .sentences
